@@ -1,0 +1,159 @@
+#include "ops/elementwise/elementwise.h"
+
+#include <cmath>
+
+#include "ops/elementwise/map.h"
+
+namespace hqlt {
+namespace {
+
+using autograd::TensorList;
+using Needs = std::vector<bool>;
+
+void check_unary(const char* op, const Tensor& x) {
+  ops::check_floating(op, "x", x);
+  ops::check_cpu(op, x);
+}
+
+// Which tensor a unary op's derivative is written in terms of.
+enum class SavedValue { input, output };
+
+// A unary op y = f(x) with dy/dx = deriv(v), where v is x or y as `saved` says.
+// f and deriv are generic lambdas, instantiated for float and double.
+template <typename F, typename D>
+Tensor unary_op(const char* name, const Tensor& x, SavedValue saved, F f, D deriv) {
+  check_unary(name, x);
+  Tensor y = dispatch_float(x.dtype(), name, [&]<typename T>() { return ops::unary_map<T>(x, f); });
+  if (autograd::needs_grad({x})) {
+    Tensor v = (saved == SavedValue::input ? x : y).detach();
+    autograd::record(name, {x}, {y}, [v, deriv, name](const TensorList& g, const Needs&) {
+      Tensor dx = dispatch_float(v.dtype(), name, [&]<typename T>() {
+        return ops::binary_map<T>(name, g[0], v, [&](T gi, T vi) { return gi * T(deriv(vi)); });
+      });
+      return TensorList{dx};
+    });
+  }
+  return y;
+}
+
+void check_binary(const char* op, const Tensor& a, const Tensor& b) {
+  ops::check_floating(op, "a", a);
+  ops::check_same_kind(op, "a", a, "b", b);
+  ops::check_cpu(op, a);
+}
+
+// A binary op out = f(a, b) with partial derivatives da(a, b) and db(a, b).
+template <typename F, typename DA, typename DB>
+Tensor binary_op(const char* name, const Tensor& a, const Tensor& b, F f, DA da, DB db) {
+  check_binary(name, a, b);
+  Tensor out = dispatch_float(a.dtype(), name, [&]<typename T>() { return ops::binary_map<T>(name, a, b, f); });
+  if (autograd::needs_grad({a, b})) {
+    Tensor sa = a.detach(), sb = b.detach();
+    autograd::record(name, {a, b}, {out}, [sa, sb, da, db, name](const TensorList& g, const Needs& needs) {
+      TensorList grads(2);
+      dispatch_float(sa.dtype(), name, [&]<typename T>() {
+        // g * partial(a, b) over the broadcast shape, then summed back to each input's shape.
+        auto grad_of = [&](auto partial, const Tensor& like) {
+          Tensor p = ops::binary_map<T>(name, sa, sb, [&](T x, T y) { return T(partial(x, y)); });
+          Tensor full = ops::binary_map<T>(name, g[0], p, [](T gi, T pi) { return gi * pi; });
+          return ops::sum_to(full, like.shape());
+        };
+        if (needs[0]) grads[0] = grad_of(da, sa);
+        if (needs[1]) grads[1] = grad_of(db, sb);
+      });
+      return grads;
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary_op("add", a, b, [](auto x, auto y) { return x + y; }, [](auto, auto) { return 1.0; },
+                   [](auto, auto) { return 1.0; });
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary_op("sub", a, b, [](auto x, auto y) { return x - y; }, [](auto, auto) { return 1.0; },
+                   [](auto, auto) { return -1.0; });
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary_op("mul", a, b, [](auto x, auto y) { return x * y; }, [](auto, auto y) { return y; },
+                   [](auto x, auto) { return x; });
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary_op("div", a, b, [](auto x, auto y) { return x / y; }, [](auto, auto y) { return 1 / y; },
+                   [](auto x, auto y) { return -x / (y * y); });
+}
+
+Tensor add_scalar(const Tensor& x, double s) {
+  return unary_op("add_scalar", x, SavedValue::input, [s](auto v) { return v + decltype(v)(s); },
+                  [](auto) { return 1.0; });
+}
+Tensor mul_scalar(const Tensor& x, double s) {
+  return unary_op("mul_scalar", x, SavedValue::input, [s](auto v) { return v * decltype(v)(s); },
+                  [s](auto) { return s; });
+}
+Tensor pow_scalar(const Tensor& x, double p) {
+  return unary_op("pow", x, SavedValue::input, [p](auto v) { return std::pow(v, decltype(v)(p)); },
+                  [p](auto v) { return p == 0 ? decltype(v)(0) : decltype(v)(p) * std::pow(v, decltype(v)(p - 1)); });
+}
+Tensor rdiv_scalar(double s, const Tensor& x) {
+  return unary_op("rdiv_scalar", x, SavedValue::input, [s](auto v) { return decltype(v)(s) / v; },
+                  [s](auto v) { return -decltype(v)(s) / (v * v); });
+}
+
+Tensor neg(const Tensor& x) {
+  return unary_op("neg", x, SavedValue::input, [](auto v) { return -v; }, [](auto) { return -1.0; });
+}
+Tensor exp(const Tensor& x) {
+  return unary_op("exp", x, SavedValue::output, [](auto v) { return std::exp(v); }, [](auto y) { return y; });
+}
+Tensor log(const Tensor& x) {
+  return unary_op("log", x, SavedValue::input, [](auto v) { return std::log(v); }, [](auto v) { return 1 / v; });
+}
+Tensor sqrt(const Tensor& x) {
+  return unary_op("sqrt", x, SavedValue::output, [](auto v) { return std::sqrt(v); },
+                  [](auto y) { return 1 / (2 * y); });
+}
+Tensor rsqrt(const Tensor& x) {
+  // y = x^(-1/2), dy/dx = -y^3 / 2
+  return unary_op("rsqrt", x, SavedValue::output, [](auto v) { return 1 / std::sqrt(v); },
+                  [](auto y) { return -y * y * y / 2; });
+}
+Tensor abs(const Tensor& x) {
+  return unary_op("abs", x, SavedValue::input, [](auto v) { return std::abs(v); },
+                  [](auto v) { return decltype(v)((v > 0) - (v < 0)); });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  return unary_op("sigmoid", x, SavedValue::output, [](auto v) { return 1 / (1 + std::exp(-v)); },
+                  [](auto y) { return y * (1 - y); });
+}
+Tensor silu(const Tensor& x) {
+  // d/dx x·σ(x) = σ(x) (1 + x (1 − σ(x)))
+  return unary_op("silu", x, SavedValue::input, [](auto v) { return v / (1 + std::exp(-v)); },
+                  [](auto v) {
+                    auto s = 1 / (1 + std::exp(-v));
+                    return s * (1 + v * (1 - s));
+                  });
+}
+Tensor elu_plus_one(const Tensor& x) {
+  return unary_op("elu_plus_one", x, SavedValue::input, [](auto v) { return v > 0 ? v + 1 : std::exp(v); },
+                  [](auto v) { return v > 0 ? decltype(v)(1) : std::exp(v); });
+}
+
+Tensor swiglu(const Tensor& gate, const Tensor& up) {
+  HQLT_CHECK(gate.defined() && up.defined() && gate.shape() == up.shape(), "swiglu: argument 'up': expected shape ",
+             gate.defined() ? shape_str(gate.shape()) : "?", " (as 'gate'), got ",
+             up.defined() ? shape_str(up.shape()) : "undefined");
+  return binary_op(
+      "swiglu", gate, up, [](auto g, auto u) { return g / (1 + std::exp(-g)) * u; },
+      [](auto g, auto u) {
+        auto s = 1 / (1 + std::exp(-g));
+        return s * (1 + g * (1 - s)) * u;
+      },
+      [](auto g, auto) { return g / (1 + std::exp(-g)); });
+}
+
+}  // namespace hqlt

@@ -1,0 +1,232 @@
+// hqlt::gemm entry points: trivial cases, a direct path for tiny products, the split of
+// one product over OpenMP threads, and the strided batch. The blocked single-thread
+// algorithm is in gemm_blocked.h, the micro-kernel in gemm_kernel.h.
+#include "ops/matmul/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "ops/matmul/gemm_blocked.h"
+
+namespace hqlt::gemm {
+namespace {
+
+using detail::gemm_blocked;
+using detail::kMR;
+using detail::kNR;
+
+// Below this many multiply-adds, packing costs more than it saves (~32^3).
+constexpr int64_t kDirectLimit = 32 * 32 * 32;
+// Below this many multiply-adds, waking a second thread costs more than it saves.
+constexpr int64_t kParallelLimit = 64 * 64 * 64;
+// A batch of products each smaller than this runs one product per thread.
+constexpr int64_t kBatchPerThreadLimit = 256 * 256 * 64;
+
+// C = beta * C, with beta == 0 writing zeros without reading C.
+template <typename T>
+void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0))
+      std::fill(row, row + n, T(0));
+    else if (beta != T(1))
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+  }
+}
+
+// Tiny products: no packing, loops ordered so the innermost one is unit-stride where the
+// layout allows (a row of B when it is stored [k, n], a dot product along k otherwise).
+template <typename T>
+void gemm_direct(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                 const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
+                 int64_t ldc) {
+  const auto a_at = [&](int64_t i, int64_t p) { return trans_a ? a[p * lda + i] : a[i * lda + p]; };
+  for (int64_t i = 0; i < m; ++i) {
+    T* c_row = c + i * ldc;
+    if (trans_b) {
+      for (int64_t j = 0; j < n; ++j) {
+        const T* b_row = b + j * ldb;
+        T sum = 0;
+        for (int64_t p = 0; p < k; ++p) sum += a_at(i, p) * b_row[p];
+        c_row[j] = beta == T(0) ? alpha * sum : alpha * sum + beta * c_row[j];
+      }
+    } else {
+      scale_c<T>(1, n, beta, c_row, ldc);
+      for (int64_t p = 0; p < k; ++p) {
+        const T scaled = alpha * a_at(i, p);
+        const T* b_row = b + p * ldb;
+        for (int64_t j = 0; j < n; ++j) c_row[j] += scaled * b_row[j];
+      }
+    }
+  }
+}
+
+// How one product is shared between threads. Every thread runs gemm_blocked on its own
+// slice with its own packing buffers, so no thread waits for another until the end.
+//   rows     slices of m: each thread re-packs all of op(B)  (extra work ~ k * n)
+//   columns  slices of n: each thread re-packs all of op(A)  (extra work ~ m * k)
+//   depth    slices of k: each thread writes a partial C that is summed afterwards
+//            (extra work ~ m * n); this keeps both cores busy on the weight-gradient
+//            shape m = n = 128, k = 10240, where m and n are too small to cut.
+enum class SplitAxis { none, rows, columns, depth };
+
+struct Split {
+  SplitAxis axis = SplitAxis::none;
+  int ways = 1;
+};
+
+template <typename T>
+Split choose_split(int64_t m, int64_t n, int64_t k, int threads) {
+  if (threads < 2 || m * n * k < kParallelLimit) return {};
+  constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+  // A slice must hold a few register tiles (or 128 steps of k) to be worth a thread.
+  const auto ways_for = [&](int64_t extent, int64_t grain) {
+    return static_cast<int>(std::min<int64_t>(threads, extent / grain));
+  };
+  const int rows_ways = ways_for(m, 2 * kMR<T>);
+  const int cols_ways = ways_for(n, 2 * kNR<T>);
+  const int depth_ways = ways_for(k, 128);
+  const int64_t rows_cost = rows_ways >= threads ? k * n : kNever;
+  const int64_t cols_cost = cols_ways >= threads ? m * k : kNever;
+  const int64_t depth_cost = depth_ways >= threads ? 2 * m * n : kNever;
+  if (rows_cost <= cols_cost && rows_cost <= depth_cost && rows_cost != kNever)
+    return {SplitAxis::rows, threads};
+  if (cols_cost <= depth_cost && cols_cost != kNever) return {SplitAxis::columns, threads};
+  if (depth_cost != kNever) return {SplitAxis::depth, threads};
+  // Too small along every axis for all threads: use as many as the best axis allows.
+  const int best = std::max({rows_ways, cols_ways, depth_ways});
+  if (best < 2) return {};
+  if (best == rows_ways) return {SplitAxis::rows, best};
+  if (best == cols_ways) return {SplitAxis::columns, best};
+  return {SplitAxis::depth, best};
+}
+
+// [begin, end) of slice `part` of `parts` over `extent`, cut at multiples of `quantum` so
+// that no slice creates an extra partial register tile.
+struct Range {
+  int64_t begin, end;
+};
+inline Range slice(int64_t extent, int part, int parts, int64_t quantum) {
+  const int64_t chunk = ((extent + parts - 1) / parts + quantum - 1) / quantum * quantum;
+  const int64_t begin = std::min(extent, part * chunk);
+  return {begin, std::min(extent, begin + chunk)};
+}
+
+// Partial products of a depth split live here: one [m, n] matrix per thread but the first.
+detail::ScratchBuffer& partials_scratch() {
+  thread_local detail::ScratchBuffer buffer;
+  return buffer;
+}
+
+template <typename T>
+void gemm_parallel(Split split, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                   T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
+                   int64_t ldc) {
+  T* partials = split.axis == SplitAxis::depth
+                    ? partials_scratch().get<T>((split.ways - 1) * m * n)
+                    : nullptr;
+#pragma omp parallel num_threads(split.ways)
+  {
+    const int part = omp_get_thread_num();
+    const int parts = omp_get_num_threads();  // may be fewer than asked for
+    if (split.axis == SplitAxis::rows) {
+      const Range r = slice(m, part, parts, kMR<T>);
+      if (r.begin < r.end)
+        gemm_blocked(trans_a, trans_b, r.end - r.begin, n, k, alpha,
+                     trans_a ? a + r.begin : a + r.begin * lda, lda, b, ldb, beta,
+                     c + r.begin * ldc, ldc);
+    } else if (split.axis == SplitAxis::columns) {
+      const Range r = slice(n, part, parts, kNR<T>);
+      if (r.begin < r.end)
+        gemm_blocked(trans_a, trans_b, m, r.end - r.begin, k, alpha, a, lda,
+                     trans_b ? b + r.begin * ldb : b + r.begin, ldb, beta, c + r.begin, ldc);
+    } else {
+      // Thread 0 applies beta to C itself; the others write alpha * (their slice of the
+      // sum) into their partial, which is then added to C in a fixed order.
+      const Range r = slice(k, part, parts, 1);
+      const T* a_part = trans_a ? a + r.begin * lda : a + r.begin;
+      const T* b_part = trans_b ? b + r.begin : b + r.begin * ldb;
+      T* out = part == 0 ? c : partials + (part - 1) * m * n;
+      const int64_t ld_out = part == 0 ? ldc : n;
+      if (r.begin < r.end)
+        gemm_blocked(trans_a, trans_b, m, n, r.end - r.begin, alpha, a_part, lda, b_part,
+                     ldb, part == 0 ? beta : T(0), out, ld_out);
+      else if (part == 0)
+        scale_c(m, n, beta, c, ldc);
+      else
+        scale_c(m, n, T(0), out, ld_out);
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < m; ++i) {
+        T* c_row = c + i * ldc;
+        for (int q = 1; q < parts; ++q) {
+          const T* p_row = partials + (q - 1) * m * n + i * n;
+          for (int64_t j = 0; j < n; ++j) c_row[j] += p_row[j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == T(0)) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  if (m * n * k < kDirectLimit) {
+    gemm_direct(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const Split split = choose_split<T>(m, n, k, threads);
+  if (split.axis == SplitAxis::none)
+    gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else
+    gemm_parallel(split, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <typename T>
+void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                          T alpha, const T* a, int64_t lda, int64_t stride_a, const T* b,
+                          int64_t ldb, int64_t stride_b, T beta, T* c, int64_t ldc,
+                          int64_t stride_c, int64_t batch) {
+  const auto one = [&](int64_t i) {
+    gemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb,
+         beta, c + i * stride_c, ldc);
+  };
+  // Many small products: one whole product per thread (each gemm call then sees that it
+  // is inside a parallel region and stays on its thread). Large ones: let each product
+  // use every thread itself.
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads > 1 && batch >= threads && m * n * k <= kBatchPerThreadLimit) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < batch; ++i) one(i);
+  } else {
+    for (int64_t i = 0; i < batch; ++i) one(i);
+  }
+}
+
+const char* kernel_name() { return detail::kIsaName; }
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                          const float*, int64_t, float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*, int64_t);
+template void gemm_strided_batched<float>(bool, bool, int64_t, int64_t, int64_t, float,
+                                          const float*, int64_t, int64_t, const float*,
+                                          int64_t, int64_t, float, float*, int64_t, int64_t,
+                                          int64_t);
+template void gemm_strided_batched<double>(bool, bool, int64_t, int64_t, int64_t, double,
+                                           const double*, int64_t, int64_t, const double*,
+                                           int64_t, int64_t, double, double*, int64_t,
+                                           int64_t, int64_t);
+
+}  // namespace hqlt::gemm

@@ -1,0 +1,76 @@
+#pragma once
+// Packing: copy a block of op(A) or op(B) into the exact order the micro-kernel reads it.
+//
+// Why pack at all: the micro-kernel then reads both operands as two unit-stride streams
+// from aligned memory, whatever the caller's leading dimensions and transpose flags were.
+// The transpose is paid once here, O(k * (m + n)) work, instead of in the O(m * n * k)
+// inner loop, and a packed block is small enough to stay in the cache level it was sized
+// for (see Blocking in gemm_kernel.h). Partial panels are zero-padded, so the kernel never
+// needs an edge case inside its loop.
+#include <cstdint>
+
+#include "ops/matmul/gemm_kernel.h"
+
+namespace hqlt::gemm::detail {
+
+// One A micro-panel: rows [0, rows) of op(A) (rows <= MR), columns [0, kc).
+//   a     points at op(A)[0, 0] of the panel; A stored [m, k] (or [k, m] when trans_a)
+//   dst   [kc][MR]: dst[p * MR + r] = op(A)[r, p], zero for r >= rows
+template <typename T>
+inline void pack_a_panel(bool trans_a, const T* a, int64_t lda, int rows, int64_t kc,
+                         T* __restrict dst) {
+  constexpr int MR = kMR<T>;
+  if (trans_a) {
+    // op(A)[r, p] = a[p * lda + r]: each step p copies `rows` contiguous values.
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* src = a + p * lda;
+      T* out = dst + p * MR;
+      int r = 0;
+      for (; r < rows; ++r) out[r] = src[r];
+      for (; r < MR; ++r) out[r] = T(0);
+    }
+    return;
+  }
+  // op(A)[r, p] = a[r * lda + p]: read each row along p, scatter with stride MR. The
+  // panel is small (MR * kc) and lives in L1, so the strided writes are cheap.
+  for (int r = 0; r < rows; ++r) {
+    const T* src = a + r * lda;
+    for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = src[p];
+  }
+  for (int r = rows; r < MR; ++r)
+    for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = T(0);
+}
+
+// One B block: rows [0, kc) of op(B), columns [0, cols), cut into micro-panels of NR
+// columns. Micro-panel q holds columns [q * NR, q * NR + NR) as [kc][NR].
+//   b     points at op(B)[0, 0] of the block; B stored [k, n] (or [n, k] when trans_b)
+//   dst   ceil(cols / NR) panels of kc * NR values, zero-padded right of `cols`
+template <typename T>
+inline void pack_b_block(bool trans_b, const T* b, int64_t ldb, int64_t kc, int64_t cols,
+                         T* __restrict dst) {
+  constexpr int NR = kNR<T>;
+  for (int64_t j0 = 0; j0 < cols; j0 += NR) {
+    const int width = static_cast<int>(cols - j0 < NR ? cols - j0 : NR);
+    T* panel = dst + j0 * kc;
+    if (!trans_b) {
+      // op(B)[p, j] = b[p * ldb + j]: each step p copies `width` contiguous values.
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* src = b + p * ldb + j0;
+        T* out = panel + p * NR;
+        int j = 0;
+        for (; j < width; ++j) out[j] = src[j];
+        for (; j < NR; ++j) out[j] = T(0);
+      }
+    } else {
+      // op(B)[p, j] = b[j * ldb + p]: read each stored row along p, scatter with stride NR.
+      for (int j = 0; j < width; ++j) {
+        const T* src = b + (j0 + j) * ldb;
+        for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = src[p];
+      }
+      for (int j = width; j < NR; ++j)
+        for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = T(0);
+    }
+  }
+}
+
+}  // namespace hqlt::gemm::detail

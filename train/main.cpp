@@ -1,0 +1,58 @@
+// hqlt: one executable, one subcommand per job. This file only dispatches.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "engine/error.h"
+#include "train/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: hqlt <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  demo          train a tiny model on a toy task and print its loss falling\n"
+    "  bench gemm    GFLOP/s of our GEMM on the anchor shapes (--threads N, --json)\n"
+    "\n"
+    "options:\n"
+    "  --help        this text (every command takes --help too)\n"
+    "  --version     print the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hqlt::cli::Args args(argv + 1, argv + argc);
+  try {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      std::fputs(kUsage, args.empty() ? stderr : stdout);
+      return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "--version") {
+      std::printf("hqlt %s\n", HQLT_VERSION);
+      return 0;
+    }
+    const std::string command = args[0];
+    hqlt::cli::Args rest(args.begin() + 1, args.end());
+    if (command == "demo") return hqlt::cli::demo(rest);
+    if (command == "bench") {
+      if (rest.empty() || rest[0] == "--help") {
+        std::fputs("usage: hqlt bench gemm [--threads N] [--json] [--dtype f32|f64]\n", rest.empty() ? stderr : stdout);
+        return rest.empty() ? 2 : 0;
+      }
+      hqlt::cli::Args sub(rest.begin() + 1, rest.end());
+      if (rest[0] == "gemm") return hqlt::cli::bench_gemm(sub);
+      std::fprintf(stderr, "hqlt bench: unknown benchmark '%s' (known: gemm)\n", rest[0].c_str());
+      return 2;
+    }
+    std::fprintf(stderr, "hqlt: unknown command '%s' (see hqlt --help)\n", command.c_str());
+    return 2;
+  } catch (const hqlt::Error& e) {
+    std::fprintf(stderr, "hqlt: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hqlt: internal error: %s\n", e.what());
+    return 1;
+  }
+}
