@@ -5,7 +5,8 @@
 // loop vectorises. The body is called as
 //   body(std::array<int64_t, N> offsets, int64_t count, std::array<int64_t, N> steps)
 // and must process `count` elements: element j of operand i sits at offsets[i] + j*steps[i].
-// Outer runs are split across OpenMP threads when the tensor is large.
+// Outer runs are split across OpenMP threads when the tensor is large and `may_split` is
+// true; a body that accumulates into shared state must pass false.
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -18,7 +19,7 @@
 namespace hqlt {
 
 template <size_t N, typename Body>
-void strided_loop(const Shape& shape, const std::array<Strides, N>& strides, Body&& body) {
+void strided_loop(const Shape& shape, const std::array<Strides, N>& strides, Body&& body, bool may_split = true) {
   // Coalesce: keep non-unit dims, merging a dim into the next when every operand allows it.
   std::vector<int64_t> sizes;
   std::vector<std::array<int64_t, N>> steps;
@@ -71,7 +72,8 @@ void strided_loop(const Shape& shape, const std::array<Strides, N>& strides, Bod
     }
   };
 
-  if (should_parallelize(total) && outer == 1) {  // one long run: split it
+  const bool split = may_split && should_parallelize(total);
+  if (split && outer == 1) {  // one long run: split it
 #pragma omp parallel
     {
       int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
@@ -80,7 +82,7 @@ void strided_loop(const Shape& shape, const std::array<Strides, N>& strides, Bod
       for (size_t i = 0; i < N; ++i) base[i] = begin * inner_steps[i];
       if (end > begin) body(base, end - begin, inner_steps);
     }
-  } else if (should_parallelize(total)) {
+  } else if (split) {
 #pragma omp parallel
     {
       int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();

@@ -80,6 +80,14 @@ inline void micro_kernel(int64_t kc, const T* __restrict a_panel, const T* __res
   using V = typename S::V;
   constexpr int MR = kMR<T>, NV = Blocking<T>::nv, W = S::width, NR = kNR<T>;
 
+  // C is touched only after the loop; ask for its lines now so that they arrive while
+  // the loop runs. When C is larger than the caches (and every K block re-reads it), the
+  // misses would otherwise stall the kernel at the end of every call.
+  for (int r = 0; r < rows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1, 3);
+    __builtin_prefetch(c + r * ldc + NR - 1, 1, 3);
+  }
+
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)

@@ -66,11 +66,52 @@ T fold(const T* base, const Shape& shape, const Strides& strides, T init, Combin
   strided_loop<1>(shape, {strides}, [&](auto off, int64_t n, auto step) {
     const T* p = base + off[0];
     for (int64_t j = 0; j < n; ++j) acc = combine(acc, p[j * step[0]]);
-  });
+  }, /*may_split=*/false);
   return acc;
 }
 
+// Few outputs, long slices: bring each slice together (reduced dims last, contiguous) and
+// sum it in fixed blocks of kBlock elements, blocks in parallel, partial sums combined in
+// block order. The block layout does not depend on the thread count, so neither do the bits.
+Tensor sum_long_slices(const Tensor& x, const Plan& p) {
+  constexpr int64_t kBlock = 4096;
+  std::vector<int64_t> order;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (!p.reduced[size_t(i)]) order.push_back(i);
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (p.reduced[size_t(i)]) order.push_back(i);
+  Tensor xc;
+  {
+    NoGrad no_grad;
+    xc = clone_contiguous(x.permute(order));
+  }
+  Tensor out = empty(p.kept, x.dtype(), x.device());
+  const int64_t n_out = out.numel(), len = p.count, n_blocks = (len + kBlock - 1) / kBlock;
+  dispatch_float(x.dtype(), "sum", [&]<typename T>() {
+    const T* xp = xc.data<T>();
+    T* op = out.data<T>();
+    std::vector<T> partial(size_t(n_out * n_blocks));
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t o = 0; o < n_out; ++o)
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const T* s = xp + o * len + b * kBlock;
+        int64_t n = std::min(kBlock, len - b * kBlock);
+        T acc = 0;
+        for (int64_t j = 0; j < n; ++j) acc += s[j];
+        partial[size_t(o * n_blocks + b)] = acc;
+      }
+    for (int64_t o = 0; o < n_out; ++o) {
+      T acc = 0;
+      for (int64_t b = 0; b < n_blocks; ++b) acc += partial[size_t(o * n_blocks + b)];
+      op[o] = acc;
+    }
+  });
+  return out;
+}
+
 Tensor sum_kernel(const Tensor& x, const Plan& p) {
+  if (numel_of(p.kept) < 4 * num_threads() && p.count >= 4 * 4096 && !in_parallel_region())
+    return sum_long_slices(x, p);
   Tensor out = empty(p.kept, x.dtype(), x.device());
   dispatch_float(x.dtype(), "sum", [&]<typename T>() {
     const T* xp = x.data<T>();
@@ -148,7 +189,7 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
             best = v, best_at = at, first = false;
           }
         }
-      });
+      }, /*may_split=*/false);
       op[oo] = best;
       wp[oo] = best_at;
     });
