@@ -30,7 +30,7 @@ struct Blocking;
 // = 960 KiB.
 template <>
 struct Blocking<float> {
-  static constexpr int mr = 14, nv = 2, kc = 384, nc = 640;
+  static constexpr int mr = 14, nv = 2, kc = 512, nc = 640;
 };
 template <>
 struct Blocking<double> {

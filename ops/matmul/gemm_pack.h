@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "ops/matmul/gemm_kernel.h"
+#include "ops/matmul/gemm_pack_avx512.h"
 
 namespace hqlt::gemm::detail {
 
@@ -25,20 +26,35 @@ inline void pack_a_panel(bool trans_a, const T* a, int64_t lda, int rows, int64_
     for (int64_t p = 0; p < kc; ++p) {
       const T* src = a + p * lda;
       T* out = dst + p * MR;
+#if defined(__AVX512F__)
+      copy_padded<MR>(src, rows, out);
+#else
       int r = 0;
       for (; r < rows; ++r) out[r] = src[r];
       for (; r < MR; ++r) out[r] = T(0);
+#endif
     }
     return;
   }
-  // op(A)[r, p] = a[r * lda + p]: read each row along p, scatter with stride MR. The
-  // panel is small (MR * kc) and lives in L1, so the strided writes are cheap.
-  for (int r = 0; r < rows; ++r) {
-    const T* src = a + r * lda;
-    for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = src[p];
-  }
-  for (int r = rows; r < MR; ++r)
-    for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = T(0);
+  // op(A)[r, p] = a[r * lda + p]: the panel is the transpose of a rows x kc block.
+  int64_t p0 = 0;
+#if defined(__AVX512F__)
+  // W x W blocks through registers: rows [rb, rb + W) of A become W steps of the panel.
+  constexpr int W = Simd<T>::width;
+  for (; p0 + W <= kc; p0 += W)
+    for (int rb = 0; rb < MR; rb += W) {
+      typename Simd<T>::V cols[W];
+      const int block_rows = rows - rb < W ? rows - rb : W;
+      const int lanes = MR - rb < W ? MR - rb : W;
+      if (block_rows > 0)
+        load_transposed(a + rb * lda + p0, lda, block_rows, cols);
+      else
+        for (auto& col : cols) col = Simd<T>::zero();
+      for (int j = 0; j < W; ++j) store_first(dst + (p0 + j) * MR + rb, cols[j], lanes);
+    }
+#endif
+  for (; p0 < kc; ++p0)
+    for (int r = 0; r < MR; ++r) dst[p0 * MR + r] = r < rows ? a[r * lda + p0] : T(0);
 }
 
 // One B block: rows [0, kc) of op(B), columns [0, cols), cut into micro-panels of NR
@@ -57,18 +73,33 @@ inline void pack_b_block(bool trans_b, const T* b, int64_t ldb, int64_t kc, int6
       for (int64_t p = 0; p < kc; ++p) {
         const T* src = b + p * ldb + j0;
         T* out = panel + p * NR;
+#if defined(__AVX512F__)
+        copy_padded<NR>(src, width, out);
+#else
         int j = 0;
         for (; j < width; ++j) out[j] = src[j];
         for (; j < NR; ++j) out[j] = T(0);
+#endif
       }
     } else {
-      // op(B)[p, j] = b[j * ldb + p]: read each stored row along p, scatter with stride NR.
-      for (int j = 0; j < width; ++j) {
-        const T* src = b + (j0 + j) * ldb;
-        for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = src[p];
-      }
-      for (int j = width; j < NR; ++j)
-        for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = T(0);
+      // op(B)[p, j] = b[j * ldb + p]: the panel is the transpose of a width x kc block.
+      const T* src = b + j0 * ldb;
+      int64_t p = 0;
+#if defined(__AVX512F__)
+      // W x W blocks through registers: W stored rows become W steps of the panel.
+      constexpr int W = Simd<T>::width;
+      for (; p + W <= kc; p += W)
+        for (int jb = 0; jb < NR; jb += W) {
+          typename Simd<T>::V cols[W];
+          if (jb < width)
+            load_transposed(src + jb * ldb + p, ldb, width - jb < W ? width - jb : W, cols);
+          else
+            for (auto& col : cols) col = Simd<T>::zero();
+          for (int q = 0; q < W; ++q) Simd<T>::store(panel + (p + q) * NR + jb, cols[q]);
+        }
+#endif
+      for (; p < kc; ++p)
+        for (int j = 0; j < NR; ++j) panel[p * NR + j] = j < width ? src[j * ldb + p] : T(0);
     }
   }
 }

@@ -33,6 +33,7 @@ struct Simd<float> {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, V v) { _mm512_store_ps(p, v); }  // 64-byte aligned
 };
 
 template <>
@@ -47,6 +48,7 @@ struct Simd<double> {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static void storeu(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static void store(double* p, V v) { _mm512_store_pd(p, v); }
 };
 
 #elif defined(__AVX2__) && defined(__FMA__)

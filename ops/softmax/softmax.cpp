@@ -44,7 +44,9 @@ void softmax_forward(T* y, const T* x, const Rows& rows, bool log) {
     const T* xr = x + rows.start(r);
     T* yr = y + rows.start(r);
     T m = neg_inf;
-    for (int64_t k = 0; k < n; ++k) m = std::max(m, xr[k * s]);
+    // NaN must win the max (std::max would skip it): a row of NaNs must not pass for a
+    // row of −inf below.
+    for (int64_t k = 0; k < n; ++k) m = (xr[k * s] > m || xr[k * s] != xr[k * s]) ? xr[k * s] : m;
     if (m == neg_inf) {  // every entry is −inf: the defined limit (see the header)
       for (int64_t k = 0; k < n; ++k) yr[k * s] = log ? neg_inf : T(0);
       continue;
