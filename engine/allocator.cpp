@@ -67,6 +67,9 @@ size_t size_class(size_t bytes) {
 }
 
 void* allocate(size_t bytes, Device device) {
+  // An empty tensor owns no memory on any device (so a zero-size cuda tensor can exist,
+  // and be checked against, on a machine without a GPU).
+  if (bytes == 0) return nullptr;
   size_t cls = size_class(bytes);
   Pool& p = pool(device);
   {

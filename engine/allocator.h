@@ -20,6 +20,7 @@ struct Stats {
   size_t system_allocations = 0;  // of those, how many had to ask the system
 };
 
+// Zero bytes: returns nullptr and touches nothing (empty tensors own no memory).
 void* allocate(size_t bytes, Device device);
 void deallocate(void* ptr, size_t bytes, Device device);
 

@@ -191,6 +191,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
              "copy: copies involving cuda need contiguous tensors of one dtype (got ", dtype_name(dst.dtype()),
              " <- ", dtype_name(src.dtype()), ")");
   size_t bytes = size_t(dst.numel()) * dtype_size(dst.dtype());
+  if (bytes == 0) return;
   if (src.device() == Device::cpu)
     cuda::memcpy_host_to_device(dst.raw_data(), src.raw_data(), bytes);
   else if (dst.device() == Device::cpu)

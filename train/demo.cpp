@@ -15,6 +15,7 @@
 #include "ops/embedding/embedding.h"
 #include "ops/loss/cross_entropy.h"
 #include "ops/matmul/matmul.h"
+#include "train/cli_args.h"
 #include "train/commands.h"
 
 namespace hqlt::cli {
@@ -29,20 +30,6 @@ struct DemoOptions {
   int threads = 0;
   uint64_t seed = 1;
 };
-
-// Parses a positive integer option value, or throws naming the option.
-int64_t parse_positive(const std::string& option, const std::string& value) {
-  size_t used = 0;
-  int64_t v = 0;
-  try {
-    v = std::stoll(value, &used);
-  } catch (...) {
-    used = 0;
-  }
-  HQLT_CHECK(used == value.size() && v > 0, "demo: option ", option, " expects a positive integer, got '", value,
-             "'");
-  return v;
-}
 
 // A batch of sequences: x[i] is a token, y[i] the token that follows it under the rule.
 void make_batch(int64_t batch, int64_t vocab, Generator& gen, Tensor& x, Tensor& y) {
@@ -61,19 +48,20 @@ void make_batch(int64_t batch, int64_t vocab, Generator& gen, Tensor& x, Tensor&
 
 int demo(const Args& args) {
   DemoOptions opt;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
+  ArgReader r("demo", args);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
       std::fputs(kDemoUsage, stdout);
       return 0;
+    } else if (r.is("--steps")) {
+      opt.steps = int(r.positive_int());
+    } else if (r.is("--threads")) {
+      opt.threads = int(r.positive_int());
+    } else if (r.is("--seed")) {
+      opt.seed = uint64_t(r.positive_int());
+    } else {
+      r.unknown();
     }
-    HQLT_CHECK(a == "--steps" || a == "--threads" || a == "--seed", "demo: unknown option '", a,
-               "' (see hqlt demo --help)");
-    HQLT_CHECK(i + 1 < args.size(), "demo: option ", a, " needs a value");
-    int64_t v = parse_positive(a, args[++i]);
-    if (a == "--steps") opt.steps = int(v);
-    if (a == "--threads") opt.threads = int(v);
-    if (a == "--seed") opt.seed = uint64_t(v);
   }
   set_num_threads(opt.threads);
 

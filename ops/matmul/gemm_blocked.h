@@ -4,10 +4,11 @@
 //   for jc over n in steps of NC            one B block's columns
 //     for pc over k in steps of KC          one B block's rows
 //       pack B[pc:pc+kc, jc:jc+nc]          -> stays in L2 for everything below
-//       for ic over m in steps of MR        one A micro-panel
-//         pack A[ic:ic+MR, pc:pc+kc]        -> stays in L1 for the loop below
-//         for jr over nc in steps of NR
-//           micro-kernel: C[ic:+MR, jc+jr:+NR] (+)= A panel * B micro-panel
+//       for ic over m in steps of MC        one A block
+//         pack A[ic:ic+mc, pc:pc+kc]
+//         for ir over mc in steps of MR     one A micro-panel: stays in L1 for the loop below
+//           for jr over nc in steps of NR
+//             micro-kernel: C[ic+ir:+MR, jc+jr:+NR] (+)= A micro-panel * B micro-panel
 //
 // The first pc step applies the caller's beta; later ones accumulate (beta = 1).
 // Each thread of the parallel driver runs this on its own sub-problem.
@@ -50,8 +51,8 @@ class ScratchBuffer {
   size_t capacity_ = 0;
 };
 
-// Packing buffers of the calling thread (one A micro-panel, one B block).
-inline ScratchBuffer& a_panel_scratch() {
+// Packing buffers of the calling thread (one A block, one B block).
+inline ScratchBuffer& a_block_scratch() {
   thread_local ScratchBuffer buffer;
   return buffer;
 }
@@ -76,7 +77,7 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T
                   const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
                   int64_t ldc) {
   constexpr int MR = kMR<T>, NR = kNR<T>;
-  T* a_panel = a_panel_scratch().get<T>(int64_t{MR} * kKC<T>);
+  T* a_block = a_block_scratch().get<T>(int64_t{kMC<T>} * kKC<T>);
   T* b_block = b_block_scratch().get<T>(int64_t{kKC<T>} * kNC<T>);
   const int64_t nc_step = even_step(n, kNC<T>, NR);
   const int64_t kc_step = even_step(k, kKC<T>, 1);
@@ -89,16 +90,20 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T
       const T* b_src = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
       pack_b_block(trans_b, b_src, ldb, kc, nc, b_block);
 
-      for (int64_t ic = 0; ic < m; ic += MR) {
-        const int rows = static_cast<int>(std::min<int64_t>(MR, m - ic));
+      for (int64_t ic = 0; ic < m; ic += kMC<T>) {
+        const int64_t mc = std::min<int64_t>(kMC<T>, m - ic);
         const T* a_src = trans_a ? a + pc * lda + ic : a + ic * lda + pc;
-        pack_a_panel(trans_a, a_src, lda, rows, kc, a_panel);
+        pack_a_block(trans_a, a_src, lda, mc, kc, a_block);
 
-        T* c_row = c + ic * ldc + jc;
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          micro_kernel(kc, a_panel, b_block + jr * kc, c_row + jr, ldc, rows, cols, alpha,
-                       beta_here);
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+          const T* a_panel = a_block + ir * kc;
+          T* c_row = c + (ic + ir) * ldc + jc;
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+            micro_kernel(kc, a_panel, b_block + jr * kc, c_row + jr, ldc, rows, cols, alpha,
+                         beta_here);
+          }
         }
       }
     }

@@ -19,6 +19,8 @@ namespace hqlt::gemm::detail {
 //           (latency 4 x 2 FMA ports = 8 independent chains at the very least).
 //   kc      depth of one packed block: an A micro-panel (mr x kc) stays in the L1 cache
 //           while the kernel sweeps it across every B micro-panel of the block.
+//   mc      height of one packed A block (a multiple of mr): packing a block rather than
+//           one micro-panel reads a transposed A along rows of mc values, not mr.
 //   nc      width of one packed B block (kc x nc): it stays in the per-core L2 cache while
 //           every A micro-panel of the thread streams past it.
 template <typename T>
@@ -30,26 +32,26 @@ struct Blocking;
 // = 960 KiB.
 template <>
 struct Blocking<float> {
-  static constexpr int mr = 14, nv = 2, kc = 512, nc = 640;
+  static constexpr int mr = 14, nv = 2, kc = 384, mc = 168, nc = 640;
 };
 template <>
 struct Blocking<double> {
-  static constexpr int mr = 14, nv = 2, kc = 192, nc = 640;
+  static constexpr int mr = 14, nv = 2, kc = 192, mc = 168, nc = 640;
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 // 16 ymm registers: 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15.
 template <>
 struct Blocking<float> {
-  static constexpr int mr = 6, nv = 2, kc = 256, nc = 512;
+  static constexpr int mr = 6, nv = 2, kc = 256, mc = 96, nc = 512;
 };
 template <>
 struct Blocking<double> {
-  static constexpr int mr = 6, nv = 2, kc = 128, nc = 512;
+  static constexpr int mr = 6, nv = 2, kc = 128, mc = 96, nc = 512;
 };
 #else
 template <typename T>
 struct Blocking {
-  static constexpr int mr = 4, nv = 2, kc = 256, nc = 512;
+  static constexpr int mr = 4, nv = 2, kc = 256, mc = 64, nc = 512;
 };
 #endif
 
@@ -60,10 +62,14 @@ inline constexpr int kNR = Blocking<T>::nv * Simd<T>::width;
 template <typename T>
 inline constexpr int kKC = Blocking<T>::kc;
 template <typename T>
+inline constexpr int kMC = Blocking<T>::mc;
+template <typename T>
 inline constexpr int kNC = Blocking<T>::nc;
 
 static_assert(kNC<float> % kNR<float> == 0 && kNC<double> % kNR<double> == 0,
               "a B block must hold whole micro-panels");
+static_assert(kMC<float> % kMR<float> == 0 && kMC<double> % kMR<double> == 0,
+              "an A block must hold whole micro-panels");
 
 // C[0:rows, 0:cols] = alpha * (packed A micro-panel) * (packed B micro-panel) + beta * C.
 //

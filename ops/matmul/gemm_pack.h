@@ -14,47 +14,60 @@
 
 namespace hqlt::gemm::detail {
 
-// One A micro-panel: rows [0, rows) of op(A) (rows <= MR), columns [0, kc).
-//   a     points at op(A)[0, 0] of the panel; A stored [m, k] (or [k, m] when trans_a)
-//   dst   [kc][MR]: dst[p * MR + r] = op(A)[r, p], zero for r >= rows
+// One A block: rows [0, rows) of op(A), columns [0, kc), cut into micro-panels of MR rows.
+// Micro-panel q holds rows [q * MR, q * MR + MR) as [kc][MR]: dst[p * MR + r] = op(A)[r, p].
+//   a     points at op(A)[0, 0] of the block; A stored [m, k] (or [k, m] when trans_a)
+//   dst   ceil(rows / MR) panels of kc * MR values, zero-padded below `rows`
 template <typename T>
-inline void pack_a_panel(bool trans_a, const T* a, int64_t lda, int rows, int64_t kc,
+inline void pack_a_block(bool trans_a, const T* a, int64_t lda, int64_t rows, int64_t kc,
                          T* __restrict dst) {
   constexpr int MR = kMR<T>;
+  const int64_t panels = (rows + MR - 1) / MR;
+  const auto panel_rows = [&](int64_t q) {
+    return static_cast<int>(rows - q * MR < MR ? rows - q * MR : MR);
+  };
   if (trans_a) {
-    // op(A)[r, p] = a[p * lda + r]: each step p copies `rows` contiguous values.
-    for (int64_t p = 0; p < kc; ++p) {
-      const T* src = a + p * lda;
-      T* out = dst + p * MR;
+    // op(A)[r, p] = a[p * lda + r]: step p of every panel comes from one stored row, so
+    // walk the stored rows in order and read each along its whole length (the hardware
+    // prefetcher follows that; a column strip of a wide A, one panel at a time, would
+    // touch a new cache line per value).
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t q = 0; q < panels; ++q) {
+        const T* src = a + p * lda + q * MR;
+        T* out = dst + q * MR * kc + p * MR;
+        const int valid = panel_rows(q);
 #if defined(__AVX512F__)
-      copy_padded<MR>(src, rows, out);
+        copy_padded<MR>(src, valid, out);
 #else
-      int r = 0;
-      for (; r < rows; ++r) out[r] = src[r];
-      for (; r < MR; ++r) out[r] = T(0);
+        for (int r = 0; r < MR; ++r) out[r] = r < valid ? src[r] : T(0);
 #endif
-    }
+      }
     return;
   }
-  // op(A)[r, p] = a[r * lda + p]: the panel is the transpose of a rows x kc block.
-  int64_t p0 = 0;
+  // op(A)[r, p] = a[r * lda + p]: each panel is the transpose of an MR x kc block.
+  for (int64_t q = 0; q < panels; ++q) {
+    const T* src = a + q * MR * lda;
+    T* panel = dst + q * MR * kc;
+    const int valid = panel_rows(q);
+    int64_t p0 = 0;
 #if defined(__AVX512F__)
-  // W x W blocks through registers: rows [rb, rb + W) of A become W steps of the panel.
-  constexpr int W = Simd<T>::width;
-  for (; p0 + W <= kc; p0 += W)
-    for (int rb = 0; rb < MR; rb += W) {
-      typename Simd<T>::V cols[W];
-      const int block_rows = rows - rb < W ? rows - rb : W;
-      const int lanes = MR - rb < W ? MR - rb : W;
-      if (block_rows > 0)
-        load_transposed(a + rb * lda + p0, lda, block_rows, cols);
-      else
-        for (auto& col : cols) col = Simd<T>::zero();
-      for (int j = 0; j < W; ++j) store_first(dst + (p0 + j) * MR + rb, cols[j], lanes);
-    }
+    // W x W blocks through registers: rows [rb, rb + W) become W steps of the panel.
+    constexpr int W = Simd<T>::width;
+    for (; p0 + W <= kc; p0 += W)
+      for (int rb = 0; rb < MR; rb += W) {
+        typename Simd<T>::V cols[W];
+        const int block_rows = valid - rb < W ? valid - rb : W;
+        const int lanes = MR - rb < W ? MR - rb : W;
+        if (block_rows > 0)
+          load_transposed(src + rb * lda + p0, lda, block_rows, cols);
+        else
+          for (auto& col : cols) col = Simd<T>::zero();
+        for (int j = 0; j < W; ++j) store_first(panel + (p0 + j) * MR + rb, cols[j], lanes);
+      }
 #endif
-  for (; p0 < kc; ++p0)
-    for (int r = 0; r < MR; ++r) dst[p0 * MR + r] = r < rows ? a[r * lda + p0] : T(0);
+    for (; p0 < kc; ++p0)
+      for (int r = 0; r < MR; ++r) panel[p0 * MR + r] = r < valid ? src[r * lda + p0] : T(0);
+  }
 }
 
 // One B block: rows [0, kc) of op(B), columns [0, cols), cut into micro-panels of NR

@@ -3,6 +3,9 @@
 
 #include "engine/rng.h"
 #include "engine/tensor.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/matmul/matmul.h"
+#include "ops/shape/views.h"
 
 using namespace hqlt;
 
@@ -62,5 +65,12 @@ TEST_SUITE("unit") {
 #ifndef HQLT_HAS_CUDA
     CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device::cuda), doctest::Contains("without CUDA"), Error);
 #endif
+  }
+  TEST_CASE("mixed devices are refused by name") {
+    // Empty tensors own no memory, so a cuda one exists even without a GPU.
+    Tensor on_cpu = empty({0, 3}), on_cuda = empty({0, 3}, DType::f32, Device::cuda);
+    CHECK(on_cuda.device() == Device::cuda);
+    CHECK_THROWS_WITH_AS(add(on_cpu, on_cuda), doctest::Contains("expected device cpu (as 'a'), got cuda"), Error);
+    CHECK_THROWS_WITH_AS(matmul(on_cpu, on_cuda.reshape({3, 0})), doctest::Contains("expected device cpu"), Error);
   }
 }

@@ -6,7 +6,7 @@
 // uses real-valued inputs and the classical error bound instead.
 //
 // Shapes straddle the AVX-512 blocking (MR = 14, NR = 32 (f32) / 16 (f64), KC = 384 /
-// 192, NC = 640), the direct path for tiny products (m * n * k < 32^3), and each way of
+// 192, MC = 168, NC = 640), the direct path for tiny products (m * n * k < 32^3), and each way of
 // splitting one product over two threads (rows, columns, depth).
 #include <doctest/doctest.h>
 #include <omp.h>
@@ -136,7 +136,7 @@ class ThreadCount {
 constexpr Shape kShapes[] = {
     {1, 1, 1},     {1, 7, 17},     {7, 1, 33},      {17, 33, 1},     {33, 17, 7},
     {100, 7, 257}, {13, 31, 383},  {14, 32, 384},   {15, 33, 385},   {29, 17, 193},
-    {29, 641, 17}, {257, 100, 33}, {3, 700, 50},    {43, 65, 200},
+    {29, 641, 17}, {257, 100, 33}, {3, 700, 50},    {43, 65, 200},   {169, 40, 30},
 };
 
 }  // namespace
