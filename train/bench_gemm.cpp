@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "ops/matmul/gemm.h"
+#include "engine/error.h"
+#include "train/cli_args.h"
 #include "train/commands.h"
 
 namespace hqlt::cli {
@@ -55,45 +57,27 @@ constexpr const char* kUsage =
     "  --json        one JSON object per line per case instead of a table\n"
     "  --dtype T     f32 (default) or f64\n";
 
-// Returns 0 on success, 1 after --help, 2 after printing an error.
-int parse_options(const Args& args, Options& opt) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& word = args[i];
-    const bool has_value = i + 1 < args.size();
-    if (word == "--help" || word == "-h") {
+// Fills opt from the arguments; false after --help. Bad input throws hqlt::Error.
+bool parse_options(const Args& args, Options& opt) {
+  ArgReader r("bench gemm", args);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
       std::fputs(kUsage, stdout);
-      return 1;
-    } else if (word == "--json") {
+      return false;
+    } else if (r.is("--json")) {
       opt.json = true;
-    } else if (word == "--threads") {
-      const std::string value = has_value ? args[++i] : "";
-      size_t used = 0;
-      int n = 0;
-      try {
-        n = std::stoi(value, &used);
-      } catch (...) {
-        used = 0;
-      }
-      if (used == 0 || used != value.size() || n < 1 || n > 1024) {
-        std::fprintf(stderr, "hqlt bench gemm: --threads wants a whole number >= 1, got '%s'\n",
-                     value.c_str());
-        return 2;
-      }
-      opt.threads = {n};
-    } else if (word == "--dtype") {
-      const std::string value = has_value ? args[++i] : "";
-      if (value != "f32" && value != "f64") {
-        std::fprintf(stderr, "hqlt bench gemm: --dtype wants f32 or f64, got '%s'\n",
-                     value.c_str());
-        return 2;
-      }
+    } else if (r.is("--threads")) {
+      opt.threads = {int(r.positive_int())};
+    } else if (r.is("--dtype")) {
+      const std::string value = r.value();
+      HQLT_CHECK(value == "f32" || value == "f64", "bench gemm: option --dtype expects f32 or f64, got '", value,
+                 "'");
       opt.f64 = value == "f64";
     } else {
-      std::fprintf(stderr, "hqlt bench gemm: unknown option '%s' (try --help)\n", word.c_str());
-      return 2;
+      r.unknown();
     }
   }
-  return 0;
+  return true;
 }
 
 // Fixed-seed values in [-1, 1), so every run multiplies the same matrices.
@@ -180,8 +164,7 @@ void run_all(const Options& opt) {
 
 int bench_gemm(const Args& args) {
   Options opt;
-  const int status = parse_options(args, opt);
-  if (status != 0) return status == 1 ? 0 : status;
+  if (!parse_options(args, opt)) return 0;
   const int threads_before = omp_get_max_threads();
   if (opt.f64)
     run_all<double>(opt);

@@ -6,6 +6,22 @@
 #include "engine/error.h"
 
 namespace hqlt::cli {
+namespace {
+
+// A whole string as a positive integer; false for anything else ("", "3x", "-1", "0").
+bool parse_positive(const std::string& text, int64_t& out) {
+  size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (...) {
+    return false;
+  }
+  out = n;
+  return used == text.size() && n > 0;
+}
+
+}  // namespace
 
 bool ArgReader::next() {
   if (pos_ >= args_.size()) return false;
@@ -20,15 +36,8 @@ std::string ArgReader::value() {
 
 int64_t ArgReader::positive_int() {
   std::string v = value();
-  size_t used = 0;
-  long long n = 0;
-  try {
-    n = std::stoll(v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  HQLT_CHECK(used == v.size() && !v.empty() && n > 0, command_, ": option ", current_,
-             " expects a positive integer, got '", v, "'");
+  int64_t n = 0;
+  HQLT_CHECK(parse_positive(v, n), command_, ": option ", current_, " expects a positive integer, got '", v, "'");
   return n;
 }
 
@@ -52,14 +61,8 @@ std::vector<int64_t> ArgReader::positive_int_list() {
   std::stringstream in(v);
   std::string item;
   while (std::getline(in, item, ',')) {
-    size_t used = 0;
-    long long n = 0;
-    try {
-      n = std::stoll(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    HQLT_CHECK(used == item.size() && !item.empty() && n > 0, command_, ": option ", current_,
+    int64_t n = 0;
+    HQLT_CHECK(parse_positive(item, n), command_, ": option ", current_,
                " expects a comma-separated list of positive integers, got '", v, "'");
     out.push_back(n);
   }
