@@ -205,8 +205,11 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   // Many small products: one whole product per thread (each gemm call then sees that it
   // is inside a parallel region and stays on its thread). Large ones: let each product
   // use every thread itself.
+  // A batch whose total work is tiny (the references make thousands of such calls) stays
+  // on the calling thread: waking the team would cost more than the products.
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (threads > 1 && batch >= threads && m * n * k <= kBatchPerThreadLimit) {
+  const bool worth_splitting = m * n * k * batch >= kParallelLimit;
+  if (threads > 1 && worth_splitting && batch >= threads && m * n * k <= kBatchPerThreadLimit) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < batch; ++i) one(i);
   } else {
