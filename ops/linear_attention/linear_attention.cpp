@@ -1,0 +1,79 @@
+// linear_attention: argument checks, dispatch to the CPU kernels, and the tape entry.
+#include "ops/linear_attention/linear_attention.h"
+
+#include <cmath>
+
+#include "ops/op_utils.h"
+
+namespace hqlt {
+namespace linear_attention_detail {
+
+void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, int64_t chunk_size,
+                     double eps) {
+  ops::check_rank(op, "q", q, 4);
+  ops::check_rank(op, "k", k, 4);
+  ops::check_rank(op, "v", v, 4);
+  ops::check_floating(op, "q", q);
+  ops::check_same_kind(op, "q", q, "k", k);
+  ops::check_same_kind(op, "q", q, "v", v);
+  ops::check_cpu(op, q);
+  for (int64_t dim = 0; dim < 3; ++dim) {
+    static const char* const kNames[] = {"B", "T", "H"};
+    HQLT_CHECK(k.size(dim) == q.size(dim), op, ": argument 'k': expected ", kNames[dim], " = ", q.size(dim),
+               " (as q [B, T, H, d_k] ", shape_str(q.shape()), "), got shape ", shape_str(k.shape()));
+    HQLT_CHECK(v.size(dim) == q.size(dim), op, ": argument 'v': expected ", kNames[dim], " = ", q.size(dim),
+               " (as q [B, T, H, d_k] ", shape_str(q.shape()), "), got shape ", shape_str(v.shape()));
+  }
+  HQLT_CHECK(k.size(3) == q.size(3), op, ": argument 'k': expected d_k = ", q.size(3), " (as q), got shape ",
+             shape_str(k.shape()));
+  HQLT_CHECK(q.size(3) >= 1, op, ": argument 'q': expected d_k >= 1, got shape ", shape_str(q.shape()));
+  HQLT_CHECK(chunk_size >= 1 && (chunk_size & (chunk_size - 1)) == 0, op,
+             ": argument 'chunk_size': expected a power of two >= 1, got ", chunk_size);
+  HQLT_CHECK(std::isfinite(eps) && eps >= 0, op, ": argument 'eps': expected a finite value >= 0, got ", eps);
+}
+
+}  // namespace linear_attention_detail
+
+namespace {
+
+using autograd::TensorList;
+using linear_attention_detail::Dims;
+constexpr const char* kOp = "linear_attention";
+
+// The kernels index token-major rows directly: a contiguous tensor (x itself when it is one).
+Tensor contiguous_detached(const Tensor& x) { return x.is_contiguous() ? x.detach() : clone_contiguous(x); }
+
+}  // namespace
+
+Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t chunk_size,
+                        LinearAttentionNormalizer normalizer, double eps) {
+  linear_attention_detail::check_arguments(kOp, q, k, v, chunk_size, eps);
+  const Dims dims{q.size(0), q.size(1), q.size(2), q.size(3), v.size(3), chunk_size};
+  Tensor qc = contiguous_detached(q), kc = contiguous_detached(k), vc = contiguous_detached(v);
+  Tensor out = empty({dims.batch, dims.time, dims.heads, dims.dv}, q.dtype(), q.device());
+  Tensor z = empty({dims.batch, dims.time, dims.heads}, q.dtype(), q.device());
+  dispatch_float(q.dtype(), kOp, [&]<typename T>() {
+    linear_attention_detail::forward_cpu<T>(qc.data<T>(), kc.data<T>(), vc.data<T>(), out.data<T>(), z.data<T>(), dims,
+                                            normalizer, T(eps));
+  });
+
+  if (autograd::needs_grad({q, k, v})) {
+    Tensor saved_out = out.detach();
+    autograd::record(kOp, {q, k, v}, {out},
+                     [qc, kc, vc, z, saved_out, dims, normalizer, eps](const TensorList& g, const std::vector<bool>& needs) {
+                       Tensor dout = contiguous_detached(g[0]);
+                       Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
+                       Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
+                       Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
+                       dispatch_float(qc.dtype(), kOp, [&]<typename T>() {
+                         linear_attention_detail::backward_cpu<T>(
+                             qc.data<T>(), kc.data<T>(), vc.data<T>(), z.data<T>(), saved_out.data<T>(),
+                             dout.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>(), dims, normalizer, T(eps));
+                       });
+                       return TensorList{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(), needs[2] ? dv : Tensor()};
+                     });
+  }
+  return out;
+}
+
+}  // namespace hqlt
