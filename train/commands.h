@@ -9,6 +9,8 @@ namespace hqlt::cli {
 using Args = std::vector<std::string>;
 
 int bench_gemm(const Args& args);  // hqlt bench gemm [--threads N] [--json]
+int bench_ops(const Args& args);   // hqlt bench ops [--threads N] [--json]
 int demo(const Args& args);        // hqlt demo: a tiny model whose loss falls
+int logits(const Args& args);      // hqlt logits --model DIR --input IDS --out OUT
 
 }  // namespace hqlt::cli

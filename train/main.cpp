@@ -15,6 +15,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  demo          train a tiny model on a toy task and print its loss falling\n"
     "  bench gemm    GFLOP/s of our GEMM on the anchor shapes (--threads N, --json)\n"
+    "  bench ops     fused ops vs their references, fwd and fwd+bwd ms (--threads N, --json)\n"
+    "  logits        logits of a checkpoint for token ids (--model DIR --input IDS --out OUT)\n"
     "\n"
     "options:\n"
     "  --help        this text (every command takes --help too)\n"
@@ -36,14 +38,17 @@ int main(int argc, char** argv) {
     const std::string command = args[0];
     hqlt::cli::Args rest(args.begin() + 1, args.end());
     if (command == "demo") return hqlt::cli::demo(rest);
+    if (command == "logits") return hqlt::cli::logits(rest);
     if (command == "bench") {
       if (rest.empty() || rest[0] == "--help") {
-        std::fputs("usage: hqlt bench gemm [--threads N] [--json] [--dtype f32|f64]\n", rest.empty() ? stderr : stdout);
+        std::fputs("usage: hqlt bench gemm|ops [options]   (hqlt bench gemm --help, hqlt bench ops --help)\n",
+                   rest.empty() ? stderr : stdout);
         return rest.empty() ? 2 : 0;
       }
       hqlt::cli::Args sub(rest.begin() + 1, rest.end());
       if (rest[0] == "gemm") return hqlt::cli::bench_gemm(sub);
-      std::fprintf(stderr, "hqlt bench: unknown benchmark '%s' (known: gemm)\n", rest[0].c_str());
+      if (rest[0] == "ops") return hqlt::cli::bench_ops(sub);
+      std::fprintf(stderr, "hqlt bench: unknown benchmark '%s' (known: gemm, ops)\n", rest[0].c_str());
       return 2;
     }
     std::fprintf(stderr, "hqlt: unknown command '%s' (see hqlt --help)\n", command.c_str());

@@ -57,7 +57,7 @@ TEST_SUITE("unit") {
     z.backward();
     CHECK(x.grad().to_vector() == std::vector<double>{2, 4});
   }
-  TEST_CASE("a graph nobody holds is freed; backward frees what it saved") {
+  TEST_CASE("a graph nobody holds is freed - backward frees what it saved") {
     Tensor x = param({1, 2, 3});
     size_t before = autograd::tape_size();
     { Tensor unused = exp(x * x); }

@@ -18,7 +18,7 @@ TEST_SUITE("unit") {
     CHECK(w[2] == 0xbc57ac4cu);
     CHECK(w[3] == 0x9b00dbd8u);
   }
-  TEST_CASE("same seed, same numbers; one long draw equals the elementwise formula") {
+  TEST_CASE("same seed - same numbers - one long draw equals the elementwise formula") {
     Generator a{42, 0}, b{42, 0};
     Tensor x = randn({1000}, DType::f64, Device::cpu, 0, 1, a);
     Tensor y = randn({1000}, DType::f64, Device::cpu, 0, 1, b);

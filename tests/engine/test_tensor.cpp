@@ -34,7 +34,7 @@ TEST_SUITE("unit") {
       CHECK(reinterpret_cast<uintptr_t>(t.data<float>()) % 64 == 0);
     }
   }
-  TEST_CASE("item, to_vector and copies across dtypes") {
+  TEST_CASE("item - to_vector and copies across dtypes") {
     Tensor x = from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64);
     CHECK(as_strided(x, {}, {}, 4).item() == 5);
     Tensor y = empty({2, 3}, DType::f32);
@@ -45,7 +45,7 @@ TEST_SUITE("unit") {
     fill(xt, 9);
     CHECK(x.to_vector() == std::vector<double>(6, 9.0));
   }
-  TEST_CASE("printing shows shape, dtype and elided values") {
+  TEST_CASE("printing shows shape - dtype and elided values") {
     std::string s = arange(0, 100, 1, DType::f32).reshape({10, 10}).to_string();
     CHECK(s.find("shape=[10, 10]") != std::string::npos);
     CHECK(s.find("dtype=f32") != std::string::npos);

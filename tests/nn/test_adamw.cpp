@@ -150,7 +150,7 @@ TEST_SUITE("unit") {
     }
   }
 
-  TEST_CASE("nn::decay_groups leaves norms, biases and embeddings undecayed") {
+  TEST_CASE("nn::decay_groups leaves norms - biases and embeddings undecayed") {
     struct Net : Module {
       std::shared_ptr<Embedding> embeddings = register_module("embeddings", std::make_shared<Embedding>(10, 4));
       std::shared_ptr<RMSNorm> norm = register_module("norm", std::make_shared<RMSNorm>(4));

@@ -34,7 +34,7 @@ std::vector<std::string> listing(const fs::path& dir) {
 }  // namespace
 
 TEST_SUITE("unit") {
-  TEST_CASE("nn::write_file_atomically replaces, fails cleanly, leaves no temporary file") {
+  TEST_CASE("nn::write_file_atomically replaces - fails cleanly - leaves no temporary file") {
     fs::path dir = fs::temp_directory_path() / ("hqlt_atomic_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);

@@ -55,7 +55,7 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(clip_grad_norm(params, 0.0), doctest::Contains("max_norm must be > 0"), Error);
   }
 
-  TEST_CASE("nn::clip_grad_norm f32, strided gradients, thread-count independence") {
+  TEST_CASE("nn::clip_grad_norm f32 - strided gradients - thread-count independence") {
     Tensor p = zeros({300, 700});
     p.set_requires_grad(true);
     p.set_grad(randn({700, 300}).transpose(0, 1));  // a non-contiguous gradient

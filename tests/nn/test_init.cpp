@@ -83,7 +83,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 TEST_SUITE("unit") {
-  TEST_CASE("nn::init_weights rescale (delta_net, hybrid_qlt)") {
+  TEST_CASE("nn::init_weights rescale (delta_net - hybrid_qlt)") {
     Model model;
     Generator gen{1234, 0};
     const double range = 0.02;
@@ -107,7 +107,7 @@ TEST_SUITE("unit") {
     CHECK(stats_of(model.embeddings->weight.slice(0, 2, 3)).max_abs > 0);
   }
 
-  TEST_CASE("nn::init_weights without rescale (transformer), zero mode, reproducibility") {
+  TEST_CASE("nn::init_weights without rescale (transformer) - zero mode - reproducibility") {
     Model model;
     Generator gen{99, 0};
     init_weights(model, {0.006, ResidualInit::none, L}, gen);

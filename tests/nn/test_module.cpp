@@ -93,7 +93,7 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(m.register_module("child", std::shared_ptr<Module>()), doctest::Contains("is null"), Error);
   }
 
-  TEST_CASE("nn::Module train/eval, zero_grad and to(dtype)") {
+  TEST_CASE("nn::Module train/eval - zero_grad and to(dtype)") {
     ToyModel model;
     CHECK(model.is_training());
     model.eval();

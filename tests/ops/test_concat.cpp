@@ -150,7 +150,7 @@ TEST_SUITE("unit") {
     CHECK(x.grad().to_vector() == std::vector<double>{0, 0, 1, 1, 1, 1, 0, 0});
   }
 
-  TEST_CASE("concat, split and chunk bad input") {
+  TEST_CASE("concat - split and chunk bad input") {
     Tensor a = zeros({2, 3}), b = zeros({2, 4});
     CHECK_THROWS_WITH_AS(concat({}, 0), doctest::Contains("concat: argument 'xs': expected at least one"), Error);
     CHECK_THROWS_WITH_AS(concat({a, Tensor()}, 0), doctest::Contains("'xs[1]' is an undefined"), Error);

@@ -229,8 +229,8 @@ TEST_SUITE("gradcheck") {
 }
 
 TEST_SUITE("reference") {
-  TEST_CASE("delta_rule matches the reference, f64") { run_grid(DType::f64, false); }
-  TEST_CASE("delta_rule matches the reference, f32") { run_grid(DType::f32, false); }
+  TEST_CASE("delta_rule matches the reference - f64") { run_grid(DType::f64, false); }
+  TEST_CASE("delta_rule matches the reference - f32") { run_grid(DType::f32, false); }
   TEST_CASE("delta_rule options against the reference") {
     // Every combination of the op's options once, on a shape with a partial last chunk.
     for (int mix = 0; mix < 72; ++mix) {
@@ -248,8 +248,8 @@ TEST_SUITE("reference") {
 }
 
 TEST_SUITE("slow") {
-  TEST_CASE("delta_rule matches the reference on the full grid, f64") { run_grid(DType::f64, true); }
-  TEST_CASE("delta_rule matches the reference on the full grid, f32") { run_grid(DType::f32, true); }
+  TEST_CASE("delta_rule matches the reference on the full grid - f64") { run_grid(DType::f64, true); }
+  TEST_CASE("delta_rule matches the reference on the full grid - f32") { run_grid(DType::f32, true); }
 }
 
 TEST_SUITE("unit") {
@@ -267,7 +267,7 @@ TEST_SUITE("unit") {
       }
   }
 
-  TEST_CASE("delta_rule by hand: one token, one dim") {
+  TEST_CASE("delta_rule by hand: one token - one dim") {
     // S = 0; δ = β (v − 0) = 0.5 · 2 = 1; S = k δ = 3; o = d_k^{-1/2} S q = 3 · 0.5 = 1.5.
     auto one = [](double x) { return full({1, 1, 1, 1}, x, DType::f64); };
     DeltaRuleOutput r = delta_rule(one(0.5), one(3), one(2), full({1, 1, 1}, 0.5, DType::f64), Tensor(), 8);

@@ -137,7 +137,7 @@ TEST_SUITE("unit") {
     CHECK(one.to_vector() == std::vector<double>(wv.begin() + 6, wv.begin() + 9));
   }
 
-  TEST_CASE("embedding backward: padding row stays zero, parallel sums equal a serial loop") {
+  TEST_CASE("embedding backward: padding row stays zero - parallel sums equal a serial loop") {
     const int64_t vocab = 37, width = 130, n_ids = 4096, padding_idx = 5;
     Tensor ids = randint(0, vocab, {n_ids}, DType::i32);
     Tensor dout = randn({n_ids, width}, DType::f32);
@@ -171,7 +171,7 @@ TEST_SUITE("unit") {
       }
   }
 
-  TEST_CASE("index_select, embedding and gather bad input") {
+  TEST_CASE("index_select - embedding and gather bad input") {
     Tensor x = zeros({4, 3});
     SUBCASE("index_select") {
       CHECK_THROWS_WITH_AS(index_select(x, 0, ints({1, 4, 0}, {3})),

@@ -142,7 +142,7 @@ constexpr Shape kShapes[] = {
 }  // namespace
 
 TEST_SUITE("unit") {
-  TEST_CASE_TEMPLATE("gemm matches the reference exactly: every transpose, awkward sizes",
+  TEST_CASE_TEMPLATE("gemm matches the reference exactly: every transpose - awkward sizes",
                      T, float, double) {
     const ThreadCount single(1);
     for (const Transposes t : kAllTransposes)
@@ -150,7 +150,7 @@ TEST_SUITE("unit") {
         for (const Scalars sc : kScalars) check_exact<T>(t, s, sc);
   }
 
-  TEST_CASE_TEMPLATE("gemm over several K and N blocks, minimal and padded strides", T,
+  TEST_CASE_TEMPLATE("gemm over several K and N blocks - minimal and padded strides", T,
                      float, double) {
     const ThreadCount single(1);
     for (const Transposes t : kAllTransposes) {
@@ -159,7 +159,7 @@ TEST_SUITE("unit") {
     }
   }
 
-  TEST_CASE("gemm: k = 0 or alpha = 0 only scales C; empty C is a no-op") {
+  TEST_CASE("gemm: k = 0 or alpha = 0 only scales C - empty C is a no-op") {
     const Problem<float> p({false, false}, {5, 6, 0}, 2, Fill::small_integers, false, 7);
     expect_equal("k = 0", p.reference(1.f, 0.5f), p.fast(1.f, 0.5f));
     const Problem<float> q({true, false}, {40, 50, 60}, 2, Fill::small_integers, true, 8);
@@ -197,7 +197,7 @@ TEST_SUITE("unit") {
     }
   }
 
-  TEST_CASE_TEMPLATE("gemm with two threads splits rows, columns or depth exactly", T, float,
+  TEST_CASE_TEMPLATE("gemm with two threads splits rows - columns or depth exactly", T, float,
                      double) {
     // rows: m large; columns: m small, n large; depth: m and n small, k large (the
     // weight-gradient shape).
@@ -234,7 +234,7 @@ TEST_SUITE("unit") {
     }
   }
 
-  TEST_CASE_TEMPLATE("gemm_strided_batched matches per-matrix reference, with broadcast", T,
+  TEST_CASE_TEMPLATE("gemm_strided_batched matches per-matrix reference - with broadcast", T,
                      float, double) {
     // Small matrices take the one-product-per-thread path, large ones the sequential path
     // with a parallel gemm each. A stride of 0 broadcasts one A (or one B) to every C.

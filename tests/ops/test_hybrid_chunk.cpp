@@ -356,7 +356,7 @@ TEST_SUITE("unit") {
         }
   }
 
-  TEST_CASE("hybrid_chunk by hand: two tokens, one dim") {
+  TEST_CASE("hybrid_chunk by hand: two tokens - one dim") {
     // d_k = 1, so s = 1. Both tokens are in FW block 0 and read the initial state S = 2:
     // o_fw = 2·q = [1, 2]. KV: token 0 sees itself (o = v_0 = 3); token 1 has scores
     // [1·0, 1·ln 3], softmax [1/4, 3/4], o = 3/4 + 3/4 = 1.5. State: δ_0 = 0.5 (3 − 2·1) = 0.5,

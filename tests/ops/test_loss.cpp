@@ -114,7 +114,7 @@ TEST_SUITE("unit") {
     CHECK(g[2] == doctest::Approx(-0.125));
     CHECK(g[3] == doctest::Approx(0.125));
   }
-  TEST_CASE("cross_entropy on a large batch (parallel rows) matches the naive loop, same bits for any thread count") {
+  TEST_CASE("cross_entropy on a large batch (parallel rows) matches the naive loop - same bits for any thread count") {
     Tensor z = randn({64, 1000}, DType::f32, Device::cpu, 0.0, 2.0);
     z.set_requires_grad(true);
     Tensor tt = randint(0, 1000, {64});

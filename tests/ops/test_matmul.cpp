@@ -54,7 +54,7 @@ TEST_SUITE("gradcheck") {
 }
 
 TEST_SUITE("unit") {
-  TEST_CASE("matmul against the definition, all transposes, awkward sizes") {
+  TEST_CASE("matmul against the definition - all transposes - awkward sizes") {
     for (int64_t m : {1, 7, 33})
       for (int64_t n : {1, 5, 40})
         for (int64_t k : {1, 9, 70})

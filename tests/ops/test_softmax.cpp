@@ -98,7 +98,7 @@ TEST_SUITE("unit") {
       check_close(softmax(xt, 1).to_vector(), naive_softmax(clone_contiguous(xt), 1, false), tol);
     }
   }
-  TEST_CASE("softmax on a large tensor (parallel rows) matches the naive loop, same bits for any thread count") {
+  TEST_CASE("softmax on a large tensor (parallel rows) matches the naive loop - same bits for any thread count") {
     Tensor x = randn({96, 700}, DType::f32, Device::cpu, 0.0, 4.0);
     for (int64_t dim : {0, 1}) {
       CAPTURE(dim);
@@ -120,7 +120,7 @@ TEST_SUITE("unit") {
     CHECK(y[3] == 0);
     CHECK(log_softmax(x, 0).to_vector()[2] == doctest::Approx(-std::log(z)));
   }
-  TEST_CASE("softmax of an all -inf row is zeros, log_softmax is -inf, gradients stay finite") {
+  TEST_CASE("softmax of an all -inf row is zeros - log_softmax is -inf - gradients stay finite") {
     Tensor x = from_vector({-kInf, -kInf, -kInf, 0.5, -kInf, 1.5}, {2, 3}, DType::f64);
     x.set_requires_grad(true);
     Tensor y = softmax(x, 1);

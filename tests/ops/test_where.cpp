@@ -81,7 +81,7 @@ TEST_SUITE("unit") {
       }
   }
 
-  TEST_CASE("where gradients go to the chosen branch, summed over broadcast dims") {
+  TEST_CASE("where gradients go to the chosen branch - summed over broadcast dims") {
     Tensor cond = from_vector({1, 0, 1}, {3, 1}, DType::i32);
     Tensor a = leaf({1, 2}), b = leaf({3, 2});
     where(cond, a, b).backward(ones({3, 2}, DType::f64));
@@ -89,7 +89,7 @@ TEST_SUITE("unit") {
     CHECK(b.grad().to_vector() == std::vector<double>{0, 0, 1, 1, 0, 0});
   }
 
-  TEST_CASE("masked_fill: causal -inf mask, values and gradient") {
+  TEST_CASE("masked_fill: causal -inf mask - values and gradient") {
     const double inf = std::numeric_limits<double>::infinity();
     Tensor scores = leaf({2, 3, 3});
     Tensor out = masked_fill(scores, above_diagonal(3), -inf);

@@ -40,6 +40,10 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(demo({"--bogus"}), "demo: unknown option '--bogus' (see hqlt demo --help)", Error);
     CHECK_THROWS_WITH_AS(demo({"--steps", "0"}), doctest::Contains("positive integer"), Error);
     CHECK_THROWS_WITH_AS(bench_gemm({"--threads", "two"}), doctest::Contains("--threads"), Error);
+    CHECK_THROWS_WITH_AS(bench_gemm({"--dtype", "f16"}), doctest::Contains("expects f32 or f64"), Error);
+    CHECK_THROWS_WITH_AS(bench_ops({"--op", "conv"}), doctest::Contains("unknown op 'conv'"), Error);
+    CHECK_THROWS_WITH_AS(bench_ops({"--T", "256,x"}), doctest::Contains("comma-separated list"), Error);
+    CHECK_THROWS_WITH_AS(bench_ops({"--budget", "-1"}), doctest::Contains("positive number"), Error);
   }
   TEST_CASE("the demo's loss falls") {
     CHECK(demo({"--steps", "40", "--seed", "3"}) == 0);  // returns non-zero unless the loss fell

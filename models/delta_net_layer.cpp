@@ -1,0 +1,72 @@
+#include "models/delta_net_layer.h"
+
+#include "ops/delta_rule/delta_rule.h"
+#include "ops/elementwise/elementwise.h"
+
+namespace hqlt::models {
+namespace {
+
+const ModelConfig& checked(const ModelConfig& c) {
+  HQLT_CHECK(c.model_type == ModelType::delta_net, "DeltaNetLayer: expected a delta_net config, got ",
+             model_type_name(c.model_type));
+  c.validate();
+  return c;
+}
+
+}  // namespace
+
+DeltaNetLayer::DeltaNetLayer(const ModelConfig& c)
+    : hidden_size(checked(c).hidden_size),
+      num_heads(c.num_heads),
+      key_dim(c.key_dim()),
+      value_dim(c.value_dim()),
+      head_k_dim(c.head_k_dim()),
+      head_v_dim(c.head_v_dim()),
+      norm_eps(c.norm_eps) {
+  const int64_t d = hidden_size;
+  q_proj = register_module("q_proj", std::make_shared<nn::Linear>(d, key_dim));
+  k_proj = register_module("k_proj", std::make_shared<nn::Linear>(d, key_dim));
+  v_proj = register_module("v_proj", std::make_shared<nn::Linear>(d, value_dim));
+  if (c.use_beta) b_proj = register_module("b_proj", std::make_shared<nn::Linear>(d, num_heads));
+  if (c.use_short_conv) {
+    // qk_activation is "silu" (validated), so every conv is followed by SiLU (§4.1).
+    q_conv1d = register_module("q_conv1d", std::make_shared<nn::ShortConvolution>(key_dim, c.conv_size));
+    k_conv1d = register_module("k_conv1d", std::make_shared<nn::ShortConvolution>(key_dim, c.conv_size));
+    v_conv1d = register_module("v_conv1d", std::make_shared<nn::ShortConvolution>(value_dim, c.conv_size));
+  }
+  if (c.use_gate) {
+    g_proj = register_module("g_proj", std::make_shared<nn::Linear>(d, value_dim));
+    o_norm_gated = register_module("o_norm", std::make_shared<nn::GatedRMSNorm>(head_v_dim, norm_eps));
+  } else {
+    o_norm = register_module("o_norm", std::make_shared<nn::RMSNorm>(head_v_dim, norm_eps));
+  }
+  o_proj = register_module("o_proj", std::make_shared<nn::Linear>(value_dim, d));
+}
+
+Tensor DeltaNetLayer::forward(const Tensor& x) const {
+  check_mixer_input("DeltaNetLayer", x, hidden_size);
+  const int64_t b = x.size(0), t = x.size(1);
+  Tensor q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
+  if (q_conv1d) {
+    q = q_conv1d->forward(q);  // conv, then SiLU
+    k = k_conv1d->forward(k);
+    v = v_conv1d->forward(v);
+  } else {
+    q = silu(q);
+    k = silu(k);
+    v = silu(v);
+  }
+  q = q.reshape({b, t, num_heads, head_k_dim});
+  k = k.reshape({b, t, num_heads, head_k_dim});
+  v = v.reshape({b, t, num_heads, head_v_dim});
+  Tensor beta = b_proj ? sigmoid(b_proj->forward(x)) : ones({b, t, num_heads}, x.dtype(), x.device());
+
+  auto rule = kernels_ == Kernels::fused ? delta_rule : delta_rule_reference;
+  Tensor o = rule(q, k, v, beta, Tensor(), kDeltaRuleChunk, /*l2norm_qk=*/true).o;
+
+  Tensor y = g_proj ? o_norm_gated->forward(o, g_proj->forward(x).reshape({b, t, num_heads, head_v_dim}))
+                    : o_norm->forward(o);
+  return o_proj->forward(y.reshape({b, t, value_dim}));
+}
+
+}  // namespace hqlt::models

@@ -1,0 +1,55 @@
+#include "models/transformer_attention.h"
+
+#include <cmath>
+
+#include "ops/attention/attention.h"
+
+namespace hqlt::models {
+namespace {
+
+// [B, T, H_kv, d] -> [B, T, H_kv·G, d], kv head j becoming query heads j·G .. j·G+G-1.
+Tensor repeat_kv_heads(const Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = x.size(3);
+  return x.unsqueeze(3).expand({b, t, h, groups, d}).reshape({b, t, h * groups, d});
+}
+
+const ModelConfig& checked(const ModelConfig& c) {
+  HQLT_CHECK(c.model_type == ModelType::transformer, "TransformerAttention: expected a transformer config, got ",
+             model_type_name(c.model_type));
+  c.validate();
+  return c;
+}
+
+}  // namespace
+
+TransformerAttention::TransformerAttention(const ModelConfig& c)
+    : hidden_size(checked(c).hidden_size),
+      num_heads(c.num_heads),
+      num_kv_heads(c.kv_heads()),
+      head_dim(c.hidden_size / c.num_heads),
+      window(c.window_size.value_or(-1)),
+      q_proj(register_module("q_proj", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size))),
+      k_proj(register_module("k_proj",
+                             std::make_shared<nn::Linear>(c.hidden_size, c.kv_heads() * (c.hidden_size / c.num_heads)))),
+      v_proj(register_module("v_proj",
+                             std::make_shared<nn::Linear>(c.hidden_size, c.kv_heads() * (c.hidden_size / c.num_heads)))),
+      o_proj(register_module("o_proj", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size))),
+      rotary(c.hidden_size / c.num_heads, c.rope_theta) {}
+
+Tensor TransformerAttention::forward(const Tensor& x) const {
+  check_mixer_input("TransformerAttention", x, hidden_size);
+  const int64_t b = x.size(0), t = x.size(1);
+  Tensor q = rotary.forward(q_proj->forward(x).reshape({b, t, num_heads, head_dim}));
+  Tensor k = rotary.forward(k_proj->forward(x).reshape({b, t, num_kv_heads, head_dim}));
+  Tensor v = v_proj->forward(x).reshape({b, t, num_kv_heads, head_dim});
+  k = repeat_kv_heads(k, num_heads / num_kv_heads);
+  v = repeat_kv_heads(v, num_heads / num_kv_heads);
+
+  const double scale = 1.0 / std::sqrt(double(head_dim));
+  Tensor o = kernels_ == Kernels::fused ? attention(q, k, v, /*causal=*/true, window, scale)
+                                        : attention_reference(q, k, v, /*causal=*/true, window, scale);
+  return o_proj->forward(o.reshape({b, t, hidden_size}));
+}
+
+}  // namespace hqlt::models

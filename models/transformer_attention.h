@@ -1,0 +1,47 @@
+#pragma once
+// TransformerAttention: the token mixer of the Transformer baseline (spec/models.md §3).
+// With d = D / H heads of queries and H_kv heads of keys and values:
+//
+//   q = x W_qᵀ, k = x W_kᵀ, v = x W_vᵀ        split into heads (no biases)
+//   q, k ← RoPE(q), RoPE(k)                    positions 0..T-1, base rope_theta (§1.5)
+//   o_t  = Σ_{j ∈ N(t)} softmax_j(s · q_t·k_j) v_j,   s = d^{-1/2}
+//          N(t) = { j ≤ t }, or the last W keys { t-W+1 .. t } with window_size = W
+//   a    = merge_heads(o) W_oᵀ
+//
+// Query head h reads kv head floor(h / (H / H_kv)) (grouped-query attention when
+// H_kv < H): the kv heads are repeated, each G = H / H_kv times in a row, before the
+// attention op, and the repeat's backward sums the G copies' gradients.
+//
+//   x       [B, T, D]
+//   q_proj  [D, D]           "q_proj.weight"
+//   k_proj  [H_kv·d, D]      "k_proj.weight"
+//   v_proj  [H_kv·d, D]      "v_proj.weight"
+//   o_proj  [D, D]           "o_proj.weight"
+//   -> a    [B, T, D]
+//
+// Saved for backward: what the ops save (the projections' inputs, the attention op's q, k,
+// v, output and log-sum-exp). The dead options qkv_bias and qk_norm are rejected by
+// ModelConfig::validate().
+#include <memory>
+
+#include "models/config.h"
+#include "models/token_mixer.h"
+#include "nn/linear.h"
+#include "nn/rotary.h"
+
+namespace hqlt::models {
+
+class TransformerAttention : public TokenMixer {
+ public:
+  explicit TransformerAttention(const ModelConfig& config);
+  std::string type_name() const override { return "TransformerAttention"; }
+
+  Tensor forward(const Tensor& x) const override;
+
+  const int64_t hidden_size, num_heads, num_kv_heads, head_dim;
+  const int64_t window;  // W, or -1 for full causal attention
+  std::shared_ptr<nn::Linear> q_proj, k_proj, v_proj, o_proj;
+  nn::RotaryEmbedding rotary;
+};
+
+}  // namespace hqlt::models

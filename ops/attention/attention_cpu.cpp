@@ -1,0 +1,303 @@
+// The CPU kernels of tiled softmax attention (spec/kernels.md §3): forward with an online
+// softmax over key tiles, backward with P recomputed from the saved log-sum-exp.
+//
+// Layout: q, k, v, out are token-major [B, T, H, d], so the rows of one (b, h) are a
+// matrix with row stride H·d; every tile product reads them in place through the GEMM's
+// leading dimension (hqlt::gemm::gemm, single-threaded inside our parallel loops).
+//
+// Forward: one work item per (b, h, query tile), in parallel. Backward: one work item per
+// (b, h); it walks the key tiles J (outer) and the query tiles I that see J (inner),
+// accumulating dK_J, dV_J and dQ_I straight into the output tensors, which no other
+// thread touches. Every sum runs in an order fixed by the tile sizes alone, so a given
+// thread count gives the same bits every run. Idea and measurements: NOTES.md.
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "engine/parallel.h"
+#include "ops/attention/attention.h"
+#include "ops/matmul/gemm.h"
+
+namespace hqlt::attention_detail {
+namespace {
+
+// exp(x) for x ≤ 0 (every argument here is a score minus its row maximum or LSE). The
+// float version is a branch-free Cephes-style polynomial the compiler vectorises
+// (relative error ~1e-7, exactly 0 below −87, so −inf gives 0); double uses std::exp.
+inline float exp_nonpositive(float x) {
+  const float xc = std::min(std::max(x, -87.0f), 88.0f);
+  const float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to an integer
+  const float n = (xc * 1.44269504088896341f + kRound) - kRound;  // round(x / ln 2)
+  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln 2 in two parts
+  float poly = 1.9875691500e-4f;
+  poly = poly * r + 1.3981999507e-3f;
+  poly = poly * r + 8.3334519073e-3f;
+  poly = poly * r + 4.1665795894e-2f;
+  poly = poly * r + 1.6666665459e-1f;
+  poly = poly * r + 5.0000001201e-1f;
+  poly = poly * r * r + r + 1.0f;
+  const float two_to_n = std::bit_cast<float>((int32_t(n) + 127) << 23);
+  return x < -87.0f ? 0.0f : poly * two_to_n;
+}
+inline double exp_nonpositive(double x) { return std::exp(x); }
+
+template <typename T>
+constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+
+// Per-thread scratch, kept between calls (fresh pages are expensive to fault in).
+template <typename T>
+struct Scratch {
+  std::vector<T> scores;  // query_rows × key_rows: S, then P
+  std::vector<T> dprob;   // query_rows × key_rows: dP, then dS
+  std::vector<T> row_max, row_sum;  // query_rows
+  std::vector<T> delta;             // q_len: Dl_i = Σ dO_i ⊙ O_i of one (b, h)
+};
+template <typename T>
+Scratch<T>& scratch(const Problem& p) {
+  thread_local Scratch<T> s;
+  const size_t tile = size_t(p.tiles.query_rows * p.tiles.key_rows);
+  if (s.scores.size() < tile) s.scores.resize(tile), s.dprob.resize(tile);
+  if (s.row_max.size() < size_t(p.tiles.query_rows))
+    s.row_max.resize(size_t(p.tiles.query_rows)), s.row_sum.resize(size_t(p.tiles.query_rows));
+  if (s.delta.size() < size_t(p.q_len)) s.delta.resize(size_t(p.q_len));
+  return s;
+}
+
+// Rows [i0, i0+rows) and keys [j0, j0+cols) of one score tile, and whether every pair in it
+// is visible (then no mask is needed).
+struct TileSpan {
+  int64_t i0, rows, j0, cols;
+};
+bool fully_visible(const Problem& p, const TileSpan& t) {
+  return p.first_key(t.i0 + t.rows - 1) <= t.j0 && t.j0 + t.cols - 1 <= p.last_key(t.i0);
+}
+// The visible columns [lo, hi) of tile row r (lo ≥ hi when the row sees none of the tile).
+struct ColumnRange {
+  int64_t lo, hi;
+};
+ColumnRange visible_columns(const Problem& p, const TileSpan& t, int64_t r) {
+  const int64_t i = t.i0 + r;
+  return {std::clamp<int64_t>(p.first_key(i) - t.j0, 0, t.cols),
+          std::clamp<int64_t>(p.last_key(i) - t.j0 + 1, 0, t.cols)};
+}
+
+// Pointers to row 0 of one (b, h) in each tensor, and the row strides.
+template <typename T>
+struct HeadView {
+  const T *q, *k, *v, *o, *lse, *dout;
+  T *out_o, *out_lse, *dq, *dk, *dv;
+  int64_t ld_qk, ld_v;
+};
+
+// ---- Forward ------------------------------------------------------------------------
+
+// Online softmax over the key tiles of query tile [i0, i0 + rows) of one (b, h) (§3.1).
+// The output rows double as the accumulator.
+template <typename T>
+void forward_query_tile(const Problem& p, const HeadView<T>& h, int64_t i0, int64_t rows, Scratch<T>& ws) {
+  const int64_t bc = p.tiles.key_rows, dv = p.d_v;
+  T* scores = ws.scores.data();
+  T* m = ws.row_max.data();
+  T* l = ws.row_sum.data();
+  T* o = h.out_o + i0 * h.ld_v;
+  for (int64_t r = 0; r < rows; ++r) {
+    m[r] = kNegInf<T>;
+    l[r] = 0;
+    std::fill(o + r * h.ld_v, o + r * h.ld_v + dv, T(0));
+  }
+  // The key tiles that meet the band of these rows (§3.3): all others are skipped.
+  const int64_t first_tile = p.first_key(i0) / bc, last_tile = p.last_key(i0 + rows - 1) / bc;
+  for (int64_t jt = first_tile; jt <= last_tile; ++jt) {
+    const TileSpan t{i0, rows, jt * bc, std::min(bc, p.k_len - jt * bc)};
+    // S = s · Q_I K_Jᵀ
+    gemm::gemm<T>(false, true, rows, t.cols, p.d_k, T(p.scale), h.q + i0 * h.ld_qk, h.ld_qk,
+                  h.k + t.j0 * h.ld_qk, h.ld_qk, T(0), scores, bc);
+    const bool full = fully_visible(p, t);
+    for (int64_t r = 0; r < rows; ++r) {
+      T* s = scores + r * bc;
+      const ColumnRange c = full ? ColumnRange{0, t.cols} : visible_columns(p, t, r);
+      T tile_max = kNegInf<T>;
+#pragma omp simd reduction(max : tile_max)
+      for (int64_t j = c.lo; j < c.hi; ++j) tile_max = s[j] > tile_max ? s[j] : tile_max;
+      const T m_new = std::max(m[r], tile_max);
+      if (m_new == kNegInf<T>) {  // nothing visible yet: this tile adds nothing to the row
+        std::fill(s, s + t.cols, T(0));
+        continue;
+      }
+      std::fill(s, s + c.lo, T(0));
+      std::fill(s + std::max(c.lo, c.hi), s + t.cols, T(0));
+      T sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = c.lo; j < c.hi; ++j) {
+        s[j] = exp_nonpositive(s[j] - m_new);
+        sum += s[j];
+      }
+      const T alpha = exp_nonpositive(m[r] - m_new);  // 0 when m[r] = −inf
+      if (alpha != T(1)) {
+        T* orow = o + r * h.ld_v;
+        for (int64_t d = 0; d < dv; ++d) orow[d] *= alpha;
+      }
+      l[r] = alpha * l[r] + sum;
+      m[r] = m_new;
+    }
+    // acc += P V_J
+    gemm::gemm<T>(false, false, rows, dv, t.cols, T(1), scores, bc, h.v + t.j0 * h.ld_v, h.ld_v, T(1), o, h.ld_v);
+  }
+  for (int64_t r = 0; r < rows; ++r) {  // every row saw at least its own key: l > 0
+    const T inv = T(1) / l[r];
+    T* orow = o + r * h.ld_v;
+    for (int64_t d = 0; d < dv; ++d) orow[d] *= inv;
+    h.out_lse[i0 + r] = m[r] + std::log(l[r]);
+  }
+}
+
+// Roughly the multiply-adds of one pass, to decide whether threads are worth waking.
+int64_t work_estimate(const Problem& p) {
+  const int64_t keys_per_row = p.causal && p.window > 0 ? std::min(p.window, p.k_len) : p.k_len;
+  return p.batch * p.heads * p.q_len * keys_per_row * (p.d_k + p.d_v);
+}
+
+template <typename T>
+HeadView<T> head_view(const Problem& p, int64_t bh, const T* q, const T* k, const T* v) {
+  const int64_t b = bh / p.heads, hd = bh % p.heads;
+  HeadView<T> h{};
+  h.ld_qk = p.heads * p.d_k;
+  h.ld_v = p.heads * p.d_v;
+  h.q = q + (b * p.q_len * p.heads + hd) * p.d_k;
+  h.k = k + (b * p.k_len * p.heads + hd) * p.d_k;
+  h.v = v + (b * p.k_len * p.heads + hd) * p.d_v;
+  return h;
+}
+
+template <typename T>
+void forward(const Problem& p, const T* q, const T* k, const T* v, T* out, T* lse) {
+  const int64_t heads_total = p.batch * p.heads;
+  const int64_t q_tiles = (p.q_len + p.tiles.query_rows - 1) / p.tiles.query_rows;
+  const int64_t items = heads_total * q_tiles;
+  // Later query tiles see more keys under a causal mask: hand them out first.
+#pragma omp parallel for schedule(dynamic, 1) if (should_parallelize(work_estimate(p)))
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t it = q_tiles - 1 - item / heads_total, bh = item % heads_total;
+    HeadView<T> h = head_view(p, bh, q, k, v);
+    const int64_t b = bh / p.heads, hd = bh % p.heads;
+    h.out_o = out + (b * p.q_len * p.heads + hd) * p.d_v;
+    h.out_lse = lse + bh * p.q_len;
+    const int64_t i0 = it * p.tiles.query_rows;
+    forward_query_tile(p, h, i0, std::min(p.tiles.query_rows, p.q_len - i0), scratch<T>(p));
+  }
+}
+
+// ---- Backward -----------------------------------------------------------------------
+
+// P = exp(S − LSE) of one tile, in place over S; invisible entries become 0.
+template <typename T>
+void probabilities(const Problem& p, const TileSpan& t, const T* lse, T* s) {
+  const bool full = fully_visible(p, t);
+  const int64_t bc = p.tiles.key_rows;
+  for (int64_t r = 0; r < t.rows; ++r) {
+    T* row = s + r * bc;
+    const ColumnRange c = full ? ColumnRange{0, t.cols} : visible_columns(p, t, r);
+    const T shift = lse[t.i0 + r];
+    std::fill(row, row + c.lo, T(0));
+    std::fill(row + std::max(c.lo, c.hi), row + t.cols, T(0));
+#pragma omp simd
+    for (int64_t j = c.lo; j < c.hi; ++j) row[j] = exp_nonpositive(row[j] - shift);
+  }
+}
+
+// All gradients of one (b, h) (§3.2): key tiles outer, the query tiles that see them inner.
+template <typename T>
+void backward_head(const Problem& p, const HeadView<T>& h, Scratch<T>& ws) {
+  const int64_t br = p.tiles.query_rows, bc = p.tiles.key_rows, dk = p.d_k, dv = p.d_v;
+  T* s = ws.scores.data();
+  T* ds = ws.dprob.data();
+  T* delta = ws.delta.data();
+  for (int64_t i = 0; i < p.q_len; ++i) {  // Dl_i = Σ_d dO_{i,d} O_{i,d}; dQ starts at 0
+    const T* g = h.dout + i * h.ld_v;
+    const T* o = h.o + i * h.ld_v;
+    T acc = 0;
+    for (int64_t d = 0; d < dv; ++d) acc += g[d] * o[d];
+    delta[i] = acc;
+    std::fill(h.dq + i * h.ld_qk, h.dq + i * h.ld_qk + dk, T(0));
+  }
+  for (int64_t j0 = 0; j0 < p.k_len; j0 += bc) {
+    const int64_t cols = std::min(bc, p.k_len - j0);
+    T* dk_tile = h.dk + j0 * h.ld_qk;
+    T* dv_tile = h.dv + j0 * h.ld_v;
+    for (int64_t c = 0; c < cols; ++c) {
+      std::fill(dk_tile + c * h.ld_qk, dk_tile + c * h.ld_qk + dk, T(0));
+      std::fill(dv_tile + c * h.ld_v, dv_tile + c * h.ld_v + dv, T(0));
+    }
+    // The query tiles that see any key of this tile (§3.3); the rest are skipped.
+    const int64_t first_row = p.first_query(j0), last_row = p.last_query(j0 + cols - 1);
+    if (first_row > last_row) continue;
+    const T* k_tile = h.k + j0 * h.ld_qk;
+    const T* v_tile = h.v + j0 * h.ld_v;
+    for (int64_t it = first_row / br; it <= last_row / br; ++it) {
+      const TileSpan t{it * br, std::min(br, p.q_len - it * br), j0, cols};
+      const T* q_tile = h.q + t.i0 * h.ld_qk;
+      const T* do_tile = h.dout + t.i0 * h.ld_v;
+      // P = exp(s · Q_I K_Jᵀ − LSE_I)
+      gemm::gemm<T>(false, true, t.rows, cols, dk, T(p.scale), q_tile, h.ld_qk, k_tile, h.ld_qk, T(0), s, bc);
+      probabilities(p, t, h.lse, s);
+      // dV_J += Pᵀ dO_I
+      gemm::gemm<T>(true, false, cols, dv, t.rows, T(1), s, bc, do_tile, h.ld_v, T(1), dv_tile, h.ld_v);
+      // dP = dO_I V_Jᵀ, then dS = P ⊙ (dP − Dl_I)
+      gemm::gemm<T>(false, true, t.rows, cols, dv, T(1), do_tile, h.ld_v, v_tile, h.ld_v, T(0), ds, bc);
+      for (int64_t r = 0; r < t.rows; ++r) {
+        const T* prow = s + r * bc;
+        T* row = ds + r * bc;
+        const T dl = delta[t.i0 + r];
+#pragma omp simd
+        for (int64_t j = 0; j < cols; ++j) row[j] = prow[j] * (row[j] - dl);
+      }
+      // dQ_I += s · dS K_J ;  dK_J += s · dSᵀ Q_I
+      gemm::gemm<T>(false, false, t.rows, dk, cols, T(p.scale), ds, bc, k_tile, h.ld_qk, T(1),
+                    h.dq + t.i0 * h.ld_qk, h.ld_qk);
+      gemm::gemm<T>(true, false, cols, dk, t.rows, T(p.scale), ds, bc, q_tile, h.ld_qk, T(1), dk_tile, h.ld_qk);
+    }
+  }
+}
+
+template <typename T>
+void backward(const Problem& p, const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout,
+              T* dq, T* dk, T* dv) {
+  const int64_t heads_total = p.batch * p.heads;
+#pragma omp parallel for schedule(dynamic, 1) if (should_parallelize(work_estimate(p)))
+  for (int64_t bh = 0; bh < heads_total; ++bh) {
+    HeadView<T> h = head_view(p, bh, q, k, v);
+    const int64_t b = bh / p.heads, hd = bh % p.heads;
+    const int64_t q_row0 = b * p.q_len * p.heads + hd, k_row0 = b * p.k_len * p.heads + hd;
+    h.o = out + q_row0 * p.d_v;
+    h.dout = dout + q_row0 * p.d_v;
+    h.lse = lse + bh * p.q_len;
+    h.dq = dq + q_row0 * p.d_k;
+    h.dk = dk + k_row0 * p.d_k;
+    h.dv = dv + k_row0 * p.d_v;
+    backward_head(p, h, scratch<T>(p));
+  }
+}
+
+}  // namespace
+
+void forward_cpu(const Problem& p, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                 const Tensor& lse) {
+  dispatch_float(q.dtype(), "attention", [&]<typename T>() {
+    forward<T>(p, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>());
+  });
+}
+
+void backward_cpu(const Problem& p, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                  const Tensor& lse, const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+  dispatch_float(q.dtype(), "attention", [&]<typename T>() {
+    backward<T>(p, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>(), dout.data<T>(),
+                dq.data<T>(), dk.data<T>(), dv.data<T>());
+  });
+}
+
+}  // namespace hqlt::attention_detail
