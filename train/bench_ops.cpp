@@ -39,9 +39,8 @@ struct OpCase {
   int64_t chunk;      // chunk size, or 0 where it does not apply
   int64_t window;     // attention window, or 0 for none / not applicable
   int64_t reference_max_t;  // the reference is run only up to this T (it is O(T²) or per-token)
-  // Builds fresh inputs (requiring grad) and runs the op once, fused or reference;
-  // returns the output(s) summed into something that backward() can start from.
-  std::function<Tensor(const std::vector<Tensor>&, bool fused)> run;
+  // Runs the op once, fused or reference, on inputs made by `inputs`; returns its outputs.
+  std::function<std::vector<Tensor>(const std::vector<Tensor>&, bool fused)> run;
   std::function<std::vector<Tensor>(const Shape4&, Generator&)> inputs;
 };
 
@@ -56,31 +55,24 @@ std::vector<Tensor> qkv_beta(const Shape4& s, Generator& gen, bool beta) {
   return xs;
 }
 
-// The output gradient is a fixed random tensor: loss = Σ out ⊙ w.
-Tensor weighted(const Tensor& out) {
-  Generator g{99, 0};
-  Tensor w = randn(out.shape(), out.dtype(), Device::cpu, 0, 1, g);
-  return sum(mul(out, w));
-}
-
 const std::vector<OpCase>& op_cases() {
   static const std::vector<OpCase> cases = {
       {"delta_rule", 64, 0, 1024,
        [](const std::vector<Tensor>& x, bool fused) {
          auto f = fused ? delta_rule : delta_rule_reference;
-         return weighted(f(x[0], x[1], x[2], x[3], Tensor(), 64, false).o);
+         return std::vector<Tensor>{f(x[0], x[1], x[2], x[3], Tensor(), 64, false).o};
        },
        [](const Shape4& s, Generator& g) { return qkv_beta(s, g, true); }},
       {"attention", 0, 0, 1024,
        [](const std::vector<Tensor>& x, bool fused) {
          auto f = fused ? attention : attention_reference;
-         return weighted(f(x[0], x[1], x[2], true, -1, 1.0 / std::sqrt(double(x[0].size(-1))), 0));
+         return std::vector<Tensor>{f(x[0], x[1], x[2], true, -1, 1.0 / std::sqrt(double(x[0].size(-1))), 0)};
        },
        [](const Shape4& s, Generator& g) { return qkv_beta(s, g, false); }},
       {"attention", 0, 64, 1024,
        [](const std::vector<Tensor>& x, bool fused) {
          auto f = fused ? attention : attention_reference;
-         return weighted(f(x[0], x[1], x[2], true, 64, 1.0 / std::sqrt(double(x[0].size(-1))), 0));
+         return std::vector<Tensor>{f(x[0], x[1], x[2], true, 64, 1.0 / std::sqrt(double(x[0].size(-1))), 0)};
        },
        [](const Shape4& s, Generator& g) { return qkv_beta(s, g, false); }},
       {"hybrid_chunk", 64, 0, 1024,
@@ -88,13 +80,13 @@ const std::vector<OpCase>& op_cases() {
          auto f = fused ? hybrid_chunk : hybrid_chunk_reference;
          // The layer's q/k serve both memories: the same tensors for the FW and KV copies.
          HybridChunkOutput out = f(x[0], x[1], x[0], x[1], x[2], x[3], Tensor(), 64, 64, false, 0);
-         return add(weighted(out.o_fw), weighted(out.o_kv));
+         return std::vector<Tensor>{out.o_fw, out.o_kv};
        },
        [](const Shape4& s, Generator& g) { return qkv_beta(s, g, true); }},
       {"linear_attention", 64, 0, 1024,
        [](const std::vector<Tensor>& x, bool fused) {
          auto f = fused ? linear_attention : linear_attention_reference;
-         return weighted(f(x[0], x[1], x[2], 64, LinearAttentionNormalizer::reference_heads, 1e-10));
+         return std::vector<Tensor>{f(x[0], x[1], x[2], 64, LinearAttentionNormalizer::reference_heads, 1e-10)};
        },
        [](const Shape4& s, Generator& g) { return qkv_beta(s, g, false); }},
   };
@@ -135,10 +127,24 @@ Timing time_case(const OpCase& c, const Shape4& s, bool fused, double budget_s) 
   Generator gen{1234, 0};
   std::vector<Tensor> inputs = c.inputs(s, gen);
   using clock = std::chrono::steady_clock;
+  // The output gradients: fixed random tensors, drawn once during the untimed warm-up.
+  std::vector<Tensor> grads;
   auto run_once = [&](bool backward) {
     auto t0 = clock::now();
-    Tensor loss = c.run(inputs, fused);
-    if (backward) loss.backward();
+    std::vector<Tensor> outs = c.run(inputs, fused);
+    if (backward) {
+      if (grads.empty()) {
+        Generator g{99, 0};
+        for (const Tensor& o : outs) grads.push_back(randn(o.shape(), o.dtype(), Device::cpu, 0, 1, g));
+      }
+      if (outs.size() == 1) {
+        outs[0].backward(grads[0]);
+      } else {  // several outputs: back-propagate Σ_i ⟨out_i, grad_i⟩
+        Tensor loss = sum(mul(outs[0], grads[0]));
+        for (size_t i = 1; i < outs.size(); ++i) loss = add(loss, sum(mul(outs[i], grads[i])));
+        loss.backward();
+      }
+    }
     double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     for (Tensor& x : inputs) x.zero_grad();
     return ms;

@@ -3,6 +3,9 @@
 
 #include "engine/rng.h"
 #include "engine/tensor.h"
+#ifdef HQLT_HAS_CUDA
+#include "cuda/runtime.h"
+#endif
 #include "ops/elementwise/elementwise.h"
 #include "ops/matmul/matmul.h"
 #include "ops/shape/views.h"
@@ -64,6 +67,10 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(x.size(2), doctest::Contains("out of range"), Error);
 #ifndef HQLT_HAS_CUDA
     CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device::cuda), doctest::Contains("without CUDA"), Error);
+#else
+    // A CUDA build on a machine without a GPU runs the CPU engine and says so here.
+    if (cuda::device_count() == 0)
+      CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device::cuda), doctest::Contains("no CUDA GPU is available"), Error);
 #endif
   }
   TEST_CASE("mixed devices are refused by name") {
