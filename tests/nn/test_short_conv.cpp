@@ -3,6 +3,8 @@
 // bad inputs.
 #include <doctest/doctest.h>
 
+#include "check_close.h"
+
 #include <cmath>
 
 #include "gradcheck.h"
@@ -34,13 +36,6 @@ std::vector<double> naive_conv(const Tensor& x, const Tensor& w, bool silu) {
   return y;
 }
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(std::abs(got[i] - want[i]) <= tol * (1 + std::abs(want[i])));
-  }
-}
 
 }  // namespace
 

@@ -3,6 +3,8 @@
 // weight layouts); values and gradients against plain loops written here; bad input.
 #include <doctest/doctest.h>
 
+#include "check_close.h"
+
 #include <vector>
 
 #include "engine/parallel.h"
@@ -48,13 +50,6 @@ void naive_conv_backward(const std::vector<double>& x, const std::vector<double>
         }
 }
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got[i] == doctest::Approx(want[i]).epsilon(tol).scale(1.0));
-  }
-}
 
 Tensor conv_of(const Ts& in) { return causal_conv1d(in[0], in[1]); }
 

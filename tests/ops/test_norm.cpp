@@ -3,6 +3,8 @@
 // loop; the weight gradient is the same bits for any thread count; bad arguments.
 #include <doctest/doctest.h>
 
+#include "check_close.h"
+
 #include <cmath>
 
 #include "engine/parallel.h"
@@ -30,19 +32,6 @@ std::vector<double> naive_norm(const Tensor& x, const std::vector<double>& w, do
   return out;
 }
 
-// max |got − want| / (1 + |want|) <= tol; the report names the worst element.
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    double e = got[i] == want[i] ? 0.0 : std::abs(got[i] - want[i]) / (1 + std::abs(want[i]));
-    if (std::isnan(e)) e = INFINITY;
-    if (e > worst) worst = e, at = i;
-  }
-  INFO("worst element " << at << " of " << got.size() << ": got " << got[at] << ", want " << want[at]);
-  CHECK(worst <= tol);
-}
 
 // A leaf whose second row is all zeros.
 Tensor leaf_with_zero_row(const Shape& shape) {

@@ -3,6 +3,8 @@
 // values against a naive per-row loop; the all −inf row; bad arguments.
 #include <doctest/doctest.h>
 
+#include "check_close.h"
+
 #include <cmath>
 #include <limits>
 
@@ -54,19 +56,6 @@ std::vector<double> naive_softmax(const Tensor& x, int64_t dim, bool log) {
   return out;
 }
 
-// max |got − want| / (1 + |want|) <= tol; the report names the worst element.
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    double e = got[i] == want[i] ? 0.0 : std::abs(got[i] - want[i]) / (1 + std::abs(want[i]));
-    if (std::isnan(e)) e = INFINITY;
-    if (e > worst) worst = e, at = i;
-  }
-  INFO("worst element " << at << " of " << got.size() << ": got " << got[at] << ", want " << want[at]);
-  CHECK(worst <= tol);
-}
 
 }  // namespace
 
