@@ -20,31 +20,14 @@
 #include <vector>
 
 #include "engine/parallel.h"
+#include "ops/kernel_math.h"
 #include "ops/attention/attention.h"
 #include "ops/matmul/gemm.h"
 
 namespace hqlt::attention_detail {
 namespace {
 
-// exp(x) for x ≤ 0 (every argument here is a score minus its row maximum or LSE). The
-// float version is a branch-free Cephes-style polynomial the compiler vectorises
-// (relative error ~1e-7, exactly 0 below −87, so −inf gives 0); double uses std::exp.
-inline float exp_nonpositive(float x) {
-  const float xc = std::min(std::max(x, -87.0f), 88.0f);
-  const float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to an integer
-  const float n = (xc * 1.44269504088896341f + kRound) - kRound;  // round(x / ln 2)
-  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln 2 in two parts
-  float poly = 1.9875691500e-4f;
-  poly = poly * r + 1.3981999507e-3f;
-  poly = poly * r + 8.3334519073e-3f;
-  poly = poly * r + 4.1665795894e-2f;
-  poly = poly * r + 1.6666665459e-1f;
-  poly = poly * r + 5.0000001201e-1f;
-  poly = poly * r * r + r + 1.0f;
-  const float two_to_n = std::bit_cast<float>((int32_t(n) + 127) << 23);
-  return x < -87.0f ? 0.0f : poly * two_to_n;
-}
-inline double exp_nonpositive(double x) { return std::exp(x); }
+using kernels::exp_nonpositive;
 
 template <typename T>
 constexpr T kNegInf = -std::numeric_limits<T>::infinity();

@@ -14,11 +14,14 @@
 #include <cmath>
 
 #include "engine/parallel.h"
+#include "ops/kernel_math.h"
 #include "ops/delta_rule/delta_rule.h"
 #include "ops/matmul/gemm.h"
 
 namespace hqlt::detail {
 namespace {
+
+using kernels::Arena;
 
 using gemm::gemm;
 
@@ -42,25 +45,6 @@ Geometry geometry_of(const Tensor& q, const Tensor& v, int64_t chunk_size, bool 
   g.scale = 1.0 / std::sqrt(double(g.dk));
   return g;
 }
-
-// A bump allocator over one thread's slice of a workspace tensor. With a null base it only
-// measures, so the size of a layout is computed by the same code that carves it.
-template <typename T>
-class Arena {
- public:
-  explicit Arena(T* base = nullptr) : base_(base) {}
-  T* take(int64_t count) {
-    constexpr int64_t align = 64 / int64_t(sizeof(T));  // keep every buffer on a cache line
-    T* p = base_ ? base_ + used_ : nullptr;
-    used_ += (count + align - 1) / align * align;
-    return p;
-  }
-  int64_t used() const { return used_; }
-
- private:
-  T* base_;
-  int64_t used_ = 0;
-};
 
 // One (batch, head) pair's rows in the token-major [B, T, H, d] tensors: row t of the pair
 // starts at base + t·H·d (and β_t at beta + t·H).

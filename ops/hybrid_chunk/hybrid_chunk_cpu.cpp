@@ -23,54 +23,17 @@
 #include <cstdint>
 
 #include "engine/parallel.h"
+#include "ops/kernel_math.h"
 #include "ops/hybrid_chunk/hybrid_chunk.h"
 #include "ops/matmul/gemm.h"
 
 namespace hqlt::hybrid_chunk_detail {
 namespace {
 
+using kernels::exp_nonpositive;
+using kernels::Arena;
+
 using gemm::gemm;
-
-// e^x for x ≤ 0 (scores minus their row maximum or log-sum-exp), written so that a loop
-// over it vectorises (std::exp does not without -ffast-math): x = n·ln2 + r with
-// |r| ≤ ln2/2, e^r by its Taylor polynomial of degree 7 (error far below f32 rounding), 2^n
-// from the exponent bits. Below −87 the result is clamped near 1e-38 (zero for our sums).
-inline float exp_nonpositive(float x) {
-  x = std::max(x, -87.0f);
-  const float shifter = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
-  const float n = (x * 1.44269504088896341f + shifter) - shifter;
-  float r = std::fma(n, -0.693145751953125f, x);  // ln 2 in two parts, so n·ln2 is exact
-  r = std::fma(n, -1.428606765330187e-06f, r);
-  float poly = 1.0f / 5040;
-  poly = std::fma(poly, r, 1.0f / 720);
-  poly = std::fma(poly, r, 1.0f / 120);
-  poly = std::fma(poly, r, 1.0f / 24);
-  poly = std::fma(poly, r, 1.0f / 6);
-  poly = std::fma(poly, r, 0.5f);
-  poly = std::fma(poly, r, 1.0f);
-  poly = std::fma(poly, r, 1.0f);
-  return poly * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-}
-inline double exp_nonpositive(double x) { return std::exp(x); }
-
-// A bump allocator over one thread's slice of a workspace tensor. With a null base it only
-// measures, so the size of a layout is computed by the same code that carves it.
-template <typename T>
-class Arena {
- public:
-  explicit Arena(T* base = nullptr) : base_(base) {}
-  T* take(int64_t count) {
-    constexpr int64_t align = 64 / int64_t(sizeof(T));  // every buffer on its own cache line
-    T* p = base_ ? base_ + used_ : nullptr;
-    used_ += (count + align - 1) / align * align;
-    return p;
-  }
-  int64_t used() const { return used_; }
-
- private:
-  T* base_;
-  int64_t used_ = 0;
-};
 
 // One (batch, head) pair's rows in the token-major tensors: row t starts at ptr + t·ld.
 template <typename T>

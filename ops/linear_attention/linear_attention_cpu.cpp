@@ -16,37 +16,16 @@
 #include <cstdint>
 
 #include "engine/parallel.h"
+#include "ops/kernel_math.h"
 #include "ops/linear_attention/linear_attention.h"
 #include "ops/matmul/gemm.h"
 
 namespace hqlt::linear_attention_detail {
 namespace {
 
-using Normalizer = LinearAttentionNormalizer;
+using kernels::exp_nonpositive;
 
-// e^x for x <= 0 in f32, written so that a loop over it vectorises (std::exp does not,
-// without -ffast-math, and φ = elu1 needs one exp per element of q and k in every pass):
-// x = n·ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial of degree 7 (truncation
-// error below 1e-8 relative, far under f32 rounding), 2^n by building the exponent bits. Arguments below -87
-// are clamped there (e^-87 ≈ 1.6e-38, the bottom of f32's normal range).
-inline float exp_nonpositive(float x) {
-  x = std::max(x, -87.0f);
-  const float shifter = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
-  const float n = (x * 1.44269504088896341f + shifter) - shifter;
-  float r = std::fma(n, -0.693145751953125f, x);  // ln 2 split in two for an exact n·ln2
-  r = std::fma(n, -1.428606765330187e-06f, r);
-  float p = 1.0f / 5040;
-  p = std::fma(p, r, 1.0f / 720);
-  p = std::fma(p, r, 1.0f / 120);
-  p = std::fma(p, r, 1.0f / 24);
-  p = std::fma(p, r, 1.0f / 6);
-  p = std::fma(p, r, 0.5f);
-  p = std::fma(p, r, 1.0f);
-  p = std::fma(p, r, 1.0f);
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
-}
-inline double exp_nonpositive(double x) { return std::exp(x); }
+using Normalizer = LinearAttentionNormalizer;
 
 // φ(x) = elu(x) + 1 = e^min(x,0) + max(x,0): no branch, so loops over it vectorise, and
 // x + 1 exactly for x > 0 (the exponential is then exactly 1).

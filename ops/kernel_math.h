@@ -1,0 +1,53 @@
+#pragma once
+// Small pieces shared by the fused CPU kernels (attention, linear attention, the
+// Delayed-Chunk hybrid, the delta rule).
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace hqlt::kernels {
+
+// e^x for x ≤ 0 — every argument in the kernels is a score minus its row maximum or
+// log-sum-exp, or the negative half of elu+1. The float version is written so that a loop
+// over it vectorises (std::exp does not, without -ffast-math): x = n·ln2 + r with
+// |r| ≤ ln2/2, e^r by a Cephes-style polynomial (relative error ~1e-7), 2^n built from the
+// exponent bits. Below −87 (e^−87 ≈ 1.6e-38, the bottom of f32's normal range) it returns
+// exactly 0, so a masked score of −inf contributes nothing. The double version is std::exp.
+inline float exp_nonpositive(float x) {
+  const float xc = std::min(std::max(x, -87.0f), 88.0f);
+  const float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to an integer
+  const float n = (xc * 1.44269504088896341f + kRound) - kRound;  // round(x / ln 2)
+  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln 2 in two parts
+  float poly = 1.9875691500e-4f;
+  poly = poly * r + 1.3981999507e-3f;
+  poly = poly * r + 8.3334519073e-3f;
+  poly = poly * r + 4.1665795894e-2f;
+  poly = poly * r + 1.6666665459e-1f;
+  poly = poly * r + 5.0000001201e-1f;
+  poly = poly * r * r + r + 1.0f;
+  const float two_to_n = std::bit_cast<float>((int32_t(n) + 127) << 23);
+  return x < -87.0f ? 0.0f : poly * two_to_n;
+}
+inline double exp_nonpositive(double x) { return std::exp(x); }
+
+// A bump allocator over one thread's slice of a workspace tensor. With a null base it only
+// measures, so the size of a layout is computed by the same code that carves it.
+template <typename T>
+class Arena {
+ public:
+  explicit Arena(T* base = nullptr) : base_(base) {}
+  T* take(int64_t count) {
+    constexpr int64_t align = 64 / int64_t(sizeof(T));  // every buffer on its own cache line
+    T* p = base_ ? base_ + used_ : nullptr;
+    used_ += (count + align - 1) / align * align;
+    return p;
+  }
+  int64_t used() const { return used_; }
+
+ private:
+  T* base_;
+  int64_t used_ = 0;
+};
+
+}  // namespace hqlt::kernels
