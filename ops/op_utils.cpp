@@ -33,6 +33,16 @@ void check_rank(const char* op, const char* arg, const Tensor& t, int64_t rank) 
              shape_str(t.shape()));
 }
 
+void check_power_of_two(const char* op, const char* arg, int64_t size, int64_t lo, int64_t hi) {
+  HQLT_CHECK(is_power_of_two(size) && size >= lo && size <= hi, op, ": argument '", arg,
+             "': expected a power of two in [", lo, ", ", hi, "], got ", size);
+}
+
+Tensor contiguous_detached(const Tensor& t) {
+  if (!t.defined()) return Tensor();
+  return t.is_contiguous() ? t.detach() : clone_contiguous(t);
+}
+
 Strides broadcast_strides(const Tensor& t, const Shape& target) {
   Strides out(target.size(), 0);
   size_t lead = target.size() - t.shape().size();

@@ -18,7 +18,7 @@ void check_size(const char* op, const char* arg, const Tensor& t, int64_t dim, c
              like, "), got shape ", shape_str(t.shape()));
 }
 
-Tensor contiguous_detached(const Tensor& t) { return t.is_contiguous() ? t.detach() : clone_contiguous(t); }
+using ops::contiguous_detached;
 
 }  // namespace
 

@@ -19,9 +19,7 @@ struct ConvShape {
   int64_t work() const { return rows() * channels * taps; }
 };
 
-// A contiguous copy (or x itself, detached, when it already is one): the kernels index
-// rows of Ch channels directly.
-Tensor contiguous_detached(const Tensor& t) { return t.is_contiguous() ? t.detach() : clone_contiguous(t); }
+using ops::contiguous_detached;
 
 // weight [Ch, K] or [Ch, 1, K] as taps [K, Ch], contiguous: tap j of every channel sits in
 // one row, so the inner loop over channels reads both x and the taps with unit stride.

@@ -40,21 +40,12 @@ void check_delta_rule_args(const char* op, const Tensor& q, const Tensor& k, con
     HQLT_CHECK(initial_state.shape() == state, op, ": argument 'initial_state': expected shape ", shape_str(state),
                " ([B, H, d_k, d_v]), got ", shape_str(initial_state.shape()));
   }
-  const bool power_of_two = chunk_size > 0 && (chunk_size & (chunk_size - 1)) == 0;
-  HQLT_CHECK(power_of_two && chunk_size >= 8 && chunk_size <= 128, op,
-             ": argument 'chunk_size': expected a power of two in [8, 128], got ", chunk_size);
+  ops::check_power_of_two(op, "chunk_size", chunk_size, 8, 128);
 }
 
 }  // namespace detail
 
-namespace {
-
-Tensor contiguous_detached(const Tensor& t) {
-  if (!t.defined()) return Tensor();
-  return (t.is_contiguous() ? t : clone_contiguous(t)).detach();
-}
-
-}  // namespace
+using ops::contiguous_detached;
 
 DeltaRuleOutput delta_rule(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                            const Tensor& initial_state, int64_t chunk_size, bool l2norm_qk) {

@@ -12,11 +12,7 @@ namespace hqlt {
 namespace hybrid_chunk_detail {
 namespace {
 
-void check_block_size(const char* op, const char* arg, int64_t size) {
-  const bool power_of_two = size > 0 && (size & (size - 1)) == 0;
-  HQLT_CHECK(power_of_two && size >= 8 && size <= 128, op, ": argument '", arg,
-             "': expected a power of two in [8, 128], got ", size);
-}
+void check_block_size(const char* op, const char* arg, int64_t size) { ops::check_power_of_two(op, arg, size, 8, 128); }
 
 Shape leading(const Tensor& t) { return {t.size(0), t.size(1), t.size(2)}; }
 
@@ -74,15 +70,7 @@ Problem check_arguments(const char* op, const Tensor& q_fw, const Tensor& k_fw, 
 
 }  // namespace hybrid_chunk_detail
 
-namespace {
-
-// The kernels read contiguous memory; this copy (or the tensor itself) is also what backward saves.
-Tensor contiguous_detached(const Tensor& t) {
-  if (!t.defined()) return Tensor();
-  return (t.is_contiguous() ? t : clone_contiguous(t)).detach();
-}
-
-}  // namespace
+using ops::contiguous_detached;
 
 HybridChunkOutput hybrid_chunk(const Tensor& q_fw, const Tensor& k_fw, const Tensor& q_kv, const Tensor& k_kv,
                                const Tensor& v, const Tensor& beta, const Tensor& initial_state,

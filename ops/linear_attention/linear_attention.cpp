@@ -27,7 +27,7 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
   HQLT_CHECK(k.size(3) == q.size(3), op, ": argument 'k': expected d_k = ", q.size(3), " (as q), got shape ",
              shape_str(k.shape()));
   HQLT_CHECK(q.size(3) >= 1, op, ": argument 'q': expected d_k >= 1, got shape ", shape_str(q.shape()));
-  HQLT_CHECK(chunk_size >= 1 && (chunk_size & (chunk_size - 1)) == 0, op,
+  HQLT_CHECK(ops::is_power_of_two(chunk_size), op,
              ": argument 'chunk_size': expected a power of two >= 1, got ", chunk_size);
   HQLT_CHECK(std::isfinite(eps) && eps >= 0, op, ": argument 'eps': expected a finite value >= 0, got ", eps);
 }
@@ -40,8 +40,7 @@ using autograd::TensorList;
 using linear_attention_detail::Dims;
 constexpr const char* kOp = "linear_attention";
 
-// The kernels index token-major rows directly: a contiguous tensor (x itself when it is one).
-Tensor contiguous_detached(const Tensor& x) { return x.is_contiguous() ? x.detach() : clone_contiguous(x); }
+using ops::contiguous_detached;
 
 }  // namespace
 
