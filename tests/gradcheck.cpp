@@ -168,6 +168,16 @@ Tensor leaf_transposed(const Shape& shape, double scale) {
   return t;
 }
 
+Tensor leaf_copy(const Tensor& t, DType dt, bool strided) {
+  if (!t.defined()) return Tensor();
+  NoGrad no_grad;
+  Tensor x = to_dtype(t, dt);
+  x = strided && x.dim() >= 2 ? clone_contiguous(x.transpose(-1, -2)).transpose(-1, -2) : clone_contiguous(x);
+  x = x.detach();
+  x.set_requires_grad(true);
+  return x;
+}
+
 Tensor leaf_uniform(const Shape& shape, double low, double high) {
   Tensor t = rand(shape, DType::f64, Device::cpu, low, high);
   t.set_requires_grad(true);

@@ -44,6 +44,10 @@ Tensor leaf_transposed(const Shape& shape, double scale = 1.0);
 // A fresh f64 leaf of uniform values in [low, high).
 Tensor leaf_uniform(const Shape& shape, double low, double high);
 
+// A fresh leaf (requires grad) holding t's values in dtype dt; `strided` lays it out with
+// the last two dims swapped in memory. Undefined stays undefined.
+Tensor leaf_copy(const Tensor& t, DType dt, bool strided = false);
+
 // Largest |a - b| / max(1e-30, max |b|) over all elements (shapes must match).
 double relative_max_error(const Tensor& a, const Tensor& b);
 

@@ -63,17 +63,6 @@ Inputs draw(const Case& c) {
   return in;
 }
 
-// A leaf copy in dtype dt; `strided` lays it out with the last two dims swapped in memory.
-Tensor leaf_copy(const Tensor& t, DType dt, bool strided) {
-  if (!t.defined()) return Tensor();
-  NoGrad no_grad;
-  Tensor x = to_dtype(t, dt);
-  x = strided && x.dim() >= 2 ? clone_contiguous(x.transpose(-1, -2)).transpose(-1, -2) : clone_contiguous(x);
-  x = x.detach();
-  x.set_requires_grad(true);
-  return x;
-}
-
 using HybridFn = HybridChunkOutput (*)(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
                                        const Tensor&, const Tensor&, int64_t, int64_t, bool, double);
 
