@@ -85,6 +85,13 @@ void ModelConfig::validate() const {
     HQLT_CHECK(head_k_dim() % 2 == 0, "config: the key head dim ", head_k_dim(), " must be even for RoPE");
 }
 
+const ModelConfig& checked_config(const ModelConfig& c, ModelType expected, const char* layer) {
+  HQLT_CHECK(c.model_type == expected, layer, ": expected a ", model_type_name(expected), " config, got ",
+             model_type_name(c.model_type));
+  c.validate();
+  return c;
+}
+
 ModelConfig default_config(ModelType type) {
   ModelConfig c;
   c.model_type = type;

@@ -83,6 +83,10 @@ struct ModelConfig {
   void validate() const;
 };
 
+// c itself after checking that it is a valid config of family `expected`; `layer` names the
+// caller in the error ("HQLTLayer: expected a hybrid_qlt config, got delta_net").
+const ModelConfig& checked_config(const ModelConfig& c, ModelType expected, const char* layer);
+
 // The reference class defaults for a family (§7.2): e.g. initializer_range 0.006 for
 // transformer and delta_net, 0.02 for hybrid_qlt; num_heads 32 / 16 / 6.
 ModelConfig default_config(ModelType type);

@@ -4,19 +4,9 @@
 #include "ops/elementwise/elementwise.h"
 
 namespace hqlt::models {
-namespace {
-
-const ModelConfig& checked(const ModelConfig& c) {
-  HQLT_CHECK(c.model_type == ModelType::delta_net, "DeltaNetLayer: expected a delta_net config, got ",
-             model_type_name(c.model_type));
-  c.validate();
-  return c;
-}
-
-}  // namespace
 
 DeltaNetLayer::DeltaNetLayer(const ModelConfig& c)
-    : hidden_size(checked(c).hidden_size),
+    : hidden_size(checked_config(c, ModelType::delta_net, "DeltaNetLayer").hidden_size),
       num_heads(c.num_heads),
       key_dim(c.key_dim()),
       value_dim(c.value_dim()),

@@ -10,14 +10,8 @@
 #include "ops/shape/pad.h"
 
 namespace hqlt::models {
-namespace {
 
-const ModelConfig& checked(const ModelConfig& c) {
-  HQLT_CHECK(c.model_type == ModelType::hybrid_qlt, "HQLTLayer: expected a hybrid_qlt config, got ",
-             model_type_name(c.model_type));
-  c.validate();
-  return c;
-}
+namespace {
 
 // x delayed by `delay` steps along time, zero-padded at the start (§5.4):
 // out[:, t] = x[:, t - delay] for t ≥ delay, 0 before. [B, T, H, d] -> [B, T, H, d].
@@ -34,7 +28,7 @@ LinearAttentionNormalizer op_normalizer(LinearNormalizer n) {
 }  // namespace
 
 HQLTLayer::HQLTLayer(const ModelConfig& c)
-    : config(checked(c)),
+    : config(checked_config(c, ModelType::hybrid_qlt, "HQLTLayer")),
       hidden_size(c.hidden_size),
       num_heads(c.num_heads),
       key_dim(c.key_dim()),

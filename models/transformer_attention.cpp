@@ -5,6 +5,7 @@
 #include "ops/attention/attention.h"
 
 namespace hqlt::models {
+
 namespace {
 
 // [B, T, H_kv, d] -> [B, T, H_kv·G, d], kv head j becoming query heads j·G .. j·G+G-1.
@@ -14,17 +15,10 @@ Tensor repeat_kv_heads(const Tensor& x, int64_t groups) {
   return x.unsqueeze(3).expand({b, t, h, groups, d}).reshape({b, t, h * groups, d});
 }
 
-const ModelConfig& checked(const ModelConfig& c) {
-  HQLT_CHECK(c.model_type == ModelType::transformer, "TransformerAttention: expected a transformer config, got ",
-             model_type_name(c.model_type));
-  c.validate();
-  return c;
-}
-
 }  // namespace
 
 TransformerAttention::TransformerAttention(const ModelConfig& c)
-    : hidden_size(checked(c).hidden_size),
+    : hidden_size(checked_config(c, ModelType::transformer, "TransformerAttention").hidden_size),
       num_heads(c.num_heads),
       num_kv_heads(c.kv_heads()),
       head_dim(c.hidden_size / c.num_heads),
