@@ -70,6 +70,10 @@ struct ModelConfig {
   // hqlt's own options (saved in config.json under `hqlt_*` keys; absent = reference).
   FwBlock fw_block = FwBlock::reference_64;
   LinearNormalizer linear_normalizer = LinearNormalizer::reference_heads;
+  // DeltaNet with β ∈ (0, 2) (key `hqlt_neg_eigval`). The reference DeltaNet model never
+  // passes allow_neg_eigval to its layer (§4.1), so its β stays in (0, 1); the paper's parity
+  // baseline ("DeltaNet with negative eigenvalues") needs the doubled β, as HQLT has it.
+  bool delta_net_neg_eigval = false;
 
   // ---- what follows from the keys -----------------------------------------------------
   int64_t key_dim() const;        // int(hidden_size * expand_k) (transformer: hidden_size)

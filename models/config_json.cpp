@@ -187,7 +187,8 @@ std::vector<Key> family_keys(ModelType type) {
               optional_int_key("pad_token_id", &C::pad_token_id),
               bool_key("tie_word_embeddings", &C::tie_word_embeddings),
               number_key("initializer_range", &C::initializer_range, false),
-              int_key("vocab_size", &C::vocab_size)};
+              int_key("vocab_size", &C::vocab_size),
+              bool_key("hqlt_neg_eigval", &C::delta_net_neg_eigval)};
     case ModelType::hybrid_qlt:
       return {hqlt_attn_mode_key(),
               int_key("hidden_size", &C::hidden_size),
@@ -228,7 +229,7 @@ bool is_ignored_key(ModelType type, const std::string& key) {
       "model_type", "architectures", "torch_dtype", "transformers_version", "_name_or_path", "use_cache",
       "bos_token_id", "eos_token_id", "max_position_embeddings", "fuse_norm", "fuse_swiglu", "fuse_cross_entropy",
       // hqlt's own HQLT options mean nothing for the other families
-      "hqlt_fw_block", "hqlt_linear_normalizer"};
+      "hqlt_fw_block", "hqlt_linear_normalizer", "hqlt_neg_eigval"};
   static const char* const kTransformer[] = {"attention_bias", "elementwise_affine"};
   static const char* const kDeltaNet[] = {"allow_neg_eigval", "use_output_norm", "head_dim", "attn"};
   static const char* const kHybrid[] = {"use_output_norm", "head_dim", "use_forgetting_gate", "conv_bias",

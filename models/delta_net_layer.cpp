@@ -12,7 +12,8 @@ DeltaNetLayer::DeltaNetLayer(const ModelConfig& c)
       value_dim(c.value_dim()),
       head_k_dim(c.head_k_dim()),
       head_v_dim(c.head_v_dim()),
-      norm_eps(c.norm_eps) {
+      norm_eps(c.norm_eps),
+      neg_eigval(c.delta_net_neg_eigval) {
   const int64_t d = hidden_size;
   q_proj = register_module("q_proj", std::make_shared<nn::Linear>(d, key_dim));
   k_proj = register_module("k_proj", std::make_shared<nn::Linear>(d, key_dim));
@@ -50,6 +51,7 @@ Tensor DeltaNetLayer::forward(const Tensor& x) const {
   k = k.reshape({b, t, num_heads, head_k_dim});
   v = v.reshape({b, t, num_heads, head_v_dim});
   Tensor beta = b_proj ? sigmoid(b_proj->forward(x)) : ones({b, t, num_heads}, x.dtype(), x.device());
+  if (neg_eigval) beta = mul_scalar(beta, 2.0);  // β ∈ (0, 2): hqlt_neg_eigval
 
   auto rule = kernels_ == Kernels::fused ? delta_rule : delta_rule_reference;
   Tensor o = rule(q, k, v, beta, Tensor(), kDeltaRuleChunk, /*l2norm_qk=*/true).o;

@@ -4,8 +4,9 @@
 //
 //   q = silu(conv_q(x W_qᵀ)), k = silu(conv_k(x W_kᵀ)), v = silu(conv_v(x W_vᵀ))
 //       (use_short_conv; without it q = silu(x W_qᵀ), and so on: SiLU on all three)
-//   β_t = σ(x_t · b_proj[h])  per head (β = 1 without use_beta). Never ×2: the DeltaNet
-//       model does not pass allow_neg_eigval to its layer, so β ∈ (0, 1) (§4.1)
+//   β_t = σ(x_t · b_proj[h])  per head (β = 1 without use_beta). Not ×2: the reference DeltaNet
+//       model does not pass allow_neg_eigval to its layer, so β ∈ (0, 1) (§4.1) — unless
+//       hqlt_neg_eigval (config.h) asks for β ∈ (0, 2)
 //   o   = delta rule on (ℓ2(q), ℓ2(k), v, β) from a zero state, read after write with
 //         scale d_k^{-1/2} (§4.2); the ℓ2 happens inside the op
 //   y_t = RMSNorm_{d_v}(o_t) per head, or GatedRMSNorm(o_t, g_t) with g = x W_gᵀ (use_gate)
@@ -45,6 +46,7 @@ class DeltaNetLayer : public TokenMixer {
 
   const int64_t hidden_size, num_heads, key_dim, value_dim, head_k_dim, head_v_dim;
   const double norm_eps;
+  const bool neg_eigval;  // config.delta_net_neg_eigval: β ∈ (0, 2) instead of (0, 1)
   // Sub-modules in the reference's registration order; the optional ones are null when
   // their flag is off.
   std::shared_ptr<nn::Linear> q_proj, k_proj, v_proj, b_proj;
