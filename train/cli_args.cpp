@@ -8,8 +8,8 @@
 namespace hqlt::cli {
 namespace {
 
-// A whole string as a positive integer; false for anything else ("", "3x", "-1", "0").
-bool parse_positive(const std::string& text, int64_t& out) {
+// A whole string as an integer; false for anything else ("", "3x", "1.5").
+bool parse_integer(const std::string& text, int64_t& out) {
   size_t used = 0;
   long long n = 0;
   try {
@@ -18,7 +18,20 @@ bool parse_positive(const std::string& text, int64_t& out) {
     return false;
   }
   out = n;
-  return used == text.size() && n > 0;
+  return used == text.size();
+}
+
+bool parse_positive(const std::string& text, int64_t& out) { return parse_integer(text, out) && out > 0; }
+
+// A whole string as a finite number; false for anything else.
+bool parse_number(const std::string& text, double& out) {
+  size_t used = 0;
+  try {
+    out = std::stod(text, &used);
+  } catch (...) {
+    return false;
+  }
+  return used == text.size() && !text.empty() && std::isfinite(out);
 }
 
 }  // namespace
@@ -41,17 +54,27 @@ int64_t ArgReader::positive_int() {
   return n;
 }
 
+int64_t ArgReader::non_negative_int() {
+  std::string v = value();
+  int64_t n = 0;
+  HQLT_CHECK(parse_integer(v, n) && n >= 0, command_, ": option ", current_,
+             " expects an integer >= 0, got '", v, "'");
+  return n;
+}
+
 double ArgReader::positive_double() {
   std::string v = value();
-  size_t used = 0;
   double x = 0;
-  try {
-    x = std::stod(v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  HQLT_CHECK(used == v.size() && !v.empty() && std::isfinite(x) && x > 0, command_, ": option ", current_,
-             " expects a positive number, got '", v, "'");
+  HQLT_CHECK(parse_number(v, x) && x > 0, command_, ": option ", current_, " expects a positive number, got '", v,
+             "'");
+  return x;
+}
+
+double ArgReader::non_negative_double() {
+  std::string v = value();
+  double x = 0;
+  HQLT_CHECK(parse_number(v, x) && x >= 0, command_, ": option ", current_, " expects a number >= 0, got '", v,
+             "'");
   return x;
 }
 

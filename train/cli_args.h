@@ -28,7 +28,9 @@ class ArgReader {
   // The option's value (the next word), parsed.
   std::string value();
   int64_t positive_int();
+  int64_t non_negative_int();
   double positive_double();
+  double non_negative_double();
   std::vector<int64_t> positive_int_list();  // "256,1024,4096"
   [[noreturn]] void unknown() const;
 

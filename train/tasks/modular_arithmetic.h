@@ -26,6 +26,7 @@ class ModularArithmeticTask : public Task {
   std::string name() const override { return "modular_arithmetic"; }
   int64_t vocab_size() const override { return 10; }
   Example example(Split split, uint64_t index) const override;
+  int64_t length_of(const Example& e) const override { return int64_t(e.input.size()) + 1; }  // L
   // The raw sample of §A.3: seq [L] (expression, '=', result).
   std::vector<int64_t> sequence(Split split, uint64_t index) const;
 

@@ -24,6 +24,7 @@ class ParityTask : public Task {
   std::string name() const override { return "parity"; }
   int64_t vocab_size() const override { return 3; }
   Example example(Split split, uint64_t index) const override;
+  int64_t length_of(const Example& e) const override { return int64_t(e.input.size()) + 1; }  // L
   // The raw sample of §A.2: seq [L] (bits then answer) before the §A.5 conversion.
   std::vector<int64_t> sequence(Split split, uint64_t index) const;
 

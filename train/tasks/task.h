@@ -44,6 +44,9 @@ class Task {
   virtual int64_t vocab_size() const = 0;
   // Example `index` of `split`; the same (seed, split, index) always gives the same example.
   virtual Example example(Split split, uint64_t index) const = 0;
+  // The length an example is reported under (accuracy by length): its input length, or for
+  // the answer tasks L = the number of tokens up to and including the answer (§A.1).
+  virtual int64_t length_of(const Example& e) const { return int64_t(e.input.size()); }
 
   // Examples first_index .. first_index + batch_size − 1, padded to the longest of them.
   Batch batch(Split split, uint64_t first_index, int64_t batch_size) const;

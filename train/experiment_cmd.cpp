@@ -1,0 +1,210 @@
+// hqlt experiment: the paper's Table 2 comparison on one synthetic task. Every model trains
+// with the same recipe (the task's default, changed by the usual training flags), then its
+// test accuracy by length goes into one table and one plot.
+//
+// Each model's run lives in OUT/<row>/, so an interrupted experiment picks up where it
+// stopped: finished rows are read back from their test.json, unfinished ones resume from
+// their checkpoint.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/error.h"
+#include "nn/atomic_file.h"
+#include "train/commands.h"
+#include "train/metrics_log.h"
+#include "train/plot.h"
+#include "train/train_flags.h"
+#include "train/trainer.h"
+
+namespace hqlt::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kExperimentUsage =
+    "usage: hqlt experiment parity|modular_arithmetic [--out DIR] [--rows LIST] [training options]\n"
+    "\n"
+    "Trains Transformer, DeltaNet, Delayed-Stream, Delayed-Chunk (both readings) and\n"
+    "Synchronous HQLT with one shared recipe and prints their test accuracy by length (the\n"
+    "paper's Table 2), with one plot comparing them. Runs go to OUT/<row>/ (default\n"
+    "runs/experiment-<task>); running the same command again resumes an interrupted\n"
+    "experiment.\n"
+    "\n"
+    "  --out DIR              the experiment folder\n"
+    "  --rows LIST            comma-separated subset of the rows below (default: all)\n"
+    "\n"
+    "rows: transformer, delta_net, delayed_stream_hqlt, delayed_chunk_hqlt (FW read blocks of\n"
+    "64, as the reference), delayed_chunk_hqlt_fw_chunk (FW block = chunk size, the paper's\n"
+    "definition), sync_hqlt\n\n";
+
+struct Row {
+  std::string name, model;
+  std::vector<std::string> overrides;
+  std::string note;
+};
+
+std::vector<Row> all_rows() {
+  return {{"transformer", "transformer", {}, "KV-memory only"},
+          {"delta_net", "delta_net", {}, "FW-memory only, beta in (0, 2)"},
+          {"delayed_stream_hqlt", "delayed_stream_hqlt", {}, "Delayed-Stream"},
+          {"delayed_chunk_hqlt", "delayed_chunk_hqlt", {}, "Delayed-Chunk, FW block 64 (reference)"},
+          {"delayed_chunk_hqlt_fw_chunk", "delayed_chunk_hqlt", {"hqlt_fw_block=chunk_size"},
+           "Delayed-Chunk, FW block = chunk (paper)"},
+          {"sync_hqlt", "sync_hqlt", {}, "Synchronous"}};
+}
+
+std::vector<Row> select_rows(const std::string& list) {
+  const std::vector<Row> rows = all_rows();
+  if (list.empty()) return rows;
+  std::vector<Row> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, comma - start);
+    bool found = false;
+    for (const Row& r : rows)
+      if (r.name == name) {
+        out.push_back(r);
+        found = true;
+      }
+    if (!found) {
+      std::string known;
+      for (const Row& r : rows) known += (known.empty() ? "" : ", ") + r.name;
+      fail("experiment: unknown row '", name, "' (known: ", known, ")");
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+train::EvalResult read_test_json(const std::string& path) {
+  const nn::Json j = nn::read_json_file(path);
+  train::EvalResult r;
+  r.loss = j.at("loss").as_double();
+  for (const nn::Json& b : j.at("buckets").as_array()) {
+    train::LengthBucket bucket{b.at("length_min").as_int(), b.at("length_max").as_int()};
+    bucket.sequences = b.at("count").as_int();
+    // One supervised position per sequence on the answer tasks (§A.8).
+    bucket.supervised = bucket.sequences;
+    bucket.correct = int64_t(std::llround(b.at("accuracy").as_double() * double(bucket.sequences)));
+    r.buckets.push_back(bucket);
+    r.accuracy.correct += bucket.correct;
+    r.accuracy.supervised += bucket.supervised;
+    r.accuracy.sequences += bucket.sequences;
+  }
+  return r;
+}
+
+struct RowResult {
+  Row row;
+  train::EvalResult test;
+  double seconds = 0;  // training time recorded in the run's metrics
+};
+
+std::string results_table(const std::vector<RowResult>& results) {
+  std::string out = "| model | ";
+  const auto& buckets = results.front().test.buckets;
+  for (const auto& b : buckets) out += std::to_string(b.length_min) + "–" + std::to_string(b.length_max) + " | ";
+  out += "all | train time |\n|---|";
+  for (size_t i = 0; i <= buckets.size() + 1; ++i) out += "---:|";
+  out += "\n";
+  char cell[64];
+  for (const RowResult& r : results) {
+    out += "| " + r.row.name + " | ";
+    for (const auto& b : r.test.buckets) {
+      std::snprintf(cell, sizeof cell, "%.1f | ", 100 * b.accuracy());
+      out += cell;
+    }
+    std::snprintf(cell, sizeof cell, "%.1f | %.0f s |\n", 100 * r.test.accuracy.token_accuracy(), r.seconds);
+    out += cell;
+  }
+  return out;
+}
+
+double training_seconds(const std::string& metrics_path) {
+  double seconds = 0;
+  for (const nn::Json& r : train::read_metrics(metrics_path))
+    if (r.value("split", "") == "train") seconds = std::max(seconds, r.value("seconds", 0.0));
+  return seconds;
+}
+
+}  // namespace
+
+int experiment(const Args& args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    std::printf("%s%s", kExperimentUsage, kTrainFlagsHelp);
+    return 0;
+  }
+  HQLT_CHECK(!args.empty() && args[0].rfind("--", 0) != 0,
+             "experiment: name the task first: hqlt experiment parity|modular_arithmetic [options]");
+  const std::string task = args[0];
+  HQLT_CHECK(task == "parity" || task == "modular_arithmetic", "experiment: unknown task '", task,
+             "' (known: parity, modular_arithmetic)");
+  train::TrainOptions options = train::default_recipe(task);
+  std::string out = "runs/experiment-" + task, rows_list;
+  const Args rest(args.begin() + 1, args.end());
+  ArgReader r("experiment", rest);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
+      std::printf("%s%s", kExperimentUsage, kTrainFlagsHelp);
+      return 0;
+    }
+    if (r.is("--out")) out = r.value();
+    else if (r.is("--rows")) rows_list = r.value();
+    else if (r.is("--task") || r.is("--model") || r.is("--model-config"))
+      fail("experiment: ", r.option(), " is set by the experiment itself");
+    else if (!read_train_option(r, options)) r.unknown();
+  }
+  options.task = task;
+  const std::vector<Row> rows = select_rows(rows_list);
+
+  std::vector<RowResult> results;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& row = rows[i];
+    train::TrainOptions o = options;
+    o.model = row.model;
+    o.overrides.insert(o.overrides.end(), row.overrides.begin(), row.overrides.end());
+    const train::RunDir run{out + "/" + row.name};
+    train::RunControl control;
+    control.summary = false;
+    control.label = "[" + std::to_string(i + 1) + "/" + std::to_string(rows.size()) + " " + row.name + "]";
+    RowResult result{row};
+    if (fs::exists(run.file("test.json"))) {
+      result.test = read_test_json(run.file("test.json"));
+    } else {
+      const train::TrainReport report = fs::exists(run.options()) ? train::train_resume(run, o.threads, control)
+                                                                  : train::train_new(o, run, control);
+      if (!report.finished) {
+        std::printf("experiment interrupted during %s; run the same command again to continue\n", row.name.c_str());
+        return 130;
+      }
+      result.test = report.test;
+    }
+    result.seconds = training_seconds(run.metrics());
+    std::printf("%-28s test accuracy %5.1f%%  (%.0f s)\n", row.name.c_str(), 100 * result.test.accuracy.token_accuracy(),
+                result.seconds);
+    std::fflush(stdout);
+    results.push_back(result);
+  }
+
+  const std::string table = results_table(results);
+  std::printf("\ntest accuracy (%%) by length, %s:\n%s", task.c_str(), table.c_str());
+  nn::write_file_atomically(out + "/results.md", [&](nn::FileSink& sink) { sink.write(table); });
+  train::PlotSpec plot{"test accuracy by length: " + task, "sequence length", "accuracy (%)", false, {}};
+  plot.width = 900;
+  for (const RowResult& r : results) {
+    train::Series s{r.row.name};
+    for (const auto& b : r.test.buckets) {
+      s.x.push_back(0.5 * double(b.length_min + b.length_max));
+      s.y.push_back(100 * b.accuracy());
+    }
+    plot.series.push_back(s);
+  }
+  train::write_line_plot(plot, out + "/accuracy_by_length.png");
+  std::printf("table: %s/results.md\nplot: %s/accuracy_by_length.png\n", out.c_str(), out.c_str());
+  return 0;
+}
+
+}  // namespace hqlt::cli

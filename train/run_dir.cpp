@@ -1,0 +1,53 @@
+#include "train/run_dir.h"
+
+#include <ctime>
+#include <filesystem>
+
+#include "engine/error.h"
+#include "nn/atomic_file.h"
+#include "train/metrics_log.h"
+
+namespace hqlt::train {
+
+namespace fs = std::filesystem;
+
+void save_checkpoint(const RunDir& run, const models::CausalLM& model, const nn::AdamW& optimizer,
+                     const models::TrainingState& state) {
+  const fs::path live = run.checkpoint(), fresh = run.checkpoint() + ".new", old = run.checkpoint() + ".old";
+  std::error_code ec;
+  fs::remove_all(fresh, ec);
+  models::save_pretrained(model, fresh.string());
+  models::save_training_state(fresh.string(), optimizer, state);
+  fs::remove_all(old, ec);
+  if (fs::exists(live)) fs::rename(live, old);
+  fs::rename(fresh, live);
+  fs::remove_all(old, ec);
+}
+
+std::string open_checkpoint(const RunDir& run) {
+  const fs::path live = run.checkpoint(), old = run.checkpoint() + ".old";
+  if (!fs::exists(live) && fs::exists(old)) fs::rename(old, live);  // the swap stopped half-way
+  HQLT_CHECK(fs::exists(fs::path(live) / "model.safetensors"), "no checkpoint in '", run.path,
+             "' (expected ", live.string(), "/model.safetensors)");
+  return live.string();
+}
+
+std::string new_run_path(const std::string& task, const std::string& model) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  const std::string base = "runs/" + task + "-" + model + "-" + stamp;
+  std::string path = base;
+  for (int i = 2; fs::exists(path); ++i) path = base + "-" + std::to_string(i);
+  return path;
+}
+
+void truncate_metrics(const std::string& path, int64_t step) {
+  if (!fs::exists(path)) return;
+  std::string kept;
+  for (const nn::Json& record : read_metrics(path))
+    if (record.value("step", int64_t(0)) <= step) kept += record.dump() + "\n";
+  nn::write_file_atomically(path, [&](nn::FileSink& sink) { sink.write(kept); });
+}
+
+}  // namespace hqlt::train

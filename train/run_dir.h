@@ -1,0 +1,50 @@
+#pragma once
+// A training run's folder:
+//
+//   train_options.json   the options that decide the run (train_options.h)
+//   config.json          the resolved model config (reference format)
+//   metrics.jsonl        one JSON object per log line (metrics_log.h)
+//   checkpoint/          the latest checkpoint: config.json, model.safetensors (loadable by
+//                        the reference) and training_state.safetensors (optimiser, step, data
+//                        position)
+//   loss.png, accuracy.png, accuracy_by_length.png, test.json   at the end
+//
+// A checkpoint is three files that must belong together, so it is written whole into
+// checkpoint.new/ and then swapped in with renames: checkpoint/ → checkpoint.old/,
+// checkpoint.new/ → checkpoint/, then checkpoint.old/ is removed. A crash at any moment
+// leaves a complete checkpoint/ or a complete checkpoint.old/, and open_checkpoint() puts
+// the old one back in the second case.
+#include <cstdint>
+#include <string>
+
+#include "models/causal_lm.h"
+#include "models/checkpoint.h"
+#include "nn/adamw.h"
+
+namespace hqlt::train {
+
+struct RunDir {
+  std::string path;
+  std::string options() const { return path + "/train_options.json"; }
+  std::string config() const { return path + "/config.json"; }
+  std::string metrics() const { return path + "/metrics.jsonl"; }
+  std::string checkpoint() const { return path + "/checkpoint"; }
+  std::string file(const std::string& name) const { return path + "/" + name; }
+};
+
+// Writes model + optimiser + state as the run's checkpoint (atomically, see above).
+void save_checkpoint(const RunDir& run, const models::CausalLM& model, const nn::AdamW& optimizer,
+                     const models::TrainingState& state);
+
+// The checkpoint folder to load from, after repairing an interrupted swap; throws when the
+// run has no checkpoint ("no checkpoint in DIR: ...").
+std::string open_checkpoint(const RunDir& run);
+
+// A new folder runs/<task>-<model>-<YYYYmmdd-HHMMSS> (with -2, -3, ... if taken).
+std::string new_run_path(const std::string& task, const std::string& model);
+
+// Keeps only the metrics records with "step" <= step (rewriting the file atomically): a
+// resumed run continues the log from its checkpoint without repeating steps.
+void truncate_metrics(const std::string& path, int64_t step);
+
+}  // namespace hqlt::train

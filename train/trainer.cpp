@@ -1,0 +1,338 @@
+#include "train/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "cuda/runtime.h"
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "models/config_json.h"
+#include "nn/clip.h"
+#include "ops/loss/cross_entropy.h"
+#include "train/interrupt.h"
+#include "train/metrics_log.h"
+#include "train/plot.h"
+
+namespace hqlt::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Everything one run holds while it trains.
+struct Session {
+  TrainOptions options;
+  RunDir run;
+  std::unique_ptr<Task> task;
+  std::shared_ptr<models::CausalLM> model;
+  std::unique_ptr<nn::AdamW> optimizer;
+  nn::Schedule schedule;
+  models::TrainingState state;
+  int64_t batches_consumed = 0;  // the data position: train examples [0, batches·B) are used
+  int64_t skipped_steps = 0;
+};
+
+void make_optimizer(Session& s) {
+  nn::AdamWOptions adam;
+  adam.lr = s.options.lr;
+  adam.beta2 = s.options.beta2;
+  // §A.9 / §B.2: the reference trainers decay every parameter.
+  s.optimizer = std::make_unique<nn::AdamW>(nn::decay_groups(*s.model, s.options.weight_decay, true), adam);
+}
+
+void require_device(const std::string& device) {
+  if (device != "cuda") return;
+#ifdef HQLT_HAS_CUDA
+  cuda::require_device();
+  fail("--device cuda: training on the GPU is not implemented yet; use --device cpu");
+#else
+  fail("--device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
+#endif
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const int64_t s = int64_t(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+  else std::snprintf(buf, sizeof buf, "%llds", (long long)s);
+  return buf;
+}
+
+std::string format_rate(double tokens_per_s) {
+  char buf[32];
+  if (tokens_per_s >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", tokens_per_s / 1e6);
+  else if (tokens_per_s >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk", tokens_per_s / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f", tokens_per_s);
+  return buf;
+}
+
+// Plots from the metrics log: loss and accuracy against step, train and validation.
+void write_curves(const Session& s) {
+  Series train_loss{"train"}, val_loss{"validation"}, train_acc{"train"}, val_acc{"validation"};
+  for (const nn::Json& r : read_metrics(s.run.metrics())) {
+    const std::string split = r.value("split", "");
+    const double step = double(r.value("step", int64_t(0)));
+    Series* loss = split == "train" ? &train_loss : split == "validation" ? &val_loss : nullptr;
+    Series* acc = split == "train" ? &train_acc : split == "validation" ? &val_acc : nullptr;
+    if (!loss) continue;
+    if (const nn::Json* v = r.find("loss"); v && v->is_number()) {
+      loss->x.push_back(step);
+      loss->y.push_back(v->as_double());
+    }
+    if (const nn::Json* v = r.find("accuracy"); v && v->is_number()) {
+      acc->x.push_back(step);
+      acc->y.push_back(100 * v->as_double());
+    }
+  }
+  const std::string what = s.task->name() + " / " + s.options.model;
+  write_line_plot(PlotSpec{"loss: " + what, "step", "cross-entropy (nats)", true, {train_loss, val_loss}},
+                  s.run.file("loss.png"));
+  write_line_plot(PlotSpec{"accuracy: " + what, "step", "accuracy (%)", false, {train_acc, val_acc}},
+                  s.run.file("accuracy.png"));
+}
+
+void write_length_plot(const Session& s, const EvalResult& test) {
+  if (test.buckets.size() < 2) return;
+  Series series{s.options.model};
+  for (const LengthBucket& b : test.buckets) {
+    series.x.push_back(0.5 * double(b.length_min + b.length_max));
+    series.y.push_back(100 * b.accuracy());
+  }
+  write_line_plot(PlotSpec{"test accuracy by length: " + s.task->name(), "sequence length",
+                           "accuracy (%)", false, {series}},
+                  s.run.file("accuracy_by_length.png"));
+}
+
+nn::Json test_json(const Session& s, const EvalResult& test) {
+  nn::Json j = nn::Json::object();
+  j.set("task", s.task->name());
+  j.set("model", s.options.model);
+  j.set("step", s.state.step);
+  j.set("loss", test.loss);
+  j.set("accuracy", test.accuracy.token_accuracy());
+  j.set("sequence_accuracy", test.accuracy.sequence_accuracy());
+  j.set("count", test.accuracy.sequences);
+  nn::Json buckets = nn::Json::array();
+  for (const LengthBucket& b : test.buckets) {
+    nn::Json o = nn::Json::object();
+    o.set("length_min", b.length_min);
+    o.set("length_max", b.length_max);
+    o.set("accuracy", b.accuracy());
+    o.set("count", b.sequences);
+    buckets.push_back(o);
+  }
+  j.set("buckets", buckets);
+  return j;
+}
+
+void checkpoint(Session& s) {
+  s.state.extra["batches_consumed"] = std::to_string(s.batches_consumed);
+  s.state.extra["skipped_steps"] = std::to_string(s.skipped_steps);
+  save_checkpoint(s.run, *s.model, *s.optimizer, s.state);
+}
+
+TrainReport run_loop(Session& s, const RunControl& control) {
+  const TrainOptions& o = s.options;
+  MetricsLog log(s.run.metrics());
+  InterruptGuard guard;
+  const bool tty = control.progress && isatty(STDERR_FILENO);
+  const int64_t vocab = s.task->vocab_size();
+  const std::string prefix = control.label.empty() ? "" : control.label + "  ";
+
+  TrainReport report;
+  const auto start = Clock::now();
+  const int64_t first_step = s.state.step;
+  double loss_sum = 0;
+  int64_t loss_count = 0, window_tokens = 0;
+  Accuracy window_acc;
+  auto window_start = Clock::now();
+  std::string last_line;
+
+  while (s.state.step < o.steps) {
+    if (interrupted() || (control.stop_at > 0 && s.state.step >= control.stop_at)) {
+      report.interrupted = true;
+      break;
+    }
+    const Batch batch = s.task->batch(Split::train, uint64_t(s.batches_consumed) * uint64_t(o.batch_size), o.batch_size);
+    s.batches_consumed += 1;
+    const double lr = s.schedule.lr(s.state.step);
+    s.optimizer->set_lr(lr);
+    const Tensor logits = s.model->forward(batch.input_ids);
+    const Tensor loss = cross_entropy(logits.reshape({-1, vocab}), batch.targets.reshape({-1}), kIgnore);
+    const double loss_value = loss.item();
+    if (!std::isfinite(loss_value)) {
+      s.skipped_steps += 1;
+      s.model->zero_grad();
+      continue;
+    }
+    loss.backward();
+    if (o.clip > 0) nn::clip_grad_norm(s.model->parameters(), o.clip);
+    s.optimizer->step();
+    s.optimizer->zero_grad();
+    s.state.step += 1;
+    int64_t tokens = 0;
+    for (int64_t n : batch.lengths) tokens += n;
+    s.state.tokens_seen += tokens;
+    window_tokens += tokens;
+    loss_sum += loss_value;
+    loss_count += 1;
+    const Accuracy acc = score_batch(logits, batch.targets).total();
+    window_acc.correct += acc.correct;
+    window_acc.supervised += acc.supervised;
+
+    const int64_t k = s.state.step;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double eta = elapsed / double(k - first_step) * double(o.steps - k);
+    if (k % o.log_interval == 0 || k == o.steps) {
+      const double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
+      const double rate = window_s > 0 ? double(window_tokens) / window_s : 0;
+      log.write({{"step", k}, {"split", "train"}, {"loss", loss_sum / double(loss_count)},
+                 {"accuracy", window_acc.token_accuracy()}, {"lr", lr}, {"tokens", s.state.tokens_seen},
+                 {"tokens_per_s", rate}, {"seconds", elapsed}});
+      char line[256];
+      std::snprintf(line, sizeof line, "%sstep %lld/%lld  loss %.4f  acc %5.1f%%  %s tok/s  ETA %s", prefix.c_str(),
+                    (long long)k, (long long)o.steps, loss_sum / double(loss_count),
+                    100 * window_acc.token_accuracy(), format_rate(rate).c_str(), format_duration(eta).c_str());
+      last_line = line;
+      if (tty) std::fprintf(stderr, "\r\033[K%s", line);
+      loss_sum = 0;
+      loss_count = 0;
+      window_tokens = 0;
+      window_acc = Accuracy{};
+      window_start = Clock::now();
+    }
+    if (o.eval_interval > 0 && k % o.eval_interval == 0 && k != o.steps) {
+      const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
+      log.write({{"step", k}, {"split", "validation"}, {"loss", val.loss},
+                 {"accuracy", val.accuracy.token_accuracy()}});
+      if (control.progress && !tty)
+        std::fprintf(stderr, "%s  val loss %.4f  val acc %.1f%%\n", last_line.c_str(), val.loss,
+                     100 * val.accuracy.token_accuracy());
+    }
+    if (o.checkpoint_interval > 0 && k % o.checkpoint_interval == 0 && k != o.steps) checkpoint(s);
+  }
+  if (tty) std::fputc('\n', stderr);
+  report.step = s.state.step;
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  checkpoint(s);
+  if (report.interrupted) {
+    if (control.summary)
+      std::printf("stopped at step %lld of %lld; checkpoint saved. continue with: hqlt train --resume %s\n",
+                  (long long)s.state.step, (long long)o.steps, s.run.path.c_str());
+    return report;
+  }
+
+  const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
+  log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
+             {"accuracy", val.accuracy.token_accuracy()}});
+  report.test = evaluate(*s.model, *s.task, Split::test, o.test_examples, o.batch_size);
+  log.write({{"step", s.state.step}, {"split", "test"}, {"loss", report.test.loss},
+             {"accuracy", report.test.accuracy.token_accuracy()}});
+  nn::write_json_file(s.run.file("test.json"), test_json(s, report.test));
+  write_curves(s);
+  write_length_plot(s, report.test);
+  report.finished = true;
+  if (control.summary) {
+    std::printf("%s on %s: %lld steps in %s; test loss %.4f, accuracy %.2f%% over %lld examples\n",
+                s.options.model.c_str(), s.task->name().c_str(), (long long)s.state.step,
+                format_duration(report.seconds).c_str(), report.test.loss,
+                100 * report.test.accuracy.token_accuracy(), (long long)report.test.accuracy.sequences);
+    std::fputs(bucket_table(report.test).c_str(), stdout);
+    std::printf("plots: %s/loss.png, %s/accuracy.png%s\nrun folder: %s\n", s.run.path.c_str(), s.run.path.c_str(),
+                report.test.buckets.size() > 1 ? (", " + s.run.path + "/accuracy_by_length.png").c_str() : "",
+                s.run.path.c_str());
+  }
+  return report;
+}
+
+}  // namespace
+
+TrainReport train_new(const TrainOptions& requested, const RunDir& run, const RunControl& control) {
+  TrainOptions options = requested;
+  validate(options);
+  require_device(options.device);
+  set_num_threads(options.threads);
+  HQLT_CHECK(!fs::exists(run.options()), "'", run.path, "' already holds a run; continue it with --resume ",
+             run.path, " or choose another --run-dir");
+  Session s;
+  s.options = options;
+  s.run = run;
+  s.task = make_task(options);
+  const models::ModelConfig config = make_model_config(options, s.task->vocab_size());
+  fs::create_directories(run.path);
+  nn::write_json_file(run.options(), options_to_json(options));
+  models::write_config_file(run.config(), config);
+  Generator init{options.seed, 0};
+  s.model = std::make_shared<models::CausalLM>(config, init);
+  s.model->train();
+  make_optimizer(s);
+  s.schedule = make_schedule(options);
+  s.state.rng = init;
+  if (control.summary)
+    std::printf("training %s (%lld parameters) on %s: %lld steps of batch %lld, %d threads; run folder %s\n",
+                options.model.c_str(), (long long)s.model->num_parameters(), s.task->name().c_str(),
+                (long long)options.steps, (long long)options.batch_size, num_threads(), run.path.c_str());
+  return run_loop(s, control);
+}
+
+TrainReport train_resume(const RunDir& run, int threads, const RunControl& control) {
+  HQLT_CHECK(fs::exists(run.options()), "'", run.path, "' is not a training run (no train_options.json)");
+  Session s;
+  s.options = options_from_json(nn::read_json_file(run.options()));
+  s.options.threads = threads;
+  s.run = run;
+  set_num_threads(threads);
+  s.task = make_task(s.options);
+  const std::string dir = open_checkpoint(run);
+  s.model = models::load_pretrained(dir);
+  HQLT_CHECK(s.model->config().vocab_size == s.task->vocab_size(), "vocab mismatch: the checkpoint in '", dir,
+             "' has vocab_size ", s.model->config().vocab_size, " but task '", s.task->name(), "' has ",
+             s.task->vocab_size(), " tokens");
+  s.model->train();
+  make_optimizer(s);
+  s.state = models::load_training_state(dir, *s.optimizer);
+  s.batches_consumed = std::stoll(s.state.extra.at("batches_consumed"));
+  s.skipped_steps = std::stoll(s.state.extra.at("skipped_steps"));
+  s.schedule = make_schedule(s.options);
+  truncate_metrics(run.metrics(), s.state.step);
+  if (control.summary)
+    std::printf("resuming %s on %s at step %lld of %lld; run folder %s\n", s.options.model.c_str(),
+                s.task->name().c_str(), (long long)s.state.step, (long long)s.options.steps, run.path.c_str());
+  return run_loop(s, control);
+}
+
+std::string bucket_json_lines(const std::string& task, const EvalResult& result) {
+  std::string out;
+  for (const LengthBucket& b : result.buckets) {
+    nn::Json j = nn::Json::object();
+    j.set("task", task);
+    j.set("length_min", b.length_min);
+    j.set("length_max", b.length_max);
+    j.set("accuracy", b.accuracy());
+    j.set("count", b.sequences);
+    out += j.dump() + "\n";
+  }
+  return out;
+}
+
+std::string bucket_table(const EvalResult& result) {
+  std::string out = "  length      accuracy   examples\n";
+  char line[96];
+  for (const LengthBucket& b : result.buckets) {
+    std::snprintf(line, sizeof line, "  %4lld-%-4lld  %7.2f%%   %8lld\n", (long long)b.length_min,
+                  (long long)b.length_max, 100 * b.accuracy(), (long long)b.sequences);
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace hqlt::train

@@ -1,0 +1,52 @@
+#pragma once
+// The training loop of `hqlt train` (and of each model in `hqlt experiment`):
+//
+//   for each step: batch of examples [k·B, (k+1)·B) of the train split → logits → masked
+//   cross-entropy (ignore −1, tasks.md §A.8) → backward → optional clipping → AdamW at the
+//   schedule's lr → every log_interval a metrics line, every eval_interval a validation
+//   pass, every checkpoint_interval a checkpoint
+//
+// then a final checkpoint, the test evaluation by length, test.json and the plots.
+//
+// A step whose loss is NaN or infinite is skipped (no update, the schedule does not
+// advance; the batch is consumed), as the reference trainer does (§A.9).
+//
+// Resuming: examples are a pure function of their index and the update is deterministic
+// for a thread count, so restoring the parameters, AdamW's moments, the step and the data
+// position reproduces the uninterrupted run bit for bit (same --threads).
+#include <cstdint>
+#include <string>
+
+#include "train/evaluate.h"
+#include "train/run_dir.h"
+#include "train/train_options.h"
+
+namespace hqlt::train {
+
+struct RunControl {
+  int64_t stop_at = 0;       // stop (with a checkpoint) once this many steps are done; 0: never
+  bool progress = true;      // the live progress line on stderr
+  bool summary = true;       // print the test table and where the plots are at the end
+  std::string label;         // progress-line prefix (the experiment names its models)
+};
+
+struct TrainReport {
+  int64_t step = 0;          // optimiser steps completed
+  bool finished = false;     // all steps done and the test evaluation written
+  bool interrupted = false;  // stopped early by Ctrl-C (or stop_at), with a checkpoint saved
+  double seconds = 0;        // wall time of this process's training
+  EvalResult test;           // the final test evaluation (when finished)
+};
+
+// Starts a new run in `run` (an existing run there is an error: resume it instead).
+TrainReport train_new(const TrainOptions& options, const RunDir& run, const RunControl& control = {});
+// Continues the run in `run` from its checkpoint with the options it was started with.
+TrainReport train_resume(const RunDir& run, int threads, const RunControl& control = {});
+
+// The final evaluation's JSON, one object per length bucket, as `hqlt eval --json` prints:
+// {"task":..,"length_min":..,"length_max":..,"accuracy":..,"count":..}.
+std::string bucket_json_lines(const std::string& task, const EvalResult& result);
+// The same as a readable table.
+std::string bucket_table(const EvalResult& result);
+
+}  // namespace hqlt::train
