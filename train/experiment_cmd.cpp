@@ -100,15 +100,17 @@ train::EvalResult read_test_json(const std::string& path) {
 struct RowResult {
   Row row;
   train::EvalResult test;
-  double seconds = 0;  // training time recorded in the run's metrics
+  double seconds = 0;         // training time recorded in the run's metrics
+  double train_accuracy = 0;  // over the last logged training steps: did it learn the
+                              // training lengths at all, before any generalisation?
 };
 
 std::string results_table(const std::vector<RowResult>& results) {
   std::string out = "| model | ";
   const auto& buckets = results.front().test.buckets;
   for (const auto& b : buckets) out += std::to_string(b.length_min) + "–" + std::to_string(b.length_max) + " | ";
-  out += "all | train time |\n|---|";
-  for (size_t i = 0; i <= buckets.size() + 1; ++i) out += "---:|";
+  out += "all | train | train time |\n|---|";
+  for (size_t i = 0; i <= buckets.size() + 2; ++i) out += "---:|";
   out += "\n";
   char cell[64];
   for (const RowResult& r : results) {
@@ -117,17 +119,20 @@ std::string results_table(const std::vector<RowResult>& results) {
       std::snprintf(cell, sizeof cell, "%.1f | ", 100 * b.accuracy());
       out += cell;
     }
-    std::snprintf(cell, sizeof cell, "%.1f | %.0f s |\n", 100 * r.test.accuracy.token_accuracy(), r.seconds);
+    std::snprintf(cell, sizeof cell, "**%.1f** | %.1f | %.0f s |\n", 100 * r.test.accuracy.token_accuracy(),
+                  100 * r.train_accuracy, r.seconds);
     out += cell;
   }
   return out;
 }
 
-double training_seconds(const std::string& metrics_path) {
-  double seconds = 0;
+// The training time and the accuracy of the last training record of a run's metrics.
+void read_training_record(const std::string& metrics_path, RowResult& result) {
   for (const nn::Json& r : train::read_metrics(metrics_path))
-    if (r.value("split", "") == "train") seconds = std::max(seconds, r.value("seconds", 0.0));
-  return seconds;
+    if (r.value("split", "") == "train") {
+      result.seconds = std::max(result.seconds, r.value("seconds", 0.0));
+      result.train_accuracy = r.value("accuracy", 0.0);
+    }
 }
 
 }  // namespace
@@ -182,9 +187,9 @@ int experiment(const Args& args) {
       }
       result.test = report.test;
     }
-    result.seconds = training_seconds(run.metrics());
-    std::printf("%-28s test accuracy %5.1f%%  (%.0f s)\n", row.name.c_str(), 100 * result.test.accuracy.token_accuracy(),
-                result.seconds);
+    read_training_record(run.metrics(), result);
+    std::printf("%-28s test accuracy %5.1f%%, train accuracy %5.1f%%  (%.0f s)\n", row.name.c_str(),
+                100 * result.test.accuracy.token_accuracy(), 100 * result.train_accuracy, result.seconds);
     std::fflush(stdout);
     results.push_back(result);
   }

@@ -182,7 +182,9 @@ void check_spec(const PlotSpec& spec) {
 int title_band(const PlotSpec& spec) { return spec.title.empty() ? 20 : kGlyphHeight * kTitleScale + 28; }
 int text_height() { return kGlyphHeight * kTextScale; }
 
-// The legend box: top-right corner of the plot area; one row per series.
+// The legend box: one row per series, in the corner of the plot area (top-right, then
+// top-left, bottom-right, bottom-left, right-middle) that hides the fewest points of the
+// lines, sampled along every segment.
 struct LegendBox {
   int x0, y0, x1, y1, row;
 };
@@ -192,7 +194,30 @@ LegendBox legend_box(const PlotSpec& spec, const PlotFrame& f) {
   int row = text_height() + 10;
   int w = 8 + 28 + 8 + label_w + 8;
   int h = int(spec.series.size()) * row + 8;
-  return LegendBox{f.right - 10 - w, f.top + 10, f.right - 10, f.top + 10 + h, row};
+  const int left = f.left + 10, right = f.right - 10 - w, top = f.top + 10, bottom = f.bottom - 10 - h;
+  const int middle = (f.top + f.bottom - h) / 2;
+  const std::pair<int, int> corners[] = {{right, top}, {left, top}, {right, bottom}, {left, bottom}, {right, middle}};
+  auto hidden = [&](int x0, int y0) {
+    int64_t count = 0;
+    for (const Series& s : spec.series)
+      for (size_t i = 0; i + 1 < s.x.size(); ++i)
+        for (int k = 0; k <= 32; ++k) {
+          const double t = k / 32.0;
+          const double x = s.x[i] + t * (s.x[i + 1] - s.x[i]);
+          const double y = s.y[i] + t * (s.y[i + 1] - s.y[i]);
+          if (!std::isfinite(x) || !std::isfinite(y) || (f.log_y && y <= 0)) continue;
+          const double px = f.pixel_x(x), py = f.pixel_y(y);
+          count += px >= x0 - 4 && px <= x0 + w + 4 && py >= y0 - 4 && py <= y0 + h + 4;
+        }
+    return count;
+  };
+  std::pair<int, int> best = corners[0];
+  int64_t best_hidden = hidden(best.first, best.second);
+  for (const auto& c : corners) {
+    const int64_t n = hidden(c.first, c.second);
+    if (n < best_hidden) best = c, best_hidden = n;
+  }
+  return LegendBox{best.first, best.second, best.first + w, best.second + h, row};
 }
 
 // Draws one series: coverage is the largest over all its segments (so joints are not

@@ -37,6 +37,9 @@ struct Session {
   models::TrainingState state;
   int64_t batches_consumed = 0;  // the data position: train examples [0, batches·B) are used
   int64_t skipped_steps = 0;
+  double seconds_before = 0;     // training time of earlier processes of this run
+  Clock::time_point started = Clock::now();
+  double seconds() const { return seconds_before + std::chrono::duration<double>(Clock::now() - started).count(); }
 };
 
 void make_optimizer(Session& s) {
@@ -137,6 +140,7 @@ nn::Json test_json(const Session& s, const EvalResult& test) {
 void checkpoint(Session& s) {
   s.state.extra["batches_consumed"] = std::to_string(s.batches_consumed);
   s.state.extra["skipped_steps"] = std::to_string(s.skipped_steps);
+  s.state.extra["train_seconds"] = std::to_string(s.seconds());
   save_checkpoint(s.run, *s.model, *s.optimizer, s.state);
 }
 
@@ -150,6 +154,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
 
   TrainReport report;
   const auto start = Clock::now();
+  s.started = start;
   const int64_t first_step = s.state.step;
   double loss_sum = 0;
   int64_t loss_count = 0, window_tokens = 0;
@@ -192,12 +197,13 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     const int64_t k = s.state.step;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const double eta = elapsed / double(k - first_step) * double(o.steps - k);
+    const double total_seconds = s.seconds();
     if (k % o.log_interval == 0 || k == o.steps) {
       const double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double rate = window_s > 0 ? double(window_tokens) / window_s : 0;
       log.write({{"step", k}, {"split", "train"}, {"loss", loss_sum / double(loss_count)},
                  {"accuracy", window_acc.token_accuracy()}, {"lr", lr}, {"tokens", s.state.tokens_seen},
-                 {"tokens_per_s", rate}, {"seconds", elapsed}});
+                 {"tokens_per_s", rate}, {"seconds", total_seconds}});
       char line[256];
       std::snprintf(line, sizeof line, "%sstep %lld/%lld  loss %.4f  acc %5.1f%%  %s tok/s  ETA %s", prefix.c_str(),
                     (long long)k, (long long)o.steps, loss_sum / double(loss_count),
@@ -222,7 +228,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   }
   if (tty) std::fputc('\n', stderr);
   report.step = s.state.step;
-  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.seconds = s.seconds();
   checkpoint(s);
   if (report.interrupted) {
     if (control.summary)
@@ -302,6 +308,7 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   s.state = models::load_training_state(dir, *s.optimizer);
   s.batches_consumed = std::stoll(s.state.extra.at("batches_consumed"));
   s.skipped_steps = std::stoll(s.state.extra.at("skipped_steps"));
+  s.seconds_before = std::stod(s.state.extra.at("train_seconds"));
   s.schedule = make_schedule(s.options);
   truncate_metrics(run.metrics(), s.state.step);
   if (control.summary)

@@ -34,7 +34,7 @@ struct TrainReport {
   int64_t step = 0;          // optimiser steps completed
   bool finished = false;     // all steps done and the test evaluation written
   bool interrupted = false;  // stopped early by Ctrl-C (or stop_at), with a checkpoint saved
-  double seconds = 0;        // wall time of this process's training
+  double seconds = 0;        // training wall time of the run, across resumes
   EvalResult test;           // the final test evaluation (when finished)
 };
 
