@@ -13,10 +13,15 @@ constexpr const char* kUsage =
     "usage: hqlt <command> [options]\n"
     "\n"
     "commands:\n"
+    "  train         train a model on a task (hqlt train --help; --resume DIR continues a run)\n"
+    "  eval          a run's checkpoint on its task, accuracy by length (--run DIR [--json])\n"
+    "  experiment    the paper's Table 2 on parity or modular_arithmetic, every model, one table\n"
     "  demo          train a tiny model on a toy task and print its loss falling\n"
     "  bench gemm    GFLOP/s of our GEMM on the anchor shapes (--threads N, --json)\n"
     "  bench ops     fused ops vs their references, fwd and fwd+bwd ms (--threads N, --json)\n"
+    "  bench train   ms per training step and tokens/s (--model NAME --preset parity-small|lm-small)\n"
     "  logits        logits of a checkpoint for token ids (--model DIR --input IDS --out OUT)\n"
+    "  generate      sample text from a checkpoint, printed as it goes (--run DIR | --model DIR)\n"
     "\n"
     "options:\n"
     "  --help        this text (every command takes --help too)\n"
@@ -38,17 +43,22 @@ int main(int argc, char** argv) {
     const std::string command = args[0];
     hqlt::cli::Args rest(args.begin() + 1, args.end());
     if (command == "demo") return hqlt::cli::demo(rest);
+    if (command == "train") return hqlt::cli::train(rest);
+    if (command == "eval") return hqlt::cli::eval(rest);
+    if (command == "experiment") return hqlt::cli::experiment(rest);
     if (command == "logits") return hqlt::cli::logits(rest);
+    if (command == "generate") return hqlt::cli::generate(rest);
     if (command == "bench") {
       if (rest.empty() || rest[0] == "--help") {
-        std::fputs("usage: hqlt bench gemm|ops [options]   (hqlt bench gemm --help, hqlt bench ops --help)\n",
+        std::fputs("usage: hqlt bench gemm|ops|train [options]   (hqlt bench NAME --help)\n",
                    rest.empty() ? stderr : stdout);
         return rest.empty() ? 2 : 0;
       }
       hqlt::cli::Args sub(rest.begin() + 1, rest.end());
       if (rest[0] == "gemm") return hqlt::cli::bench_gemm(sub);
       if (rest[0] == "ops") return hqlt::cli::bench_ops(sub);
-      std::fprintf(stderr, "hqlt bench: unknown benchmark '%s' (known: gemm, ops)\n", rest[0].c_str());
+      if (rest[0] == "train") return hqlt::cli::bench_train(sub);
+      std::fprintf(stderr, "hqlt bench: unknown benchmark '%s' (known: gemm, ops, train)\n", rest[0].c_str());
       return 2;
     }
     std::fprintf(stderr, "hqlt: unknown command '%s' (see hqlt --help)\n", command.c_str());
