@@ -1,18 +1,9 @@
 #include "cuda/runtime.h"
 
-#include <cuda_runtime.h>
-
+#include "cuda/check.h"
 #include "engine/error.h"
 
 namespace hqlt::cuda {
-namespace {
-
-void check(cudaError_t status, const char* call) {
-  if (status != cudaSuccess)
-    fail("cuda: ", call, " failed: ", cudaGetErrorName(status), ": ", cudaGetErrorString(status));
-}
-
-}  // namespace
 
 int device_count() {
   int count = 0;
@@ -37,21 +28,21 @@ void require_device() {
 void* device_malloc(size_t bytes) {
   require_device();
   void* p = nullptr;
-  check(cudaMalloc(&p, bytes), "cudaMalloc");
+  HQLT_CUDA_CHECK(cudaMalloc(&p, bytes));
   return p;
 }
 
-void device_free(void* ptr) { check(cudaFree(ptr), "cudaFree"); }
+void device_free(void* ptr) { HQLT_CUDA_CHECK(cudaFree(ptr)); }
 
 void memcpy_host_to_device(void* dst, const void* src, size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (host to device)");
+  HQLT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
 }
 void memcpy_device_to_host(void* dst, const void* src, size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (device to host)");
+  HQLT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 void memcpy_device_to_device(void* dst, const void* src, size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy (device to device)");
+  HQLT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
 }
-void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+void synchronize() { HQLT_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace hqlt::cuda

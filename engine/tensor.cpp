@@ -9,6 +9,7 @@
 #include "engine/strided_loop.h"
 
 #ifdef HQLT_HAS_CUDA
+#include "cuda/copy.h"
 #include "cuda/runtime.h"
 #endif
 
@@ -187,9 +188,17 @@ void copy_into(const Tensor& dst, const Tensor& src) {
     return;
   }
 #ifdef HQLT_HAS_CUDA
-  HQLT_CHECK(dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous(),
-             "copy: copies involving cuda need contiguous tensors of one dtype (got ", dtype_name(dst.dtype()),
-             " <- ", dtype_name(src.dtype()), ")");
+  if (dst.dtype() != src.dtype() || !dst.is_contiguous() || !src.is_contiguous()) {
+    if (dst.device() == src.device()) return cuda::copy(dst, src);  // strided kernel on the GPU
+    // Across devices only whole contiguous blocks move: convert and compact on the source
+    // side, move the bytes, then scatter into dst's view on its own side.
+    Tensor staged = empty(src.shape(), dst.dtype(), src.device());
+    copy_into(staged, src);
+    Tensor landed = empty(dst.shape(), dst.dtype(), dst.device());
+    copy_into(landed, staged);
+    copy_into(dst, landed);
+    return;
+  }
   size_t bytes = size_t(dst.numel()) * dtype_size(dst.dtype());
   if (bytes == 0) return;
   if (src.device() == Device::cpu)
@@ -212,8 +221,7 @@ Tensor clone_contiguous(const Tensor& t) {
 void fill(const Tensor& t, double value) {
   if (t.device() != Device::cpu) {
 #ifdef HQLT_HAS_CUDA
-    Tensor host = full(t.shape(), value, t.dtype(), Device::cpu);
-    copy_into(t, host);
+    cuda::fill(t, value);
     return;
 #endif
   }
@@ -229,8 +237,15 @@ void fill(const Tensor& t, double value) {
 void accumulate_into(const Tensor& acc, const Tensor& g) {
   HQLT_CHECK(acc.shape() == g.shape(), "accumulate: shapes ", shape_str(acc.shape()), " and ",
              shape_str(g.shape()), " differ");
-  HQLT_CHECK(acc.device() == Device::cpu && g.device() == Device::cpu,
-             "accumulate: gradient accumulation on cuda is not available in this build");
+  HQLT_CHECK(acc.device() == g.device(), "accumulate: gradient on ", device_name(g.device()),
+             " for a tensor on ", device_name(acc.device()));
+  if (acc.device() != Device::cpu) {
+#ifdef HQLT_HAS_CUDA
+    return cuda::accumulate(acc, g);
+#else
+    fail("accumulate: this hqlt was built without CUDA");
+#endif
+  }
   dispatch_all(acc.dtype(), [&]<typename D>() {
     dispatch_all(g.dtype(), [&]<typename S>() {
       D* a = static_cast<D*>(acc.impl()->storage->data) + acc.offset();

@@ -2,6 +2,10 @@
 
 #include "ops/reduce/reduce.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "cuda/reduce.h"
+#endif
+
 namespace hqlt::ops {
 
 void check_defined(const char* op, const char* arg, const Tensor& t) {
@@ -25,6 +29,13 @@ void check_same_kind(const char* op, const char* arg_a, const Tensor& a, const c
 
 void check_cpu(const char* op, const Tensor& t) {
   HQLT_CHECK(t.device() == Device::cpu, op, ": no cuda kernel for this op in this build (tensor is on cuda)");
+}
+
+void check_device_built(const char* op, const Tensor& t) {
+#ifndef HQLT_HAS_CUDA
+  HQLT_CHECK(t.device() == Device::cpu, op, ": tensor is on cuda but this hqlt was built without CUDA ",
+             "(rebuild with -DHQLT_CUDA=ON)");
+#endif
 }
 
 void check_rank(const char* op, const char* arg, const Tensor& t, int64_t rank) {
@@ -53,6 +64,9 @@ Strides broadcast_strides(const Tensor& t, const Shape& target) {
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;
+#ifdef HQLT_HAS_CUDA
+  if (grad.device() == Device::cuda) return cuda::sum_to(grad, shape);
+#endif
   // Sum the leading dims the broadcast added, then the dims that were 1.
   size_t lead = grad.shape().size() - shape.size();
   std::vector<int64_t> dims;

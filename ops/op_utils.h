@@ -15,6 +15,9 @@ void check_floating(const char* op, const char* arg, const Tensor& t);
 void check_same_kind(const char* op, const char* arg_a, const Tensor& a, const char* arg_b, const Tensor& b);
 // Throws unless t lives on the CPU (for ops whose CUDA kernel is not built yet).
 void check_cpu(const char* op, const Tensor& t);
+// Throws unless this build has kernels for t's device: the CPU always, cuda when the
+// build has CUDA (for ops that dispatch to a cuda kernel).
+void check_device_built(const char* op, const Tensor& t);
 // Throws unless t has the given rank.
 void check_rank(const char* op, const char* arg, const Tensor& t, int64_t rank);
 
@@ -29,7 +32,8 @@ Tensor contiguous_detached(const Tensor& t);
 
 // Strides that read `t` as if it had shape `target` (broadcast dims get stride 0).
 Strides broadcast_strides(const Tensor& t, const Shape& target);
-// The gradient of a broadcast: sums `grad` down to `shape` (the inverse of expand).
+// The gradient of a broadcast: sums `grad` down to `shape` (the inverse of expand), on
+// grad's device.
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 
 }  // namespace hqlt::ops

@@ -4,6 +4,10 @@
 #include "ops/op_utils.h"
 #include "ops/shape/views.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "cuda/blas.h"
+#endif
+
 namespace hqlt {
 namespace {
 
@@ -83,6 +87,13 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b, bool trans_a, bool trans_
     Tensor keep_a, keep_b;
     Operand<T> A = prepare<T>(a, trans_a, batch, keep_a);
     Operand<T> B = prepare<T>(b, trans_b, batch, keep_b);
+#ifdef HQLT_HAS_CUDA
+    if (out.device() == Device::cuda) {  // same operand layout, device pointers: cuBLAS
+      cuda::gemm_strided_batched<T>(A.trans, B.trans, m, n, k, T(1), A.data, A.ld, A.batch_stride, B.data, B.ld,
+                                    B.batch_stride, T(0), out.data<T>(), n, m * n, count);
+      return;
+    }
+#endif
     gemm::gemm_strided_batched<T>(A.trans, B.trans, m, n, k, T(1), A.data, A.ld, A.batch_stride, B.data, B.ld,
                                   B.batch_stride, T(0), out.data<T>(), n, m * n, count);
   });
@@ -94,7 +105,7 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b, bool trans_a, bool trans_
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   ops::check_floating("matmul", "a", a);
   ops::check_same_kind("matmul", "a", a, "b", b);
-  ops::check_cpu("matmul", a);
+  ops::check_device_built("matmul", a);
   HQLT_CHECK(a.dim() >= 2, "matmul: argument 'a': expected at least 2 dims, got shape ", shape_str(a.shape()));
   HQLT_CHECK(b.dim() >= 2, "matmul: argument 'b': expected at least 2 dims, got shape ", shape_str(b.shape()));
   Tensor out = matmul_kernel(a, b, trans_a, trans_b);

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# One command to check the CUDA backend whenever a GPU is at hand (issue 6):
+#
+#   bash bench/gpu_check.sh [build-dir]        (default: build-gpu)
+#
+# Builds hqlt with CUDA (Release, for this card's architecture only), prints nvidia-smi,
+# runs the cuda-labelled tests, runs compute-sanitizer memcheck and racecheck on them, runs
+# the GPU benchmarks, and prints a summary; everything is also written to
+# <build-dir>/gpu_check.log. Every step has its own time limit so the whole run fits in
+# 10 minutes on one H100/H200 with 16 cores. Exits non-zero when any step fails, and at
+# once (exit 2) when no GPU is present: nothing here can be checked without one.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUILD="${1:-build-gpu}"
+mkdir -p "$BUILD"
+LOG="$BUILD/gpu_check.log"
+exec > >(tee "$LOG") 2>&1
+
+export PATH="/usr/local/cuda/bin:$PATH"
+START=$(date +%s)
+declare -a SUMMARY=()
+FAILED=0
+
+# run_step NAME SECONDS COMMAND...: runs the command under a time limit, records the result.
+run_step() {
+  local name="$1" limit="$2"
+  shift 2
+  echo
+  echo "==== $name (limit ${limit}s) ===="
+  local t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@"
+  local rc=$?
+  local dt=$(($(date +%s) - t0))
+  local status="ok"
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    status="TIMEOUT"
+  elif [ "$rc" -ne 0 ]; then
+    status="FAIL (exit $rc)"
+  fi
+  [ "$status" = "ok" ] || FAILED=1
+  SUMMARY+=("$(printf '%-34s %-16s %4ss' "$name" "$status" "$dt")")
+  return "$rc"
+}
+
+echo "hqlt gpu_check: $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname), log: $LOG"
+
+# ---- 0. A GPU, or stop here ---------------------------------------------------------
+if ! command -v nvidia-smi > /dev/null 2>&1; then
+  echo "gpu_check: FAILED: nvidia-smi not found; no NVIDIA driver on this machine, so no GPU to check." >&2
+  exit 2
+fi
+if ! GPUS=$(timeout 30 nvidia-smi -L 2>&1) || ! grep -q '^GPU ' <<< "$GPUS"; then
+  echo "gpu_check: FAILED: nvidia-smi lists no GPU:" >&2
+  echo "$GPUS" >&2
+  exit 2
+fi
+if ! command -v nvcc > /dev/null 2>&1; then
+  echo "gpu_check: FAILED: nvcc not found (looked in PATH and /usr/local/cuda/bin)" >&2
+  exit 2
+fi
+timeout 30 nvidia-smi
+# Build for this card only (sm_90 for H100/H200): halves nvcc's time.
+CC=$(timeout 30 nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')
+ARCH="${CC:-90}"
+echo "compute capability: $ARCH; nvcc: $(nvcc --version | tail -1)"
+
+# ---- 1. Build --------------------------------------------------------------------------
+run_step "configure (CUDA on, sm_$ARCH)" 90 \
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHQLT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH"
+if ! run_step "build hqlt hqlt_tests" 270 cmake --build "$BUILD" -j "$(nproc)" --target hqlt hqlt_tests; then
+  echo "gpu_check: FAILED: the build failed; nothing else can run." >&2
+  printf '%s\n' "${SUMMARY[@]}"
+  exit 1
+fi
+
+# ---- 2. cuda tests ---------------------------------------------------------------------
+# On a GPU machine a skipped cuda test means the GPU was not seen: that is a failure here.
+CTEST_OUT="$BUILD/gpu_check_ctest.txt"
+run_step "ctest -L cuda" 90 bash -o pipefail -c "ctest --test-dir '$BUILD' -L cuda --output-on-failure | tee '$CTEST_OUT'"
+if grep -q 'Skipped' "$CTEST_OUT"; then
+  echo "gpu_check: FAILED: cuda tests were skipped on a machine with a GPU:"
+  grep 'Skipped' "$CTEST_OUT"
+  FAILED=1
+  SUMMARY+=("$(printf '%-34s %-16s' 'no cuda test skipped' 'FAIL')")
+fi
+
+# ---- 3. compute-sanitizer on the cuda tests ---------------------------------------------
+SANITIZER=$(command -v compute-sanitizer || true)
+if [ -z "$SANITIZER" ]; then
+  echo "gpu_check: FAILED: compute-sanitizer not found (it ships with the CUDA toolkit)"
+  FAILED=1
+  SUMMARY+=("$(printf '%-34s %-16s' 'compute-sanitizer' 'FAIL (missing)')")
+else
+  for tool in memcheck racecheck; do
+    run_step "compute-sanitizer $tool" 110 \
+      "$SANITIZER" --tool "$tool" --error-exitcode 1 "$BUILD/hqlt_tests" -ts=cuda
+  done
+fi
+
+# ---- 4. Benchmarks -----------------------------------------------------------------------
+echo
+echo "==== benchmarks ===="
+# TODO(issue 6): cuBLAS GEMM TFLOP/s on this card (the ceiling) — no GPU benchmark command yet.
+# TODO(issue 6): fused delta rule forward/backward (B=8, H=16, d=64 and 128, T=1k/4k/16k):
+#                time, TFLOP/s, fraction of peak — the CUDA kernel does not exist yet.
+# TODO(issue 6): tiled softmax attention forward/backward, same shapes — kernel not written yet.
+# TODO(issue 6): training tokens/s of the 340M Synchronous HQLT config at T=2048 on cuda
+#                (`hqlt train --device cuda` is not wired up yet).
+echo "TODO: no GPU benchmarks exist yet (cuBLAS GEMM ceiling, fused delta rule, attention, 340M training)."
+SUMMARY+=("$(printf '%-34s %-16s' 'benchmarks' 'TODO (none yet)')")
+
+# ---- Summary -----------------------------------------------------------------------------
+echo
+echo "==== summary ($(($(date +%s) - START))s in all) ===="
+printf '%s\n' "${SUMMARY[@]}"
+if [ "$FAILED" -ne 0 ]; then
+  echo "gpu_check: FAILED (see above; full log in $LOG)"
+  exit 1
+fi
+echo "gpu_check: all steps passed"
