@@ -8,8 +8,8 @@
 // The anchor's SwiGLU width is 8·⌈(8d/3)/8⌉ (344 for d = 128, 688 for d = 256); we set
 // intermediate_size to it so both models hold the same matrices. Its DeltaNet mixer has no
 // short convolution, so delta_net runs here with use_short_conv = false; every other
-// setting is named_model_config's (delta_net keeps its output gate and β ∈ (0, 2), which
-// the anchor does not have). AdamW as the anchor: lr 1e-3, betas (0.9, 0.95), eps 1e-8,
+// setting is named_model_config's (delta_net keeps SiLU on v and β ∈ (0, 2), which the
+// anchor does not have). AdamW as the anchor: lr 1e-3, betas (0.9, 0.95), eps 1e-8,
 // weight decay 0.1 on every parameter. One batch of uniform random tokens, drawn once
 // from a fixed generator, as the anchor does.
 //
