@@ -78,20 +78,23 @@ double ArgReader::non_negative_double() {
   return x;
 }
 
-std::vector<int64_t> ArgReader::positive_int_list() {
+std::vector<int64_t> ArgReader::int_list(int64_t min, const char* what) {
   std::string v = value();
   std::vector<int64_t> out;
   std::stringstream in(v);
   std::string item;
   while (std::getline(in, item, ',')) {
     int64_t n = 0;
-    HQLT_CHECK(parse_positive(item, n), command_, ": option ", current_,
-               " expects a comma-separated list of positive integers, got '", v, "'");
+    HQLT_CHECK(parse_integer(item, n) && n >= min, command_, ": option ", current_, " expects a comma-separated list of ",
+               what, ", got '", v, "'");
     out.push_back(n);
   }
   HQLT_CHECK(!out.empty(), command_, ": option ", current_, " expects a list, got '", v, "'");
   return out;
 }
+
+std::vector<int64_t> ArgReader::positive_int_list() { return int_list(1, "positive integers"); }
+std::vector<int64_t> ArgReader::non_negative_int_list() { return int_list(0, "integers >= 0"); }
 
 void ArgReader::unknown() const {
   fail(command_, ": unknown option '", current_, "' (see hqlt ", command_, " --help)");

@@ -31,10 +31,13 @@ class ArgReader {
   int64_t non_negative_int();
   double positive_double();
   double non_negative_double();
-  std::vector<int64_t> positive_int_list();  // "256,1024,4096"
+  std::vector<int64_t> positive_int_list();      // "256,1024,4096"
+  std::vector<int64_t> non_negative_int_list();  // "0,5,2"
   [[noreturn]] void unknown() const;
 
  private:
+  std::vector<int64_t> int_list(int64_t min, const char* what);
+
   std::string command_;
   const Args& args_;
   size_t pos_ = 0;

@@ -8,10 +8,8 @@
 // printed; only a model whose logits turn NaN stops with an error part way.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,52 +62,6 @@ struct GenerateOptions {
   int threads = 0;
 };
 
-// A whole word as an integer >= 0; false for anything else ("", "3x", "-1").
-bool parse_non_negative(const std::string& text, int64_t& out) {
-  size_t used = 0;
-  try {
-    out = std::stoll(text, &used);
-  } catch (...) {
-    return false;
-  }
-  return used == text.size() && out >= 0;
-}
-
-int64_t non_negative_int(ArgReader& r) {
-  const std::string v = r.value();
-  int64_t n = 0;
-  HQLT_CHECK(parse_non_negative(v, n), "generate: option ", r.option(), " expects an integer >= 0, got '", v, "'");
-  return n;
-}
-
-double non_negative_double(ArgReader& r) {
-  const std::string v = r.value();
-  size_t used = 0;
-  double x = -1;
-  try {
-    x = std::stod(v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  HQLT_CHECK(!v.empty() && used == v.size() && std::isfinite(x) && x >= 0, "generate: option ", r.option(),
-             " expects a number >= 0, got '", v, "'");
-  return x;
-}
-
-std::vector<int64_t> id_list(ArgReader& r) {
-  const std::string v = r.value();
-  std::vector<int64_t> ids;
-  std::stringstream in(v);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    int64_t n = 0;
-    HQLT_CHECK(parse_non_negative(item, n), "generate: option ", r.option(),
-               " expects comma-separated token ids >= 0, got '", v, "'");
-    ids.push_back(n);
-  }
-  HQLT_CHECK(!ids.empty(), "generate: option ", r.option(), " expects at least one token id, got '", v, "'");
-  return ids;
-}
 
 // The checkpoint folder the options name; load_pretrained reports a missing file in it.
 std::string checkpoint_dir(const GenerateOptions& opt) {
@@ -184,16 +136,16 @@ int generate(const Args& args) {
       opt.prompt = r.value();
       opt.has_prompt = true;
     } else if (r.is("--prompt-ids")) {
-      opt.prompt_ids = id_list(r);
+      opt.prompt_ids = r.non_negative_int_list();
       opt.has_prompt_ids = true;
     } else if (r.is("--tokens")) {
       opt.tokens = r.positive_int();
     } else if (r.is("--temperature")) {
-      opt.sampling.temperature = non_negative_double(r);
+      opt.sampling.temperature = r.non_negative_double();
     } else if (r.is("--top-k")) {
-      opt.sampling.top_k = non_negative_int(r);
+      opt.sampling.top_k = r.non_negative_int();
     } else if (r.is("--seed")) {
-      opt.seed = uint64_t(non_negative_int(r));
+      opt.seed = uint64_t(r.non_negative_int());
     } else if (r.is("--context")) {
       opt.context = r.positive_int();
     } else if (r.is("--threads")) {

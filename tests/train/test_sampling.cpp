@@ -255,7 +255,7 @@ TEST_SUITE("unit") {
     CHECK(has(run_cli({"--model", run}), "config.json"));
     CHECK(has(run_cli({"--run", run, "--prompt", "hi"}), "--prompt TEXT needs a byte-level model"));
     CHECK(has(run_cli({"--run", run, "--prompt-ids", "1,50"}), "token 1 is 50, outside the vocabulary [0, 50)"));
-    CHECK(has(run_cli({"--run", run, "--prompt-ids", "1,-2"}), "expects comma-separated token ids >= 0"));
+    CHECK(has(run_cli({"--run", run, "--prompt-ids", "1,-2"}), "expects a comma-separated list of integers >= 0"));
     CHECK(has(run_cli({"--run", run, "--top-k", "51"}), "--top-k must be in [0, 50]"));
     CHECK(has(run_cli({"--run", run, "--temperature", "-1"}), "--temperature expects a number >= 0"));
     CHECK(has(run_cli({"--run", run, "--tokens", "0"}), "--tokens expects a positive integer"));
