@@ -1,5 +1,6 @@
 #include "models/causal_lm.h"
 
+#include "engine/autograd.h"
 #include "nn/init.h"
 #include "ops/matmul/matmul.h"
 
@@ -75,6 +76,28 @@ Tensor CausalLM::forward(const Tensor& input_ids) const {
              shape_str(input_ids.shape()));
   // Out-of-vocabulary ids throw in the embedding lookup, naming the value and its position.
   return logits(hidden_states(model->embeddings->forward(input_ids)));
+}
+
+Tensor CausalLM::step(const Tensor& ids, DecodeState& state) const {
+  HQLT_CHECK(ids.defined(), "CausalLM::step: argument 'ids' is undefined");
+  HQLT_CHECK(ids.dtype() == DType::i32 || ids.dtype() == DType::i64,
+             "CausalLM::step: argument 'ids': expected i32 or i64 token ids, got ", dtype_name(ids.dtype()));
+  HQLT_CHECK(ids.dim() == 1 || (ids.dim() == 2 && ids.size(1) == 1),
+             "CausalLM::step: argument 'ids': expected [B] or [B, 1] (one token per row), got shape ",
+             shape_str(ids.shape()));
+  const int64_t b = ids.size(0);
+  if (state.layers.empty()) {
+    state.batch = b;
+    state.layers.resize(model->layers->size());
+  }
+  HQLT_CHECK(b == state.batch && state.layers.size() == model->layers->size(), "CausalLM::step: argument 'ids': ",
+             b, " rows, but the decode state was started with ", state.batch, " rows for a model of ",
+             state.layers.size(), " layers");
+  NoGrad no_grad;
+  Tensor h = model->embeddings->forward(ids.reshape({b, 1}));
+  for (size_t i = 0; i < model->layers->size(); ++i) h = model->layer(i).step(h, state.layers[i]);
+  ++state.position;
+  return logits(model->norm->forward(h)).reshape({b, config_.vocab_size});
 }
 
 }  // namespace hqlt::models

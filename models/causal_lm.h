@@ -30,6 +30,7 @@
 
 #include "engine/rng.h"
 #include "models/config.h"
+#include "models/decode_state.h"
 #include "models/decoder_block.h"
 #include "models/token_mixer.h"
 #include "nn/embedding.h"
@@ -71,6 +72,13 @@ class CausalLM : public nn::Module {
   Tensor hidden_states(const Tensor& inputs_embeds) const;
   // The LM head on a final hidden state: [B, T, D] -> [B, T, V].
   Tensor logits(const Tensor& hidden) const;
+
+  // Streaming decoding (spec/models.md §5.10): the logits [B, V] that forward() would give
+  // at the next position of the sequence fed so far, for one new token per row, ids [B] or
+  // [B, 1]. `state` starts default-constructed (empty) and carries every layer's cache;
+  // the first step fixes B. Runs under NoGrad. The recurrent families (delta_net, every
+  // HQLT mode) do O(1) work per token; the Transformer attends over its growing KV cache.
+  Tensor step(const Tensor& ids, DecodeState& state) const;
 
   void set_kernels(Kernels k);
   Kernels kernels() const { return kernels_; }

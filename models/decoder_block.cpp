@@ -27,4 +27,9 @@ Tensor DecoderBlock::forward(const Tensor& h) const {
   return add(r, mlp->forward(mlp_norm->forward(r)));
 }
 
+Tensor DecoderBlock::step(const Tensor& h, LayerCache& cache) const {
+  Tensor r = add(h, attn->step(attn_norm->forward(h), cache));
+  return add(r, mlp->forward(mlp_norm->forward(r)));
+}
+
 }  // namespace hqlt::models

@@ -36,6 +36,9 @@ class DecoderBlock : public nn::Module {
   std::string type_name() const override { return "DecoderBlock"; }
 
   Tensor forward(const Tensor& h) const;
+  // One new token h [B, 1, D] of a streamed sequence (§5.10): the mixer reads and updates
+  // `cache`; the norms and the MLP act per token anyway.
+  Tensor step(const Tensor& h, LayerCache& cache) const;
 
   std::shared_ptr<nn::RMSNorm> attn_norm;
   std::shared_ptr<TokenMixer> attn;

@@ -1,5 +1,7 @@
 #include "models/delta_net_layer.h"
 
+#include <cmath>
+
 #include "ops/delta_rule/delta_rule.h"
 #include "ops/elementwise/elementwise.h"
 
@@ -59,6 +61,46 @@ Tensor DeltaNetLayer::forward(const Tensor& x) const {
   Tensor y = g_proj ? o_norm_gated->forward(o, g_proj->forward(x).reshape({b, t, num_heads, head_v_dim}))
                     : o_norm->forward(o);
   return o_proj->forward(y.reshape({b, t, value_dim}));
+}
+
+// One token of the §4.2 recurrence: write (ℓ2(k), v, β) into S, then read with ℓ2(q).
+Tensor DeltaNetLayer::step(const Tensor& x, LayerCache& cache) const {
+  check_mixer_input("DeltaNetLayer", x, hidden_size);
+  const int64_t b = x.size(0), h = num_heads, dk = head_k_dim, dv = head_v_dim;
+  Tensor q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
+  if (q_conv1d) {
+    if (!cache.conv_q.defined()) {
+      cache.conv_q = q_conv1d->initial_state(b);
+      cache.conv_k = k_conv1d->initial_state(b);
+      cache.conv_v = v_conv1d->initial_state(b);
+    }
+    q = q_conv1d->forward(q, cache.conv_q);  // conv, then SiLU
+    k = k_conv1d->forward(k, cache.conv_k);
+    v = v_conv1d->forward(v, cache.conv_v);
+  } else {
+    q = silu(q);
+    k = silu(k);
+    v = silu(v);
+  }
+  Tensor beta = b_proj ? sigmoid(b_proj->forward(x)) : ones({b, 1, h}, x.dtype(), x.device());
+  if (neg_eigval) beta = mul_scalar(beta, 2.0);
+
+  std::vector<double> qv = q.to_vector(), kv = k.to_vector(), vv = v.to_vector(), bv = beta.to_vector();
+  if (cache.S.empty()) cache.S.assign(size_t(b * h * dk * dv), 0.0);
+  std::vector<double> o(size_t(b * h * dv));
+  const double scale = 1.0 / std::sqrt(double(dk));
+  for (int64_t r = 0; r < b * h; ++r) {  // r = (batch, head)
+    double* S = cache.S.data() + r * dk * dv;
+    l2_normalize(kv.data() + r * dk, dk);
+    l2_normalize(qv.data() + r * dk, dk);
+    delta_write(S, kv.data() + r * dk, vv.data() + r * dv, bv[size_t(r)], dk, dv);
+    state_read(S, qv.data() + r * dk, scale, dk, dv, o.data() + r * dv);  // read after write
+  }
+  ++cache.position;
+
+  Tensor ot = from_vector(o, {b, 1, h, dv}, x.dtype(), x.device());
+  Tensor y = g_proj ? o_norm_gated->forward(ot, g_proj->forward(x).reshape({b, 1, h, dv})) : o_norm->forward(ot);
+  return o_proj->forward(y.reshape({b, 1, value_dim}));
 }
 
 }  // namespace hqlt::models

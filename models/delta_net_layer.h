@@ -40,6 +40,7 @@ class DeltaNetLayer : public TokenMixer {
   std::string type_name() const override { return "DeltaNetLayer"; }
 
   Tensor forward(const Tensor& x) const override;
+  Tensor step(const Tensor& x, LayerCache& cache) const override;  // §5.10, see decode_state.h
 
   // The chunk length of the fused delta rule (the reference kernel's 64).
   static constexpr int64_t kDeltaRuleChunk = 64;

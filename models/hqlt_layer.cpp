@@ -161,4 +161,119 @@ Tensor HQLTLayer::forward(const Tensor& x) const {
   return o_proj->forward(y.reshape({b, t, value_dim}));
 }
 
+HQLTLayer::FrontEnd HQLTLayer::front_end_step(const Tensor& x, LayerCache& cache) const {
+  const int64_t b = x.size(0);
+  Tensor q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
+  if (q_conv1d) {
+    if (!cache.conv_q.defined()) {
+      cache.conv_q = q_conv1d->initial_state(b);
+      cache.conv_k = k_conv1d->initial_state(b);
+      cache.conv_v = v_conv1d->initial_state(b);
+    }
+    q = q_conv1d->forward(q, cache.conv_q);
+    k = k_conv1d->forward(k, cache.conv_k);
+    v = v_conv1d->forward(v, cache.conv_v);  // conv, then SiLU
+  } else {
+    v = silu(v);
+  }
+  return {q.reshape({b, 1, num_heads, head_k_dim}), k.reshape({b, 1, num_heads, head_k_dim}),
+          v.reshape({b, 1, num_heads, head_v_dim})};
+}
+
+// One token of each memory of §5.3–5.6 from the cache (decode_state.h says what each mode
+// keeps), then the same mix, norm and projection as forward().
+Tensor HQLTLayer::step(const Tensor& x, LayerCache& cache) const {
+  check_mixer_input("HQLTLayer", x, hidden_size);
+  const int64_t b = x.size(0), h = num_heads, dk = head_k_dim, dv = head_v_dim, c = config.chunk_size;
+  const int64_t t = cache.position;  // this token's absolute position
+  const double scale = 1.0 / std::sqrt(double(dk));
+  const AttnMode mode = config.attn_mode;
+  FrontEnd in = front_end_step(x, cache);
+  std::vector<double> v = in.v.to_vector();
+
+  // KV memory: the last C tokens including t (§5.2 SWA_C), or t's attention chunk only (CA_C).
+  if (mode == AttnMode::chunk && t % c == 0) {
+    cache.keys.clear();
+    cache.values.clear();
+  }
+  std::vector<double> q_kv = (rotary ? rotary->forward(in.q, t) : in.q).to_vector();
+  cache.keys.push_back((rotary ? rotary->forward(in.k, t) : in.k).to_vector());
+  cache.values.push_back(v);
+  keep_last(cache.keys, c);
+  keep_last(cache.values, c);
+  std::vector<double> o_kv(size_t(b * h * dv));
+  for (int64_t r = 0; r < b * h; ++r)
+    attend_cached(q_kv.data() + r * dk, cache.keys, cache.values, r * dk, r * dv, dk, dv, scale, o_kv.data() + r * dv);
+
+  // FW memory.
+  std::vector<double> o_fw(size_t(b * h * dv), 0.0);
+  if (cache.S.empty()) cache.S.assign(size_t(b * h * dk * dv), 0.0);
+  if (mode == AttnMode::sync_chunk_linear) {
+    // φ = elu+1 on the raw q and k; S = Σ φ(k) vᵀ; β unused (§5.6).
+    auto elu1 = [](std::vector<double> a) {
+      for (double& e : a) e = e > 0 ? e + 1.0 : std::exp(e);
+      return a;
+    };
+    const std::vector<double> fq = elu1(in.q.to_vector()), fk = elu1(in.k.to_vector());
+    const bool time = config.linear_normalizer == LinearNormalizer::time;
+    if (time && cache.key_sum.empty()) cache.key_sum.assign(size_t(b * h * dk), 0.0);
+    for (int64_t bi = 0; bi < b; ++bi) {
+      std::vector<double> head_sum(size_t(dk), 0.0);  // Σ_{h' ≤ h} φ(k_{t,h'}): the reference normaliser
+      for (int64_t hi = 0; hi < h; ++hi) {
+        const int64_t r = bi * h + hi;
+        const double *qr = fq.data() + r * dk, *kr = fk.data() + r * dk;
+        double* S = cache.S.data() + r * dk * dv;
+        for (int64_t i = 0; i < dk; ++i)
+          for (int64_t j = 0; j < dv; ++j) S[i * dv + j] += kr[i] * v[size_t(r * dv + j)];
+        for (int64_t i = 0; i < dk; ++i) head_sum[size_t(i)] += kr[i];
+        const double* zk = head_sum.data();
+        if (time) {
+          double* ks = cache.key_sum.data() + r * dk;
+          for (int64_t i = 0; i < dk; ++i) ks[i] += kr[i];
+          zk = ks;
+        }
+        double z = 0;
+        for (int64_t i = 0; i < dk; ++i) z += qr[i] * zk[i];
+        z *= scale;
+        state_read(S, qr, scale, dk, dv, o_fw.data() + r * dv);
+        for (int64_t j = 0; j < dv; ++j) o_fw[size_t(r * dv + j)] /= (z + 1e-10);
+      }
+    }
+  } else {
+    std::vector<double> q_fw = silu(in.q).to_vector(), k_fw = silu(in.k).to_vector(), bt = beta(x).to_vector();
+    for (int64_t r = 0; r < b * h; ++r) l2_normalize(q_fw.data() + r * dk, dk);
+    if (mode == AttnMode::delayed) {
+      // Token t-C enters S now, with the current β_t; nothing while t < C (§5.4).
+      if (int64_t(cache.delayed_k.size()) == c) {
+        std::vector<double>& kd = cache.delayed_k.front();
+        for (int64_t r = 0; r < b * h; ++r) {
+          l2_normalize(kd.data() + r * dk, dk);
+          delta_write(cache.S.data() + r * dk * dv, kd.data() + r * dk, cache.delayed_v.front().data() + r * dv,
+                      bt[size_t(r)], dk, dv);
+        }
+        cache.delayed_k.pop_front();
+        cache.delayed_v.pop_front();
+      }
+      cache.delayed_k.push_back(k_fw);
+      cache.delayed_v.push_back(v);
+    } else {
+      if (mode == AttnMode::chunk && t % config.fw_block_size() == 0) cache.P = cache.S;  // a new FW block
+      for (int64_t r = 0; r < b * h; ++r) {
+        l2_normalize(k_fw.data() + r * dk, dk);
+        delta_write(cache.S.data() + r * dk * dv, k_fw.data() + r * dk, v.data() + r * dv, bt[size_t(r)], dk, dv);
+      }
+    }
+    // Chunk mode reads the frozen block-start state P; the others read S after the write.
+    const std::vector<double>& read = mode == AttnMode::chunk ? cache.P : cache.S;
+    for (int64_t r = 0; r < b * h; ++r)
+      state_read(read.data() + r * dk * dv, q_fw.data() + r * dk, scale, dk, dv, o_fw.data() + r * dv);
+  }
+  ++cache.position;
+
+  Memories m{from_vector(o_fw, {b, 1, h, dv}, x.dtype(), x.device()), from_vector(o_kv, {b, 1, h, dv}, x.dtype(), x.device())};
+  Tensor o = mix(x, m);
+  Tensor y = g_proj ? o_norm_gated->forward(o, g_proj->forward(x).reshape({b, 1, h, dv})) : o_norm->forward(o);
+  return o_proj->forward(y.reshape({b, 1, value_dim}));
+}
+
 }  // namespace hqlt::models

@@ -66,6 +66,7 @@ class HQLTLayer : public TokenMixer {
   std::string type_name() const override { return "HQLTLayer"; }
 
   Tensor forward(const Tensor& x) const override;
+  Tensor step(const Tensor& x, LayerCache& cache) const override;  // §5.10, see decode_state.h
 
   // The two memories' per-head outputs before mixing, each [B, T, H, d_v]. forward() is
   // mix → norm → o_proj on these; exposed so their properties can be checked directly.
@@ -100,6 +101,8 @@ class HQLTLayer : public TokenMixer {
     Tensor v;     // [B, T, H, d_v], SiLU'd
   };
   FrontEnd front_end(const Tensor& x) const;
+  // front_end() for one streamed token [B, 1, D], the convs carrying their state in `cache`.
+  FrontEnd front_end_step(const Tensor& x, LayerCache& cache) const;
   Tensor beta(const Tensor& x) const;  // [B, T, H]
 };
 

@@ -12,6 +12,7 @@
 // the reference path is the oracle for the fused one.
 #include "engine/error.h"
 #include "engine/tensor.h"
+#include "models/decode_state.h"
 #include "nn/module.h"
 
 namespace hqlt::models {
@@ -23,6 +24,10 @@ inline const char* kernels_name(Kernels k) { return k == Kernels::fused ? "fused
 class TokenMixer : public nn::Module {
  public:
   virtual Tensor forward(const Tensor& x) const = 0;
+  // Streaming decoding (§5.10): the output [B, 1, D] for one new token x [B, 1, D], equal
+  // to the last position of forward() on every token fed so far; updates `cache`. Runs
+  // under NoGrad (CausalLM::step).
+  virtual Tensor step(const Tensor& x, LayerCache& cache) const = 0;
 
   void set_kernels(Kernels k) { kernels_ = k; }
   Kernels kernels() const { return kernels_; }

@@ -46,4 +46,28 @@ Tensor TransformerAttention::forward(const Tensor& x) const {
   return o_proj->forward(o.reshape({b, t, hidden_size}));
 }
 
+// One token against the cache of every earlier RoPE'd key and value (the last W with a
+// window): query head h reads kv head h / G, as in forward().
+Tensor TransformerAttention::step(const Tensor& x, LayerCache& cache) const {
+  check_mixer_input("TransformerAttention", x, hidden_size);
+  const int64_t b = x.size(0), d = head_dim, groups = num_heads / num_kv_heads;
+  std::vector<double> q = rotary.forward(q_proj->forward(x).reshape({b, 1, num_heads, d}), cache.position).to_vector();
+  cache.keys.push_back(rotary.forward(k_proj->forward(x).reshape({b, 1, num_kv_heads, d}), cache.position).to_vector());
+  cache.values.push_back(v_proj->forward(x).to_vector());
+  if (window > 0) {
+    keep_last(cache.keys, window);
+    keep_last(cache.values, window);
+  }
+  ++cache.position;
+
+  const double scale = 1.0 / std::sqrt(double(d));
+  std::vector<double> o(size_t(b * num_heads * d));
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t h = 0; h < num_heads; ++h) {
+      const int64_t kv_off = (bi * num_kv_heads + h / groups) * d, q_off = (bi * num_heads + h) * d;
+      attend_cached(q.data() + q_off, cache.keys, cache.values, kv_off, kv_off, d, d, scale, o.data() + q_off);
+    }
+  return o_proj->forward(from_vector(o, {b, 1, hidden_size}, x.dtype(), x.device()));
+}
+
 }  // namespace hqlt::models

@@ -37,6 +37,7 @@ class TransformerAttention : public TokenMixer {
   std::string type_name() const override { return "TransformerAttention"; }
 
   Tensor forward(const Tensor& x) const override;
+  Tensor step(const Tensor& x, LayerCache& cache) const override;  // §5.10, see decode_state.h
 
   const int64_t hidden_size, num_heads, num_kv_heads, head_dim;
   const int64_t window;  // W, or -1 for full causal attention

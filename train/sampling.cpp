@@ -98,6 +98,17 @@ int64_t sample_token(const float* logits, int64_t vocab, const SamplingOptions& 
   return last;
 }
 
+namespace {
+
+// One token id as the [1] batch CausalLM::step takes.
+Tensor token_tensor(int64_t id) {
+  Tensor t = empty({1}, DType::i64);
+  t.data<int64_t>()[0] = id;
+  return t;
+}
+
+}  // namespace
+
 std::vector<int64_t> generate_tokens(const models::CausalLM& model, const std::vector<int64_t>& prompt,
                                      int64_t count, int64_t context, const SamplingOptions& options,
                                      Generator& gen, const std::function<void(int64_t)>& on_token) {
@@ -110,20 +121,21 @@ std::vector<int64_t> generate_tokens(const models::CausalLM& model, const std::v
     HQLT_CHECK(prompt[i] >= 0 && prompt[i] < vocab, "generate: prompt token ", i, " is ", prompt[i],
                ", outside the vocabulary [0, ", vocab, ")");
 
-  NoGrad no_grad;
-  std::vector<int64_t> sequence = prompt, generated;
+  // Prefill: the last `context` prompt tokens through the cached step (§5.10); the logits
+  // of the last one predict the first new token. From then on each token costs one step.
+  models::DecodeState state;
+  Tensor logits;
+  const int64_t start = std::max<int64_t>(0, int64_t(prompt.size()) - context);
+  for (size_t i = size_t(start); i < prompt.size(); ++i) logits = model.step(token_tensor(prompt[i]), state);
+  std::vector<int64_t> generated;
   generated.reserve(size_t(count));
   for (int64_t n = 0; n < count; ++n) {
-    const int64_t length = std::min<int64_t>(context, int64_t(sequence.size()));
-    Tensor ids = empty({1, length}, DType::i64);
-    std::copy(sequence.end() - length, sequence.end(), ids.data<int64_t>());
-    // Only the last position's logits are needed: [1, L, V] -> [V].
-    Tensor last = model.forward(ids).slice(1, length - 1, length).contiguous();
+    Tensor last = logits.contiguous();
     if (last.dtype() != DType::f32) last = last.to(DType::f32);  // an f64 model
     const int64_t token = sample_token(last.data<float>(), vocab, options, gen);
-    sequence.push_back(token);
     generated.push_back(token);
     if (on_token) on_token(token);
+    if (n + 1 < count) logits = model.step(token_tensor(token), state);
   }
   return generated;
 }

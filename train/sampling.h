@@ -41,12 +41,14 @@ int64_t sample_token(const float* logits, int64_t vocab, const SamplingOptions& 
 // set; for T = 0, one-hot at the argmax. Shared by sample_token and its tests.
 std::vector<double> sampling_probabilities(const float* logits, int64_t vocab, const SamplingOptions& options);
 
-// Autoregressive decoding: for each of `count` new tokens, runs model.forward (under NoGrad)
-// on the last `context` tokens of the sequence so far and samples from the logits of its
-// last position; `on_token` sees each new id as soon as it is drawn. Returns the new ids.
-// `prompt` must be non-empty with every id in [0, vocab). Recomputing the whole window is
-// exact for a causal model but costs O(context) per token; streaming decoding with cached
-// states (spec/models.md §5.10) would make each token O(1) and is not implemented.
+// Autoregressive decoding with cached states (spec/models.md §5.10): the last `context`
+// tokens of the prompt are fed one by one through model.step, then each of `count` new
+// tokens is sampled from the latest logits and fed back; `on_token` sees each new id as soon
+// as it is drawn. Returns the new ids. Each token costs one step: O(1) model work for the
+// recurrent families, attention over the cache for the Transformer. The model remembers
+// every token it was fed (the context bounds only the prompt), exactly as one forward() on
+// the whole fed sequence would see it. `prompt` must be non-empty with every id in
+// [0, vocab).
 std::vector<int64_t> generate_tokens(const models::CausalLM& model, const std::vector<int64_t>& prompt,
                                      int64_t count, int64_t context, const SamplingOptions& options,
                                      Generator& gen, const std::function<void(int64_t)>& on_token = {});

@@ -69,6 +69,18 @@ models::ModelConfig tiny_byte_config() {
   return c;
 }
 
+// The byte model above in each family: decoding goes through every family's cached step.
+std::vector<models::ModelConfig> byte_configs_of_every_family() {
+  models::ModelConfig d = tiny_byte_config();
+  d.model_type = models::ModelType::delta_net;
+  models::ModelConfig h = tiny_byte_config();
+  h.model_type = models::ModelType::hybrid_qlt;
+  h.qk_activation = "identity";
+  h.attn_mode = models::AttnMode::chunk;
+  h.chunk_size = 8;
+  return {tiny_byte_config(), d, h};
+}
+
 }  // namespace
 
 TEST_SUITE("unit") {
@@ -186,41 +198,44 @@ TEST_SUITE("unit") {
   }
 
   TEST_CASE("generate_tokens decodes greedily as one full-sequence forward predicts") {
-    Generator init{9, 0};
-    models::CausalLM model(tiny_byte_config(), init);
-    model.eval();
-    const std::vector<int64_t> prompt{'h', 'e', 'l', 'l', 'o'};
-    Generator gen{1, 0};
-    const std::vector<int64_t> out = train::generate_tokens(model, prompt, 12, 256, {0.0, 0}, gen);
-    REQUIRE(out.size() == 12);
-    CHECK(gen.offset == 12);
-    // A causal model's logits at position t depend on tokens 0..t only, so the whole
-    // generated sequence, run once, must predict each generated token from its prefix.
-    std::vector<int64_t> sequence = prompt;
-    sequence.insert(sequence.end(), out.begin(), out.end());
-    Tensor ids = empty({1, int64_t(sequence.size())}, DType::i64);
-    std::copy(sequence.begin(), sequence.end(), ids.data<int64_t>());
-    Tensor logits;
-    {
-      NoGrad no_grad;
-      logits = clone_contiguous(model.forward(ids));
+    for (const models::ModelConfig& config : byte_configs_of_every_family()) {
+      CAPTURE(models::model_type_name(config.model_type));
+      Generator init{9, 0};
+      models::CausalLM model(config, init);
+      model.eval();
+      const std::vector<int64_t> prompt{'h', 'e', 'l', 'l', 'o'};
+      Generator gen{1, 0};
+      const std::vector<int64_t> out = train::generate_tokens(model, prompt, 12, 256, {0.0, 0}, gen);
+      REQUIRE(out.size() == 12);
+      CHECK(gen.offset == 12);
+      // A causal model's logits at position t depend on tokens 0..t only, so the whole
+      // generated sequence, run once, must predict each generated token from its prefix.
+      std::vector<int64_t> sequence = prompt;
+      sequence.insert(sequence.end(), out.begin(), out.end());
+      Tensor ids = empty({1, int64_t(sequence.size())}, DType::i64);
+      std::copy(sequence.begin(), sequence.end(), ids.data<int64_t>());
+      Tensor logits;
+      {
+        NoGrad no_grad;
+        logits = clone_contiguous(model.forward(ids));
+      }
+      const float* p = logits.data<float>();
+      for (size_t n = 0; n < out.size(); ++n) {
+        CAPTURE(n);
+        const size_t pos = prompt.size() + n - 1;
+        CHECK(out[n] == plain_argmax(std::vector<float>(p + pos * 256, p + (pos + 1) * 256)));
+      }
+      // A sampled run is reproducible from its seed, and the callback sees every token.
+      Generator s1{5, 0}, s2{5, 0};
+      std::vector<int64_t> seen;
+      const std::vector<int64_t> a =
+          train::generate_tokens(model, prompt, 10, 3, {1.0, 20}, s1, [&](int64_t t) { seen.push_back(t); });
+      CHECK(a == train::generate_tokens(model, prompt, 10, 3, {1.0, 20}, s2));
+      CHECK(seen == a);
     }
-    const float* p = logits.data<float>();
-    for (size_t n = 0; n < out.size(); ++n) {
-      CAPTURE(n);
-      const size_t pos = prompt.size() + n - 1;
-      CHECK(out[n] == plain_argmax(std::vector<float>(p + pos * 256, p + (pos + 1) * 256)));
-    }
-    // A sampled run is reproducible from its seed, and the callback sees every token.
-    Generator s1{5, 0}, s2{5, 0};
-    std::vector<int64_t> seen;
-    const std::vector<int64_t> a =
-        train::generate_tokens(model, prompt, 10, 3, {1.0, 20}, s1, [&](int64_t t) { seen.push_back(t); });
-    CHECK(a == train::generate_tokens(model, prompt, 10, 3, {1.0, 20}, s2));
-    CHECK(seen == a);
   }
 
-  TEST_CASE("generate_tokens with a short context sees only the last tokens") {
+  TEST_CASE("generate_tokens with a short context starts from the last prompt tokens") {
     Generator init{4, 0};
     models::CausalLM model(tiny_byte_config(), init);
     model.eval();

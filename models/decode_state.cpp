@@ -1,0 +1,55 @@
+#include "models/decode_state.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ops/delta_rule/delta_rule.h"
+
+namespace hqlt::models {
+
+void l2_normalize(double* x, int64_t d) {
+  double ss = 0;
+  for (int64_t i = 0; i < d; ++i) ss += x[i] * x[i];
+  const double inv = 1.0 / std::sqrt(ss + detail::kDeltaRuleL2Eps);  // ε on the squared norm (§1.3)
+  for (int64_t i = 0; i < d; ++i) x[i] *= inv;
+}
+
+void delta_write(double* S, const double* k, const double* v, double beta, int64_t dk, int64_t dv) {
+  std::vector<double> delta(v, v + dv);
+  for (int64_t i = 0; i < dk; ++i)
+    for (int64_t j = 0; j < dv; ++j) delta[size_t(j)] -= S[i * dv + j] * k[i];  // v − Sᵀk
+  for (double& e : delta) e *= beta;
+  for (int64_t i = 0; i < dk; ++i)
+    for (int64_t j = 0; j < dv; ++j) S[i * dv + j] += k[i] * delta[size_t(j)];
+}
+
+void state_read(const double* S, const double* q, double scale, int64_t dk, int64_t dv, double* out) {
+  for (int64_t j = 0; j < dv; ++j) out[j] = 0;
+  for (int64_t i = 0; i < dk; ++i)
+    for (int64_t j = 0; j < dv; ++j) out[j] += S[i * dv + j] * q[i];
+  for (int64_t j = 0; j < dv; ++j) out[j] *= scale;
+}
+
+void attend_cached(const double* q, const TokenRows& keys, const TokenRows& values, int64_t k_off, int64_t v_off,
+                   int64_t dk, int64_t dv, double scale, double* out) {
+  std::vector<double> score(keys.size());
+  double top = -std::numeric_limits<double>::infinity();
+  for (size_t j = 0; j < keys.size(); ++j) {
+    double s = 0;
+    for (int64_t i = 0; i < dk; ++i) s += q[i] * keys[j][size_t(k_off + i)];
+    score[j] = scale * s;
+    top = std::max(top, score[j]);
+  }
+  double total = 0;
+  for (double& s : score) total += (s = std::exp(s - top));
+  for (int64_t i = 0; i < dv; ++i) out[i] = 0;
+  for (size_t j = 0; j < keys.size(); ++j)
+    for (int64_t i = 0; i < dv; ++i) out[i] += score[j] / total * values[j][size_t(v_off + i)];
+}
+
+void keep_last(TokenRows& rows, int64_t keep) {
+  while (int64_t(rows.size()) > keep) rows.pop_front();
+}
+
+}  // namespace hqlt::models
