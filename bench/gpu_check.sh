@@ -104,11 +104,13 @@ echo "==== benchmarks ===="
 # TODO(issue 6): cuBLAS GEMM TFLOP/s on this card (the ceiling) — no GPU benchmark command yet.
 # TODO(issue 6): fused delta rule forward/backward (B=8, H=16, d=64 and 128, T=1k/4k/16k):
 #                time, TFLOP/s, fraction of peak — the CUDA kernel does not exist yet.
-# TODO(issue 6): tiled softmax attention forward/backward, same shapes — kernel not written yet.
 # TODO(issue 6): training tokens/s of the 340M Synchronous HQLT config at T=2048 on cuda
 #                (`hqlt train --device cuda` is not wired up yet).
-echo "TODO: no GPU benchmarks exist yet (cuBLAS GEMM ceiling, fused delta rule, attention, 340M training)."
-SUMMARY+=("$(printf '%-34s %-16s' 'benchmarks' 'TODO (none yet)')")
+echo "TODO: no GPU benchmarks exist yet for the cuBLAS GEMM ceiling, the fused delta rule, 340M training."
+SUMMARY+=("$(printf '%-34s %-16s' 'other benchmarks' 'TODO (none yet)')")
+# Tiled softmax attention (ops/attention/attention.cu), forward and forward+backward, causal
+# f32, B=8, H=16, d=64 and 128, T=1k/4k/16k: ms and TFLOP/s (tests/cuda/bench_attention_cuda.cpp).
+run_step "attention benchmark" 240 env HQLT_BENCH=full "$BUILD/hqlt_tests" -ts=cuda_bench
 
 # ---- Summary -----------------------------------------------------------------------------
 echo

@@ -6,6 +6,10 @@
 
 #include "ops/op_utils.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "ops/attention/attention_cuda.h"
+#endif
+
 namespace hqlt {
 namespace attention_detail {
 namespace {
@@ -30,7 +34,9 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
   ops::check_floating(op, "q", q);
   ops::check_same_kind(op, "q", q, "k", k);
   ops::check_same_kind(op, "q", q, "v", v);
-  ops::check_cpu(op, q);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(op, q);  // a CUDA build runs cuda inputs through attention.cu
+#endif
   check_size(op, "k", k, 0, "batch B", q.size(0), "q [B, Tq, H, d_k]");
   check_size(op, "v", v, 0, "batch B", q.size(0), "q [B, Tq, H, d_k]");
   check_size(op, "k", k, 2, "heads H", q.size(2), "q [B, Tq, H, d_k]");
@@ -77,7 +83,15 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
   Tensor qc = contiguous_detached(q), kc = contiguous_detached(k), vc = contiguous_detached(v);
   Tensor out = empty({p.batch, p.q_len, p.heads, p.d_v}, q.dtype(), q.device());
   Tensor lse = empty({p.batch, p.heads, p.q_len}, q.dtype(), q.device());
+#ifdef HQLT_HAS_CUDA
+  if (q.device() == Device::cuda) {
+    forward_cuda(p, qc, kc, vc, out, lse);
+  } else {
+    forward_cpu(p, qc, kc, vc, out, lse);
+  }
+#else
   forward_cpu(p, qc, kc, vc, out, lse);
+#endif
 
   if (autograd::needs_grad({q, k, v})) {
     Tensor saved_out = out.detach();
@@ -87,7 +101,15 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
                        Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
                        Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
                        Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
+#ifdef HQLT_HAS_CUDA
+                       if (qc.device() == Device::cuda) {
+                         backward_cuda(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
+                       } else {
+                         backward_cpu(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
+                       }
+#else
                        backward_cpu(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
+#endif
                        return TensorList{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
                                          needs[2] ? dv : Tensor()};
                      });

@@ -1,0 +1,126 @@
+// attention() on the GPU (ops/attention/attention.cu) against the CPU kernel: the output
+// and the gradients of q, k and v, with every output poisoned with NaN first
+// (tests/cuda/cuda_compare.h). The CPU kernel is itself checked against the reference and
+// by finite differences in tests/ops/test_attention.cpp.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "cuda_compare.h"
+#include "engine/rng.h"
+#include "ops/attention/attention.h"
+
+using namespace hqlt;
+using hqlt::testing::check_close;
+using hqlt::testing::run_on_both;
+
+namespace {
+
+// f32 relative tolerance of the issue; f64 shows the kernels compute the same sums.
+double tol(DType dt) { return dt == DType::f32 ? 1e-4 : 1e-10; }
+
+struct Mask {
+  bool causal;
+  int64_t window;
+};
+const Mask kMasks[] = {{false, -1}, {true, -1}, {true, 16}, {true, 64}};
+
+void compare(int64_t batch, int64_t q_len, int64_t k_len, int64_t heads, int64_t d_k, int64_t d_v, Mask mask,
+             int64_t offset, DType dt) {
+  INFO("B " << batch << " Tq " << q_len << " Tk " << k_len << " H " << heads << " d_k " << d_k << " d_v " << d_v
+            << " causal " << mask.causal << " window " << mask.window << " offset " << offset << " "
+            << dtype_name(dt));
+  Tensor q = randn({batch, q_len, heads, d_k}, dt), k = randn({batch, k_len, heads, d_k}, dt);
+  Tensor v = randn({batch, k_len, heads, d_v}, dt);
+  const double scale = 1.0 / std::sqrt(double(d_k));
+  run_on_both([&](const std::vector<Tensor>& in) {
+    return attention(in[0], in[1], in[2], mask.causal, mask.window, scale, offset);
+  }, {q, k, v}, tol(dt));
+}
+
+}  // namespace
+
+TEST_SUITE("cuda") {
+  TEST_CASE("cuda attention matches the CPU for every mask and length at d 32") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(61);
+    for (const Mask& m : kMasks)
+      for (int64_t t : {1, 7, 64, 129, 300}) compare(2, t, t, 3, 32, 32, m, 0, DType::f32);
+  }
+
+  TEST_CASE("cuda attention matches the CPU for every mask and length at d 64") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(62);
+    for (const Mask& m : kMasks)
+      for (int64_t t : {1, 7, 64, 129, 300}) compare(2, t, t, 3, 64, 64, m, 0, DType::f32);
+  }
+
+  TEST_CASE("cuda attention matches the CPU for every mask and length at d 128") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(63);
+    for (const Mask& m : kMasks)
+      for (int64_t t : {1, 7, 64, 129, 300}) compare(2, t, t, 3, 128, 128, m, 0, DType::f32);
+  }
+
+  TEST_CASE("cuda attention matches the CPU with a query offset and Tq below Tk") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(64);
+    for (const Mask& m : kMasks) {
+      compare(2, 70, 200, 2, 64, 64, m, 130, DType::f32);  // the last 70 rows of a 200-token call
+      compare(2, 70, 200, 2, 64, 64, m, 50, DType::f32);   // rows in the middle: keys after them unseen
+      compare(1, 1, 129, 2, 64, 64, m, 128, DType::f32);   // one decoding step
+    }
+  }
+
+  TEST_CASE("cuda attention matches the CPU with d_k and d_v apart and off the padding") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(65);
+    for (const Mask& m : kMasks) {
+      compare(2, 129, 129, 2, 40, 96, m, 0, DType::f32);
+      compare(2, 65, 65, 2, 128, 17, m, 0, DType::f32);
+    }
+  }
+
+  TEST_CASE("cuda attention matches the CPU in f64") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(66);
+    for (const Mask& m : kMasks) {
+      compare(2, 129, 129, 2, 64, 64, m, 0, DType::f64);
+      compare(1, 70, 200, 2, 128, 128, m, 130, DType::f64);
+    }
+  }
+
+  TEST_CASE("cuda attention with no query rows gives zero key and value gradients") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(67);
+    compare(2, 0, 9, 2, 32, 32, {false, -1}, 0, DType::f32);
+    compare(2, 0, 9, 2, 32, 32, {true, 4}, 3, DType::f32);
+  }
+
+  TEST_CASE("cuda attention gives the same bits on every run") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(68);
+    Tensor q = randn({2, 300, 2, 64}), k = randn({2, 300, 2, 64}), v = randn({2, 300, 2, 64});
+    Tensor dy = randn({2, 300, 2, 64}).to(Device::cuda);
+    std::vector<std::vector<double>> first;
+    for (int run = 0; run < 2; ++run) {
+      Tensor qd = q.to(Device::cuda).set_requires_grad(true), kd = k.to(Device::cuda).set_requires_grad(true);
+      Tensor vd = v.to(Device::cuda).set_requires_grad(true);
+      Tensor y = attention(qd, kd, vd, true, 64, 0.125);
+      y.backward(dy);
+      std::vector<std::vector<double>> got;
+      for (const Tensor& t : {y.detach(), qd.grad(), kd.grad(), vd.grad()}) got.push_back(t.to(Device::cpu).to_vector());
+      if (run == 0) {
+        first = got;
+      } else {
+        for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == first[i]);
+      }
+    }
+  }
+
+  TEST_CASE("cuda attention refuses head dims over 128") {
+    HQLT_SKIP_WITHOUT_GPU();
+    Tensor q = randn({1, 4, 1, 129}).to(Device::cuda), v = randn({1, 4, 1, 8}).to(Device::cuda);
+    CHECK_THROWS_WITH(attention(q, q, v, true, -1, 0.1), doctest::Contains("supports head dims up to 128"));
+  }
+}
