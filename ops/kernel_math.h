@@ -1,6 +1,6 @@
 #pragma once
-// Small pieces shared by the CPU kernels: the fused ops (attention, linear attention, the
-// Delayed-Chunk hybrid, the delta rule) and the element-wise activations.
+// Small pieces shared by the fused CPU kernels (attention, linear attention, the
+// Delayed-Chunk hybrid, the delta rule).
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -30,16 +30,6 @@ inline float exp_nonpositive(float x) {
   return x < -87.0f ? 0.0f : poly * two_to_n;
 }
 inline double exp_nonpositive(double x) { return std::exp(x); }
-
-// σ(x) = 1 / (1 + e^−x), through e^−|x| ≤ 1 so that it never overflows and the float
-// version vectorises: σ(x) = 1 / (1 + e^−|x|) for x ≥ 0 and e^−|x| / (1 + e^−|x|) below.
-// Used by sigmoid, silu and swiglu (ops/elementwise), a fifth of a small model's step.
-inline float sigmoid(float x) {
-  const float e = exp_nonpositive(-std::abs(x));
-  const float s = 1.0f / (1.0f + e);
-  return x >= 0.0f ? s : e * s;
-}
-inline double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 
 // A bump allocator over one thread's slice of a workspace tensor. With a null base it only
 // measures, so the size of a layout is computed by the same code that carves it.
