@@ -81,9 +81,7 @@ Tensor binary_op(const char* name, const Tensor& a, const Tensor& b, BinaryKind 
       dispatch_float(sa.dtype(), name, [&]<typename T>() {
         // g * partial(a, b) over the broadcast shape, then summed back to each input's shape.
         auto grad_of = [&](auto partial, const Tensor& like) {
-          Tensor p = ops::binary_map<T>(name, sa, sb, [&](T x, T y) { return T(partial(x, y)); });
-          Tensor full = ops::binary_map<T>(name, g[0], p, [](T gi, T pi) { return gi * pi; });
-          return ops::sum_to(full, like.shape());
+          return ops::sum_to(ops::grad_map<T>(g[0], sa, sb, partial), like.shape());
         };
         if (needs[0]) grads[0] = grad_of(da, sa);
         if (needs[1]) grads[1] = grad_of(db, sb);
