@@ -289,6 +289,7 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
     std::printf("training %s (%lld parameters) on %s: %lld steps of batch %lld, %d threads; run folder %s\n",
                 options.model.c_str(), (long long)s.model->num_parameters(), s.task->name().c_str(),
                 (long long)options.steps, (long long)options.batch_size, num_threads(), run.path.c_str());
+  std::fflush(stdout);  // the header before the progress lines on stderr, even when piped
   return run_loop(s, control);
 }
 
@@ -316,6 +317,7 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   if (control.summary)
     std::printf("resuming %s on %s at step %lld of %lld; run folder %s\n", s.options.model.c_str(),
                 s.task->name().c_str(), (long long)s.state.step, (long long)s.options.steps, run.path.c_str());
+  std::fflush(stdout);  // the header before the progress lines on stderr, even when piped
   return run_loop(s, control);
 }
 
