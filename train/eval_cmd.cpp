@@ -1,10 +1,8 @@
 // hqlt eval: a run's checkpoint on its task, accuracy by length bucket.
 #include <cstdio>
-#include <filesystem>
 
 #include "engine/error.h"
 #include "engine/parallel.h"
-#include "models/checkpoint.h"
 #include "train/commands.h"
 #include "train/cli_args.h"
 #include "train/trainer.h"
@@ -44,16 +42,10 @@ int eval(const Args& args) {
   HQLT_CHECK(split_name == "test" || split_name == "validation", "eval: --split must be test or validation, got '",
              split_name, "'");
   const train::RunDir run{run_path};
-  HQLT_CHECK(std::filesystem::exists(run.options()), "eval: '", run_path,
-             "' is not a training run (no train_options.json)");
   set_num_threads(threads);
-  const train::TrainOptions options = train::options_from_json(nn::read_json_file(run.options()));
+  const train::TrainOptions options = train::read_run_options(run);
   const std::unique_ptr<train::Task> task = train::make_task(options);
-  const std::string dir = train::open_checkpoint(run);
-  const std::shared_ptr<models::CausalLM> model = models::load_pretrained(dir);
-  HQLT_CHECK(model->config().vocab_size == task->vocab_size(), "vocab mismatch: the checkpoint in '", dir,
-             "' has vocab_size ", model->config().vocab_size, " but task '", task->name(), "' has ",
-             task->vocab_size(), " tokens");
+  const std::shared_ptr<models::CausalLM> model = train::load_run_model(run, *task);
   const train::Split split = split_name == "test" ? train::Split::test : train::Split::validation;
   const train::EvalResult result =
       train::evaluate(*model, *task, split, examples ? examples : options.test_examples,

@@ -5,7 +5,6 @@
 // Each model's run lives in OUT/<row>/, so an interrupted experiment picks up where it
 // stopped: finished rows are read back from their test.json, unfinished ones resume from
 // their checkpoint.
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -86,9 +85,8 @@ train::EvalResult read_test_json(const std::string& path) {
   for (const nn::Json& b : j.at("buckets").as_array()) {
     train::LengthBucket bucket{b.at("length_min").as_int(), b.at("length_max").as_int()};
     bucket.sequences = b.at("count").as_int();
-    // One supervised position per sequence on the answer tasks (§A.8).
-    bucket.supervised = bucket.sequences;
-    bucket.correct = int64_t(std::llround(b.at("accuracy").as_double() * double(bucket.sequences)));
+    bucket.correct = b.at("correct").as_int();
+    bucket.supervised = b.at("supervised").as_int();
     r.buckets.push_back(bucket);
     r.accuracy.correct += bucket.correct;
     r.accuracy.supervised += bucket.supervised;
@@ -174,8 +172,8 @@ int experiment(const Args& args) {
     const train::RunDir run{out + "/" + row.name};
     train::RunControl control;
     control.summary = false;
-    control.label = "[" + std::to_string(i + 1) + "/" + std::to_string(rows.size()) + " " + row.name + "]";
-    RowResult result{row};
+    control.label = std::string("[") + std::to_string(i + 1) + "/" + std::to_string(rows.size()) + " " + row.name + "]";
+    RowResult result{row, {}, 0, 0};
     if (fs::exists(run.file("test.json"))) {
       result.test = read_test_json(run.file("test.json"));
     } else {
@@ -200,7 +198,7 @@ int experiment(const Args& args) {
   train::PlotSpec plot{"test accuracy by length: " + task, "sequence length", "accuracy (%)", false, {}};
   plot.width = 900;
   for (const RowResult& r : results) {
-    train::Series s{r.row.name};
+    train::Series s{r.row.name, {}, {}};
     for (const auto& b : r.test.buckets) {
       s.x.push_back(0.5 * double(b.length_min + b.length_max));
       s.y.push_back(100 * b.accuracy());

@@ -32,6 +32,20 @@ std::string open_checkpoint(const RunDir& run) {
   return live.string();
 }
 
+TrainOptions read_run_options(const RunDir& run) {
+  HQLT_CHECK(fs::exists(run.options()), "'", run.path, "' is not a training run (no train_options.json)");
+  return options_from_json(nn::read_json_file(run.options()));
+}
+
+std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& task) {
+  const std::string dir = open_checkpoint(run);
+  std::shared_ptr<models::CausalLM> model = models::load_pretrained(dir);
+  HQLT_CHECK(model->config().vocab_size == task.vocab_size(), "vocab mismatch: the checkpoint in '", dir,
+             "' has vocab_size ", model->config().vocab_size, " but task '", task.name(), "' has ",
+             task.vocab_size(), " tokens");
+  return model;
+}
+
 std::string new_run_path(const std::string& task, const std::string& model) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];

@@ -20,6 +20,8 @@
 #include "models/causal_lm.h"
 #include "models/checkpoint.h"
 #include "nn/adamw.h"
+#include "train/tasks/task.h"
+#include "train/train_options.h"
 
 namespace hqlt::train {
 
@@ -39,6 +41,13 @@ void save_checkpoint(const RunDir& run, const models::CausalLM& model, const nn:
 // The checkpoint folder to load from, after repairing an interrupted swap; throws when the
 // run has no checkpoint ("no checkpoint in DIR: ...").
 std::string open_checkpoint(const RunDir& run);
+
+// The options the run in `run` was started with; "'DIR' is not a training run" without them.
+TrainOptions read_run_options(const RunDir& run);
+
+// The run's latest checkpoint (open_checkpoint) as a model, after checking that its
+// vocabulary is the task's.
+std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& task);
 
 // A new folder runs/<task>-<model>-<YYYYmmdd-HHMMSS> (with -2, -3, ... if taken).
 std::string new_run_path(const std::string& task, const std::string& model);

@@ -80,7 +80,8 @@ std::string format_rate(double tokens_per_s) {
 
 // Plots from the metrics log: loss and accuracy against step, train and validation.
 void write_curves(const Session& s) {
-  Series train_loss{"train"}, val_loss{"validation"}, train_acc{"train"}, val_acc{"validation"};
+  Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}};
+  Series train_acc{"train", {}, {}}, val_acc{"validation", {}, {}};
   for (const nn::Json& r : read_metrics(s.run.metrics())) {
     const std::string split = r.value("split", "");
     const double step = double(r.value("step", int64_t(0)));
@@ -105,7 +106,7 @@ void write_curves(const Session& s) {
 
 void write_length_plot(const Session& s, const EvalResult& test) {
   if (test.buckets.size() < 2) return;
-  Series series{s.options.model};
+  Series series{s.options.model, {}, {}};
   for (const LengthBucket& b : test.buckets) {
     series.x.push_back(0.5 * double(b.length_min + b.length_max));
     series.y.push_back(100 * b.accuracy());
@@ -131,6 +132,8 @@ nn::Json test_json(const Session& s, const EvalResult& test) {
     o.set("length_max", b.length_max);
     o.set("accuracy", b.accuracy());
     o.set("count", b.sequences);
+    o.set("correct", b.correct);
+    o.set("supervised", b.supervised);
     buckets.push_back(o);
   }
   j.set("buckets", buckets);
@@ -294,21 +297,16 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
 }
 
 TrainReport train_resume(const RunDir& run, int threads, const RunControl& control) {
-  HQLT_CHECK(fs::exists(run.options()), "'", run.path, "' is not a training run (no train_options.json)");
   Session s;
-  s.options = options_from_json(nn::read_json_file(run.options()));
+  s.options = read_run_options(run);
   s.options.threads = threads;
   s.run = run;
   set_num_threads(threads);
   s.task = make_task(s.options);
-  const std::string dir = open_checkpoint(run);
-  s.model = models::load_pretrained(dir);
-  HQLT_CHECK(s.model->config().vocab_size == s.task->vocab_size(), "vocab mismatch: the checkpoint in '", dir,
-             "' has vocab_size ", s.model->config().vocab_size, " but task '", s.task->name(), "' has ",
-             s.task->vocab_size(), " tokens");
+  s.model = load_run_model(run, *s.task);
   s.model->train();
   make_optimizer(s);
-  s.state = models::load_training_state(dir, *s.optimizer);
+  s.state = models::load_training_state(run.checkpoint(), *s.optimizer);
   s.batches_consumed = std::stoll(s.state.extra.at("batches_consumed"));
   s.skipped_steps = std::stoll(s.state.extra.at("skipped_steps"));
   s.seconds_before = std::stod(s.state.extra.at("train_seconds"));
