@@ -15,7 +15,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD="${1:-build-gpu}"
 mkdir -p "$BUILD"
 LOG="$BUILD/gpu_check.log"
-exec > >(tee "$LOG") 2>&1
+# On the lent device machine $OUT is the folder that comes back: keep a copy of the log there.
+if [ -n "${OUT:-}" ] && [ -d "${OUT}" ]; then
+  exec > >(tee "$LOG" "$OUT/gpu_check.log") 2>&1
+else
+  exec > >(tee "$LOG") 2>&1
+fi
 
 export PATH="/usr/local/cuda/bin:$PATH"
 START=$(date +%s)
@@ -66,8 +71,13 @@ ARCH="${CC:-90}"
 echo "compute capability: $ARCH; nvcc: $(nvcc --version | tail -1)"
 
 # ---- 1. Build --------------------------------------------------------------------------
+# A machine that cannot install doctest/stb gets them from .deps/ (bench/gpu_deps.sh).
+DEPS_FLAGS=()
+if [ -d .deps ]; then
+  DEPS_FLAGS=(-Ddoctest_DIR="$PWD/.deps/lib/cmake/doctest" -DCMAKE_CXX_FLAGS="-I$PWD/.deps/include")
+fi
 run_step "configure (CUDA on, sm_$ARCH)" 90 \
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHQLT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH"
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHQLT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" "${DEPS_FLAGS[@]}"
 if ! run_step "build hqlt hqlt_tests" 270 cmake --build "$BUILD" -j "$(nproc)" --target hqlt hqlt_tests; then
   echo "gpu_check: FAILED: the build failed; nothing else can run." >&2
   printf '%s\n' "${SUMMARY[@]}"
@@ -93,7 +103,7 @@ if [ -z "$SANITIZER" ]; then
   SUMMARY+=("$(printf '%-34s %-16s' 'compute-sanitizer' 'FAIL (missing)')")
 else
   for tool in memcheck racecheck; do
-    run_step "compute-sanitizer $tool" 110 \
+    run_step "compute-sanitizer $tool" 75 \
       "$SANITIZER" --tool "$tool" --error-exitcode 1 "$BUILD/hqlt_tests" -ts=cuda
   done
 fi
@@ -101,16 +111,16 @@ fi
 # ---- 4. Benchmarks -----------------------------------------------------------------------
 echo
 echo "==== benchmarks ===="
-# TODO(issue 6): cuBLAS GEMM TFLOP/s on this card (the ceiling) — no GPU benchmark command yet.
 # TODO(issue 6): fused delta rule forward/backward (B=8, H=16, d=64 and 128, T=1k/4k/16k):
 #                time, TFLOP/s, fraction of peak — the CUDA kernel does not exist yet.
 # TODO(issue 6): training tokens/s of the 340M Synchronous HQLT config at T=2048 on cuda
 #                (`hqlt train --device cuda` is not wired up yet).
-echo "TODO: no GPU benchmarks exist yet for the cuBLAS GEMM ceiling, the fused delta rule, 340M training."
-SUMMARY+=("$(printf '%-34s %-16s' 'other benchmarks' 'TODO (none yet)')")
-# Tiled softmax attention (ops/attention/attention.cu), forward and forward+backward, causal
-# f32, B=8, H=16, d=64 and 128, T=1k/4k/16k: ms and TFLOP/s (tests/cuda/bench_attention_cuda.cpp).
-run_step "attention benchmark" 240 env HQLT_BENCH=full "$BUILD/hqlt_tests" -ts=cuda_bench
+echo "TODO: no GPU benchmarks exist yet for the fused delta rule and 340M training."
+SUMMARY+=("$(printf '%-34s %-16s' 'delta rule, 340M benchmarks' 'TODO (none yet)')")
+# The cuBLAS GEMM ceiling (f32 and TF32; tests/cuda/bench_gemm_cuda.cpp) and the tiled
+# softmax attention (ops/attention/attention.cu), forward and forward+backward, causal f32,
+# B=8, H=16, d=64 and 128, T=1k/4k/16k: ms and TFLOP/s (tests/cuda/bench_attention_cuda.cpp).
+run_step "benchmarks (cuBLAS, attention)" 240 env HQLT_BENCH=full "$BUILD/hqlt_tests" -ts=cuda_bench
 
 # ---- Summary -----------------------------------------------------------------------------
 echo

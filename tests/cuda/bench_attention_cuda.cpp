@@ -10,13 +10,10 @@
 // `ctest -L cuda` on a GPU machine stays quick and still exercises this file.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <vector>
 
 #include "cuda_test_utils.h"
 #include "engine/autograd.h"
@@ -24,9 +21,7 @@
 #include "ops/attention/attention.h"
 
 #ifdef HQLT_HAS_CUDA
-#include <cuda_runtime.h>
-
-#include "cuda/check.h"
+#include "cuda_timing.h"
 #endif
 
 using namespace hqlt;
@@ -34,28 +29,6 @@ using namespace hqlt;
 namespace {
 
 #ifdef HQLT_HAS_CUDA
-// Median milliseconds of `reps` runs of f, after one warm-up run.
-double time_ms(const std::function<void()>& f, int reps) {
-  f();
-  cudaEvent_t start, stop;
-  HQLT_CUDA_CHECK(cudaEventCreate(&start));
-  HQLT_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<float> ms;
-  for (int r = 0; r < reps; ++r) {
-    HQLT_CUDA_CHECK(cudaEventRecord(start));
-    f();
-    HQLT_CUDA_CHECK(cudaEventRecord(stop));
-    HQLT_CUDA_CHECK(cudaEventSynchronize(stop));
-    float t = 0;
-    HQLT_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
-    ms.push_back(t);
-  }
-  HQLT_CUDA_CHECK(cudaEventDestroy(start));
-  HQLT_CUDA_CHECK(cudaEventDestroy(stop));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
 void bench_shape(int64_t batch, int64_t heads, int64_t d, int64_t t, int reps) {
   manual_seed(71);
   Tensor q = randn({batch, t, heads, d}).to(Device::cuda), k = randn({batch, t, heads, d}).to(Device::cuda);
@@ -64,11 +37,11 @@ void bench_shape(int64_t batch, int64_t heads, int64_t d, int64_t t, int reps) {
   const double pairs = double(batch * heads) * double(t) * double(t + 1) / 2;
   const double fwd_flop = 2 * pairs * double(2 * d), bwd_flop = pairs * double(10 * d);
 
-  const double fwd_ms = time_ms([&] {
+  const double fwd_ms = testing::median_cuda_ms([&] {
     NoGrad no_grad;
     Tensor y = attention(q, k, v, true, -1, scale);
   }, reps);
-  const double both_ms = time_ms([&] {
+  const double both_ms = testing::median_cuda_ms([&] {
     Tensor ql = q.detach().set_requires_grad(true), kl = k.detach().set_requires_grad(true);
     Tensor vl = v.detach().set_requires_grad(true);
     attention(ql, kl, vl, true, -1, scale).backward(dy);
