@@ -5,6 +5,10 @@
 #include "engine/autograd.h"
 #include "ops/op_utils.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "ops/delta_rule/delta_rule_cuda.h"
+#endif
+
 namespace hqlt {
 namespace detail {
 
@@ -15,7 +19,9 @@ void check_delta_rule_args(const char* op, const Tensor& q, const Tensor& k, con
   ops::check_same_kind(op, "q", q, "v", v);
   ops::check_same_kind(op, "q", q, "beta", beta);
   if (initial_state.defined()) ops::check_same_kind(op, "q", q, "initial_state", initial_state);
-  ops::check_cpu(op, q);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(op, q);  // a CUDA build runs cuda inputs through delta_rule.cu
+#endif
 
   ops::check_rank(op, "q", q, 4);
   ops::check_rank(op, "k", k, 4);
@@ -47,6 +53,30 @@ void check_delta_rule_args(const char* op, const Tensor& q, const Tensor& k, con
 
 using ops::contiguous_detached;
 
+namespace {
+
+// The kernels of the inputs' device (delta_rule_cpu.cpp or delta_rule.cu).
+void forward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta, const Tensor& s0,
+                       int64_t chunk_size, bool l2, const Tensor& o, const Tensor& final_state) {
+#ifdef HQLT_HAS_CUDA
+  if (q.device() == Device::cuda)
+    return detail::delta_rule_forward_cuda(q, k, v, beta, s0, chunk_size, l2, o, final_state);
+#endif
+  detail::delta_rule_forward_cpu(q, k, v, beta, s0, chunk_size, l2, o, final_state);
+}
+
+detail::DeltaRuleGrads backward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                          const Tensor& s0, const Tensor& d_o, const Tensor& d_final,
+                                          int64_t chunk_size, bool l2) {
+#ifdef HQLT_HAS_CUDA
+  if (q.device() == Device::cuda)
+    return detail::delta_rule_backward_cuda(q, k, v, beta, s0, d_o, d_final, chunk_size, l2);
+#endif
+  return detail::delta_rule_backward_cpu(q, k, v, beta, s0, d_o, d_final, chunk_size, l2);
+}
+
+}  // namespace
+
 DeltaRuleOutput delta_rule(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                            const Tensor& initial_state, int64_t chunk_size, bool l2norm_qk) {
   detail::check_delta_rule_args("delta_rule", q, k, v, beta, initial_state, chunk_size);
@@ -60,7 +90,7 @@ DeltaRuleOutput delta_rule(const Tensor& q, const Tensor& k, const Tensor& v, co
   DeltaRuleOutput out;
   out.o = empty({B, T, H, dv}, q.dtype(), q.device());
   out.final_state = empty({B, H, dk, dv}, q.dtype(), q.device());
-  detail::delta_rule_forward_cpu(qc, kc, vc, bc, s0, chunk_size, l2norm_qk, out.o, out.final_state);
+  forward_on_device(qc, kc, vc, bc, s0, chunk_size, l2norm_qk, out.o, out.final_state);
 
   if (autograd::needs_grad({q, k, v, beta, initial_state})) {
     autograd::record(
@@ -68,8 +98,7 @@ DeltaRuleOutput delta_rule(const Tensor& q, const Tensor& k, const Tensor& v, co
         [qc, kc, vc, bc, s0, chunk_size, l2norm_qk](const autograd::TensorList& g, const std::vector<bool>& needs) {
           // An output that received no gradient arrives undefined: the kernel reads it as zero.
           Tensor d_o = contiguous_detached(g[0]), d_final = contiguous_detached(g[1]);
-          detail::DeltaRuleGrads d =
-              detail::delta_rule_backward_cpu(qc, kc, vc, bc, s0, d_o, d_final, chunk_size, l2norm_qk);
+          detail::DeltaRuleGrads d = backward_on_device(qc, kc, vc, bc, s0, d_o, d_final, chunk_size, l2norm_qk);
           autograd::TensorList grads{d.dq, d.dk, d.dv, d.dbeta, d.dinitial_state};
           for (size_t i = 0; i < grads.size(); ++i)
             if (!needs[i]) grads[i] = Tensor();

@@ -1,0 +1,146 @@
+// The CUDA kernels of delta_rule: thin launchers around delta_rule_blocks.h, where the
+// algorithm lives (one thread block per (batch, head, slice of d_v columns)).
+//
+//   forward:   forward_kernel writes O and the final state.
+//   backward:  forward_kernel again, keeping only S_n before every chunk ([B·H, N, d_k, d_v]
+//              in a workspace); backward_kernel, the reverse pass, which writes dV, the
+//              initial state's gradient and each slice's share of dQ̂, dK̂, dβ; finish_kernel,
+//              which adds the shares and applies the ℓ2 backward.
+#include <cuda_runtime.h>
+
+#include "cuda/check.h"
+#include "engine/dtype.h"
+#include "engine/error.h"
+#include "ops/delta_rule/delta_rule_blocks.h"
+#include "ops/delta_rule/delta_rule_cuda.h"
+
+namespace hqlt::detail {
+namespace {
+
+namespace db = delta_blocks;
+
+// A thread block as delta_rule_blocks.h's phases expect: every thread runs the phase, then
+// the block meets at a barrier.
+struct BlockPhases {
+  template <typename F>
+  __host__ __device__ void operator()(F&& f) const {
+#ifdef __CUDA_ARCH__
+    f(int(threadIdx.x), int(blockDim.x));
+    __syncthreads();
+#endif
+  }
+};
+
+template <typename T>
+__global__ void __launch_bounds__(db::kThreads) forward_kernel(db::ForwardArgs<T> a, db::Plan p) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  db::forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+}
+
+template <typename T>
+__global__ void __launch_bounds__(db::kThreads) backward_kernel(db::BackwardArgs<T> a, db::Plan p) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  db::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+}
+
+template <typename T>
+__global__ void finish_kernel(db::Plan p, const T* q, const T* k, const T* part_q, const T* part_k,
+                              const T* part_beta, T* dq, T* dk, T* dbeta) {
+  for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < p.rows(); r += int64_t(gridDim.x) * blockDim.x)
+    db::finish_row(p, r, q, k, part_q, part_k, part_beta, dq, dk, dbeta);
+}
+
+size_t max_smem_per_block() {
+  static const size_t bytes = [] {
+    int device = 0, value = 0;
+    HQLT_CUDA_CHECK(cudaGetDevice(&device));
+    HQLT_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    return size_t(value);
+  }();
+  return bytes;
+}
+
+db::Plan plan_for(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2, bool backward) {
+  const size_t word = q.dtype() == DType::f32 ? sizeof(float) : sizeof(double);
+  const db::Plan p = db::make_plan(q.size(0), q.size(1), q.size(2), q.size(3), v.size(3), chunk_size, l2, word,
+                                   max_smem_per_block(), backward);
+  HQLT_CHECK(p.C > 0, "delta_rule: d_k = ", q.size(3), " in ", dtype_name(q.dtype()),
+             " is too large for the CUDA kernel: its tiles do not fit in the ", max_smem_per_block(),
+             " bytes of shared memory per block");
+  return p;
+}
+
+template <typename T, typename K>
+size_t prepare(K kernel, const db::Plan& p, bool backward) {
+  const size_t bytes = db::Tiles<T>::carve(nullptr, p, backward).words * sizeof(T);
+  if (bytes > 48 * 1024)  // dynamic shared memory over 48 KiB needs an opt-in per kernel
+    HQLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  return bytes;
+}
+
+template <typename T>
+void launch_forward(const db::ForwardArgs<T>& a, const db::Plan& p) {
+  const size_t smem = prepare<T>(forward_kernel<T>, p, false);  // the forward's tiles fit any plan
+  forward_kernel<T><<<unsigned(p.blocks()), db::kThreads, smem>>>(a, p);
+  HQLT_CUDA_CHECK_LAUNCH("delta_rule forward_kernel");
+}
+
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+void delta_rule_forward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                             const Tensor& initial_state, int64_t chunk_size, bool l2norm_qk, const Tensor& o,
+                             const Tensor& final_state) {
+  const db::Plan p = plan_for(q, v, chunk_size, l2norm_qk, false);
+  if (p.blocks() == 0) return;
+  dispatch_float(q.dtype(), "delta_rule", [&]<typename T>() {
+    const db::ForwardArgs<T> a{q.data<T>(), k.data<T>(), v.data<T>(), beta.data<T>(), data_or_null<T>(initial_state),
+                               o.data<T>(), final_state.data<T>(), nullptr};
+    launch_forward(a, p);
+  });
+}
+
+DeltaRuleGrads delta_rule_backward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                        const Tensor& initial_state, const Tensor& d_o, const Tensor& d_final,
+                                        int64_t chunk_size, bool l2norm_qk) {
+  const db::Plan p = plan_for(q, v, chunk_size, l2norm_qk, true);
+  DeltaRuleGrads g;
+  g.dq = empty(q.shape(), q.dtype(), Device::cuda);
+  g.dk = empty(k.shape(), k.dtype(), Device::cuda);
+  g.dv = empty(v.shape(), v.dtype(), Device::cuda);
+  g.dbeta = empty(beta.shape(), beta.dtype(), Device::cuda);
+  g.dinitial_state = empty({p.B, p.H, p.dk, p.dv}, q.dtype(), Device::cuda);
+  if (p.blocks() == 0) return g;
+  Tensor states = empty({p.B * p.H, int64_t(p.chunks), p.dk, p.dv}, q.dtype(), Device::cuda);
+  Tensor part_q = empty({int64_t(p.slices), p.rows(), p.dk}, q.dtype(), Device::cuda);
+  Tensor part_k = empty({int64_t(p.slices), p.rows(), p.dk}, q.dtype(), Device::cuda);
+  Tensor part_beta = empty({int64_t(p.slices), p.rows()}, q.dtype(), Device::cuda);
+  dispatch_float(q.dtype(), "delta_rule", [&]<typename T>() {
+    const T* s0 = data_or_null<T>(initial_state);
+    launch_forward(db::ForwardArgs<T>{q.data<T>(), k.data<T>(), v.data<T>(), beta.data<T>(), s0, nullptr, nullptr,
+                                      states.data<T>()},
+                   p);
+    const db::BackwardArgs<T> a{q.data<T>(),       k.data<T>(),         v.data<T>(),
+                                beta.data<T>(),    states.data<T>(),    data_or_null<T>(d_o),
+                                data_or_null<T>(d_final), g.dv.data<T>(), g.dinitial_state.data<T>(),
+                                part_q.data<T>(),  part_k.data<T>(),    part_beta.data<T>()};
+    const size_t smem = prepare<T>(backward_kernel<T>, p, true);
+    backward_kernel<T><<<unsigned(p.blocks()), db::kThreads, smem>>>(a, p);
+    HQLT_CUDA_CHECK_LAUNCH("delta_rule backward_kernel");
+    if (p.rows() > 0) {
+      const int threads = 256;
+      const int64_t blocks = (p.rows() + threads - 1) / threads;
+      finish_kernel<T><<<unsigned(blocks < 65535 ? blocks : 65535), threads>>>(
+          p, q.data<T>(), k.data<T>(), part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(), g.dq.data<T>(),
+          g.dk.data<T>(), g.dbeta.data<T>());
+      HQLT_CUDA_CHECK_LAUNCH("delta_rule finish_kernel");
+    }
+  });
+  return g;
+}
+
+}  // namespace hqlt::detail
