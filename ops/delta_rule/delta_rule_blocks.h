@@ -29,19 +29,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define HQLT_HD __host__ __device__
-#else
-#define HQLT_HD
-#endif
+#include "engine/host_device.h"
 
 namespace hqlt::detail::delta_blocks {
-
-// std::min is a host function to nvcc (without --expt-relaxed-constexpr).
-template <typename T>
-HQLT_HD T hd_min(T a, T b) {
-  return b < a ? b : a;
-}
 
 inline constexpr int kThreads = 256;   // threads per block
 inline constexpr int kMaxChunk = 64;   // the kernel's chunk is at most this (and at most chunk_size)
