@@ -6,29 +6,23 @@
 
 #include "engine/autograd.h"
 #include "engine/parallel.h"
+#include "nn/adamw_math.h"
 #include "nn/embedding.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "cuda/optim.h"
+#endif
 
 namespace hqlt::nn {
 namespace {
 
 constexpr const char* kSuffixes[] = {".exp_avg", ".exp_avg_sq", ".step"};
 
-// The per-element update (header formulas), in the parameter's type. step_size =
-// lr / (1 − β1^t) and bc2_sqrt = √(1 − β2^t) are computed once, in double.
+// The per-element update (adamw_math.h) over a contiguous parameter.
 template <typename T>
-void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, double lr, double wd, double beta1, double beta2,
-                  double eps, double step_size, double bc2_sqrt) {
-  const T decay = T(1.0 - lr * wd), b1 = T(beta1), b2 = T(beta2), one_b1 = T(1.0 - beta1),
-          one_b2 = T(1.0 - beta2), e = T(eps), ss = T(step_size), bc2 = T(bc2_sqrt);
+void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamWCoefficients<T>& c) {
 #pragma omp parallel for schedule(static) if (should_parallelize(n))
-  for (int64_t i = 0; i < n; ++i) {
-    const T gi = g[i];
-    const T mi = b1 * m[i] + one_b1 * gi;
-    const T vi = b2 * v[i] + one_b2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i] * decay - ss * mi / (std::sqrt(vi) / bc2 + e);
-  }
+  for (int64_t i = 0; i < n; ++i) adamw_element(p[i], g[i], m[i], v[i], c);
 }
 
 }  // namespace
@@ -59,8 +53,10 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options) : groups_(std
     HQLT_CHECK(group.weight_decay >= 0, "AdamW: weight_decay must be >= 0, got ", group.weight_decay);
     for (const auto& [name, p] : group.params) {
       HQLT_CHECK(p.defined() && is_floating(p.dtype()), "AdamW: parameter '", name, "' must be an f32 or f64 tensor");
+#ifndef HQLT_HAS_CUDA
       HQLT_CHECK(p.device() == Device::cpu, "AdamW: parameter '", name, "' is on ", device_name(p.device()),
-                 "; the update kernel is CPU-only for now");
+                 "; this hqlt was built without CUDA");
+#endif
       HQLT_CHECK(p.is_leaf() && p.is_contiguous(), "AdamW: parameter '", name, "' must be a contiguous leaf tensor");
       HQLT_CHECK(names.insert(name).second, "AdamW: parameter name '", name, "' appears twice");
       HQLT_CHECK(tensors.insert(p.impl()).second, "AdamW: parameter '", name, "' is listed twice under two names");
@@ -85,9 +81,10 @@ void AdamW::step() {
       AdamWParamState& st = states_[k++];
       Tensor g = p.grad();
       if (!g.defined()) continue;
-      HQLT_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype(), "AdamW: the gradient of '", name,
-                 "' has shape ", shape_str(g.shape()), " and dtype ", dtype_name(g.dtype()), ", expected ",
-                 shape_str(p.shape()), " and ", dtype_name(p.dtype()));
+      HQLT_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(),
+                 "AdamW: the gradient of '", name, "' has shape ", shape_str(g.shape()), ", dtype ",
+                 dtype_name(g.dtype()), " and device ", device_name(g.device()), ", expected ", shape_str(p.shape()),
+                 ", ", dtype_name(p.dtype()), " and ", device_name(p.device()));
       if (!g.is_contiguous()) g = clone_contiguous(g);
       if (!st.exp_avg.defined()) {
         st.exp_avg = zeros(p.shape(), p.dtype(), p.device());
@@ -98,9 +95,13 @@ void AdamW::step() {
       const double step_size = options_.lr / (1.0 - std::pow(options_.beta1, t));
       const double bc2_sqrt = std::sqrt(1.0 - std::pow(options_.beta2, t));
       dispatch_float(p.dtype(), "AdamW", [&]<typename T>() {
-        adamw_update<T>(p.data<T>(), g.data<T>(), st.exp_avg.data<T>(), st.exp_avg_sq.data<T>(), p.numel(),
-                        options_.lr, group.weight_decay, options_.beta1, options_.beta2, options_.eps, step_size,
-                        bc2_sqrt);
+        const auto c = AdamWCoefficients<T>::make(options_.lr, group.weight_decay, options_.beta1, options_.beta2,
+                                                  options_.eps, step_size, bc2_sqrt);
+        T *pp = p.data<T>(), *m = st.exp_avg.data<T>(), *v = st.exp_avg_sq.data<T>();
+#ifdef HQLT_HAS_CUDA
+        if (p.device() == Device::cuda) return cuda::adamw_update(pp, g.data<T>(), m, v, p.numel(), c);
+#endif
+        adamw_update<T>(pp, g.data<T>(), m, v, p.numel(), c);
       });
     }
   }

@@ -6,6 +6,10 @@
 #include "engine/parallel.h"
 #include "engine/strided_loop.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "cuda/optim.h"
+#endif
+
 namespace hqlt::nn {
 namespace {
 
@@ -36,12 +40,13 @@ double grad_norm(const std::vector<Tensor>& params) {
     HQLT_CHECK(p.defined(), "grad_norm: a parameter is undefined");
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (!g.is_contiguous() || g.device() != Device::cpu) {
-      HQLT_CHECK(g.device() == Device::cpu, "grad_norm: gradients on ", device_name(g.device()),
-                 " are not supported yet");
-      g = clone_contiguous(g);
-    }
-    total += dispatch_float(g.dtype(), "grad_norm", [&]<typename T>() { return sum_of_squares(g.data<T>(), g.numel()); });
+    if (!g.is_contiguous()) g = clone_contiguous(g);
+    total += dispatch_float(g.dtype(), "grad_norm", [&]<typename T>() {
+#ifdef HQLT_HAS_CUDA
+      if (g.device() == Device::cuda) return cuda::sum_of_squares(g.data<T>(), g.numel());
+#endif
+      return sum_of_squares(g.data<T>(), g.numel());
+    });
   }
   return std::sqrt(total);
 }
@@ -55,6 +60,16 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
+#ifdef HQLT_HAS_CUDA
+    if (g.device() == Device::cuda) {
+      Tensor dense = g.is_contiguous() ? g : clone_contiguous(g);
+      dispatch_float(g.dtype(), "clip_grad_norm", [&]<typename T>() {
+        cuda::scale_in_place(dense.data<T>(), dense.numel(), T(coef));
+      });
+      if (!g.is_contiguous()) copy_into(g, dense);
+      continue;
+    }
+#endif
     dispatch_float(g.dtype(), "clip_grad_norm", [&]<typename T>() {
       T* d = g.data<T>();
       const T c = T(coef);

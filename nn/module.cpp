@@ -120,6 +120,22 @@ void Module::to(DType dtype) {
   for (auto& [name, child] : children_) child->to(dtype);
 }
 
+void Module::to(Device device) {
+  NoGrad no_grad;
+  for (auto& [name, t] : params_) {
+    if (t.device() == device) continue;
+    Tensor moved = clone_contiguous(t.detach().to(device));
+    moved.set_requires_grad(t.requires_grad());
+    t = moved;
+  }
+  for (auto& [name, child] : children_) child->to(device);
+}
+
+Device Module::device() const {
+  const std::vector<NamedTensor> params = named_parameters();
+  return params.empty() ? Device::cpu : params.front().second.device();
+}
+
 StateDict Module::state_dict() const {
   StateDict out;
   for (auto& [name, t] : named_parameters()) out.emplace(name, t.detach());

@@ -82,6 +82,11 @@ class Module {
   void zero_grad();
   // Converts every parameter to `dtype` (new leaves that keep requires_grad).
   void to(DType dtype);
+  // Moves every parameter to `device` (new leaves that keep requires_grad). Do it before
+  // an optimiser is made: the optimiser holds the parameter tensors themselves.
+  void to(Device device);
+  // The device of the parameters (cpu for a module without any).
+  Device device() const;
 
   // Detached views of every parameter under its dotted name (sharing storage).
   StateDict state_dict() const;

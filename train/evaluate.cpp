@@ -107,11 +107,13 @@ EvalResult evaluate(const models::CausalLM& model, const Task& task, Split split
     std::vector<Example> rows;
     for (size_t i = first; i < last; ++i) rows.push_back(std::move(examples[order[i]]));
     const Batch batch = collate(rows);
-    const Tensor logits = model.forward(batch.input_ids);
-    const BatchScore score = score_batch(logits, batch.targets);
+    const Device device = model.device();
+    const Tensor logits = model.forward(batch.input_ids.to(device));
+    const BatchScore score = score_batch(logits.to(Device::cpu), batch.targets);
     const Accuracy acc = score.total();
     if (acc.supervised > 0) {
-      const Tensor loss = cross_entropy(logits.reshape({-1, vocab}), batch.targets.reshape({-1}), kIgnore);
+      const Tensor loss =
+          cross_entropy(logits.reshape({-1, vocab}), batch.targets.to(device).reshape({-1}), kIgnore);
       loss_sum += loss.item() * double(acc.supervised);
     }
     result.accuracy.correct += acc.correct;

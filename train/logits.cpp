@@ -68,14 +68,6 @@ void check_ids_in_vocabulary(const std::string& path, const Tensor& ids, int64_t
   });
 }
 
-// Moves every parameter to `device`, keeping it a leaf (eval only: no optimiser holds them).
-void move_parameters(nn::Module& model, Device device) {
-  for (auto& [name, p] : model.named_parameters()) {
-    Tensor& slot = model.parameter(name);
-    slot = clone_contiguous(p.detach().to(device));
-  }
-}
-
 void require_cuda() {
 #ifdef HQLT_HAS_CUDA
   cuda::require_device();
@@ -126,7 +118,7 @@ int logits(const Args& args) {
     NoGrad no_grad;
     model->eval();
     if (opt.device == Device::cuda) {
-      move_parameters(*model, Device::cuda);
+      model->to(Device::cuda);
       ids = ids.to(Device::cuda);
     }
     out = model->forward(ids);

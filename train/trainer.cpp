@@ -50,11 +50,14 @@ void make_optimizer(Session& s) {
   s.optimizer = std::make_unique<nn::AdamW>(nn::decay_groups(*s.model, s.options.weight_decay, true), adam);
 }
 
-void require_device(const std::string& device) {
-  if (device != "cuda") return;
+// Puts the model on the run's device; call before make_optimizer (the optimiser holds the
+// parameter tensors). Initial values are drawn on the CPU either way, so a run starts from
+// the same weights on both devices.
+void place_model(Session& s) {
+  if (s.options.device != "cuda") return;
 #ifdef HQLT_HAS_CUDA
   cuda::require_device();
-  fail("--device cuda: training on the GPU is not implemented yet; use --device cpu");
+  s.model->to(Device::cuda);
 #else
   fail("--device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
 #endif
@@ -153,6 +156,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   InterruptGuard guard;
   const bool tty = control.progress && isatty(STDERR_FILENO);
   const int64_t vocab = s.task->vocab_size();
+  const Device device = s.model->device();
   const std::string prefix = control.label.empty() ? "" : control.label + "  ";
 
   TrainReport report;
@@ -174,8 +178,9 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     s.batches_consumed += 1;
     const double lr = s.schedule.lr(s.state.step);
     s.optimizer->set_lr(lr);
-    const Tensor logits = s.model->forward(batch.input_ids);
-    const Tensor loss = cross_entropy(logits.reshape({-1, vocab}), batch.targets.reshape({-1}), kIgnore);
+    const Tensor logits = s.model->forward(batch.input_ids.to(device));
+    const Tensor loss =
+        cross_entropy(logits.reshape({-1, vocab}), batch.targets.to(device).reshape({-1}), kIgnore);
     const double loss_value = loss.item();
     if (!std::isfinite(loss_value)) {
       s.skipped_steps += 1;
@@ -193,7 +198,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     window_tokens += tokens;
     loss_sum += loss_value;
     loss_count += 1;
-    const Accuracy acc = score_batch(logits, batch.targets).total();
+    const Accuracy acc = score_batch(logits.detach().to(Device::cpu), batch.targets).total();
     window_acc.correct += acc.correct;
     window_acc.supervised += acc.supervised;
 
@@ -270,7 +275,12 @@ TrainReport run_loop(Session& s, const RunControl& control) {
 TrainReport train_new(const TrainOptions& requested, const RunDir& run, const RunControl& control) {
   TrainOptions options = requested;
   validate(options);
-  require_device(options.device);
+#ifndef HQLT_HAS_CUDA
+  HQLT_CHECK(options.device != "cuda",
+             "--device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
+#else
+  if (options.device == "cuda") cuda::require_device();  // before the run folder exists
+#endif
   set_num_threads(options.threads);
   HQLT_CHECK(!fs::exists(run.options()), "'", run.path, "' already holds a run; continue it with --resume ",
              run.path, " or choose another --run-dir");
@@ -285,13 +295,16 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
   Generator init{options.seed, 0};
   s.model = std::make_shared<models::CausalLM>(config, init);
   s.model->train();
+  place_model(s);
   make_optimizer(s);
   s.schedule = make_schedule(options);
   s.state.rng = init;
   if (control.summary)
-    std::printf("training %s (%lld parameters) on %s: %lld steps of batch %lld, %d threads; run folder %s\n",
+    std::printf("training %s (%lld parameters) on %s: %lld steps of batch %lld, %s; run folder %s\n",
                 options.model.c_str(), (long long)s.model->num_parameters(), s.task->name().c_str(),
-                (long long)options.steps, (long long)options.batch_size, num_threads(), run.path.c_str());
+                (long long)options.steps, (long long)options.batch_size,
+                options.device == "cuda" ? "on the GPU" : (std::to_string(num_threads()) + " threads").c_str(),
+                run.path.c_str());
   std::fflush(stdout);  // the header before the progress lines on stderr, even when piped
   return run_loop(s, control);
 }
@@ -305,6 +318,7 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   s.task = make_task(s.options);
   s.model = load_run_model(run, *s.task);
   s.model->train();
+  place_model(s);
   make_optimizer(s);
   s.state = models::load_training_state(run.checkpoint(), *s.optimizer);
   s.batches_consumed = std::stoll(s.state.extra.at("batches_consumed"));
