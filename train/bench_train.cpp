@@ -13,10 +13,17 @@
 // weight decay 0.1 on every parameter. One batch of uniform random tokens, drawn once
 // from a fixed generator, as the anchor does.
 //
+// At scale: --config FILE (a model config.json, e.g. models/configs/*_340M.json) with
+// --batch and --seq-len times that model on random tokens of its vocabulary instead; with
+// --device cuda the model trains on the GPU (--tf32 lets cuBLAS use TF32 tensor cores for
+// the f32 GEMMs) and the peak GPU memory is reported.
+//
 // Timing: two untimed warm-up steps (they fill the caching allocator and create AdamW's
 // moments), then steps until --budget seconds have passed (at least 3); we report the
 // median, and the medians of its three parts (forward with the loss, backward, optimiser
-// step) as the anchor does. Peak RSS is the process's high-water mark (getrusage).
+// step) as the anchor does. Peak RSS is the process's high-water mark (getrusage). On the
+// GPU every part ends with a device synchronisation (reading the loss does too), so the
+// parts time the GPU's work, not just its launches.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,21 +33,29 @@
 #include <string>
 #include <vector>
 
+#include "engine/allocator.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
 #include "models/causal_lm.h"
+#include "models/config_json.h"
 #include "nn/adamw.h"
 #include "ops/loss/cross_entropy.h"
 #include "train/cli_args.h"
 #include "train/commands.h"
 #include "train/model_names.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "cuda/blas.h"
+#include "cuda/runtime.h"
+#endif
+
 namespace hqlt::cli {
 namespace {
 
 constexpr const char* kUsage =
     "usage: hqlt bench train --model NAME --preset parity-small|lm-small [--threads N] [--json]\n"
-    "                        [--budget S]\n"
+    "                        [--budget S] [--device cpu|cuda] [--tf32]\n"
+    "       hqlt bench train --config FILE --batch B --seq-len T [--device cpu|cuda] [--tf32] ...\n"
     "  times full training steps (forward, loss, backward, AdamW) at the PyTorch anchors' shapes\n"
     "  --model NAME    transformer, delta_net, sync_hqlt, delayed_stream_hqlt,\n"
     "                  delayed_chunk_hqlt or sync_linear_hqlt (delta_net without short conv,\n"
@@ -49,7 +64,11 @@ constexpr const char* kUsage =
     "                  lm-small (vocab 256, d 256, 4 layers, 4 heads, batch 16, T 256)\n"
     "  --threads N     OpenMP threads (default: OpenMP's default)\n"
     "  --json          one JSON object on stdout\n"
-    "  --budget S      seconds of timed steps after 2 warm-up steps (default 5; at least 3 steps)\n";
+    "  --budget S      seconds of timed steps after 2 warm-up steps (default 5; at least 3 steps)\n"
+    "  --config FILE   a model's config.json (e.g. models/configs/sync_hqlt_ch64_dynamic-vector-\n"
+    "                  mixing_noconv_340M.json) instead of --model/--preset; needs --batch, --seq-len\n"
+    "  --device D      cpu (default) or cuda\n"
+    "  --tf32          on cuda, let cuBLAS run f32 GEMMs on TF32 tensor cores\n";
 
 struct Preset {
   const char* name;
@@ -94,6 +113,9 @@ int bench_train(const Args& args) {
   int threads = 0;
   bool json = false;
   double budget = 5.0;
+  std::string config_file, device_name_arg = "cpu";
+  int64_t batch = 0, seq_len = 0;
+  bool tf32 = false;
   ArgReader r("bench train", args);
   while (r.next()) {
     if (r.is("--help") || r.is("-h")) {
@@ -109,32 +131,67 @@ int bench_train(const Args& args) {
       json = true;
     } else if (r.is("--budget")) {
       budget = r.positive_double();
+    } else if (r.is("--config")) {
+      config_file = r.value();
+    } else if (r.is("--batch")) {
+      batch = r.positive_int();
+    } else if (r.is("--seq-len")) {
+      seq_len = r.positive_int();
+    } else if (r.is("--device")) {
+      device_name_arg = r.value();
+      HQLT_CHECK(device_name_arg == "cpu" || device_name_arg == "cuda",
+                 "bench train: option --device expects cpu or cuda, got '", device_name_arg, "'");
+    } else if (r.is("--tf32")) {
+      tf32 = true;
     } else {
       r.unknown();
     }
   }
-  HQLT_CHECK(!model_name.empty(), "bench train: missing --model NAME (see hqlt bench train --help)");
-  HQLT_CHECK(!preset_name.empty(), "bench train: missing --preset parity-small|lm-small (see hqlt bench train --help)");
-  const Preset& preset = find_preset(preset_name);
-
-  train::ModelShape shape;
-  shape.hidden_size = preset.d_model;
-  shape.num_layers = preset.layers;
-  shape.num_heads = preset.heads;
-  shape.intermediate_size = anchor_ffn_size(preset.d_model);
   models::ModelConfig config;
-  try {
-    config = train::named_model_config(model_name, preset.vocab, shape);
-  } catch (const Error& e) {
-    fail("bench train: --model: ", e.what());
+  Preset preset{"custom", 0, 0, 0, 0, batch, seq_len};
+  bool short_conv_off = false;
+  if (!config_file.empty()) {
+    HQLT_CHECK(model_name.empty() && preset_name.empty(),
+               "bench train: --config replaces --model and --preset; give one or the other");
+    HQLT_CHECK(batch > 0 && seq_len > 0, "bench train: --config needs --batch B and --seq-len T");
+    config = models::read_config_file(config_file).config;
+    model_name = config_file.substr(config_file.find_last_of('/') + 1);
+    preset.vocab = config.vocab_size;
+  } else {
+    HQLT_CHECK(!model_name.empty(), "bench train: missing --model NAME (see hqlt bench train --help)");
+    HQLT_CHECK(!preset_name.empty(),
+               "bench train: missing --preset parity-small|lm-small (see hqlt bench train --help)");
+    HQLT_CHECK(batch == 0 && seq_len == 0, "bench train: --batch and --seq-len go with --config");
+    preset = find_preset(preset_name);
+    train::ModelShape shape;
+    shape.hidden_size = preset.d_model;
+    shape.num_layers = preset.layers;
+    shape.num_heads = preset.heads;
+    shape.intermediate_size = anchor_ffn_size(preset.d_model);
+    try {
+      config = train::named_model_config(model_name, preset.vocab, shape);
+    } catch (const Error& e) {
+      fail("bench train: --model: ", e.what());
+    }
+    short_conv_off = model_name == "delta_net";
+    if (short_conv_off) config.use_short_conv = false;  // the anchor's DeltaNet has none
   }
-  const bool short_conv_off = model_name == "delta_net";
-  if (short_conv_off) config.use_short_conv = false;  // the anchor's DeltaNet has none
+  const Device device = device_name_arg == "cuda" ? Device::cuda : Device::cpu;
+#ifdef HQLT_HAS_CUDA
+  if (device == Device::cuda) {
+    cuda::require_device();
+    cuda::set_allow_tf32(tf32);
+  }
+#else
+  HQLT_CHECK(device == Device::cpu, "bench train: --device cuda: this hqlt was built without CUDA");
+#endif
+  HQLT_CHECK(!tf32 || device == Device::cuda, "bench train: --tf32 goes with --device cuda");
   set_num_threads(threads);
 
   Generator gen{1234, 0};
   models::CausalLM model(config, gen);
   model.train();
+  model.to(device);
   nn::AdamWOptions adamw;
   adamw.lr = 1e-3;
   adamw.beta1 = 0.9;
@@ -144,8 +201,15 @@ int bench_train(const Args& args) {
 
   const int64_t B = preset.batch, T = preset.seq_len, V = preset.vocab;
   Generator data_gen{42, 0};
-  const Tensor inputs = randint(0, V, {B, T}, DType::i64, data_gen);
-  const Tensor targets = randint(0, V, {B, T}, DType::i64, data_gen);
+  const Tensor inputs = randint(0, V, {B, T}, DType::i64, data_gen).to(device);
+  const Tensor targets = randint(0, V, {B, T}, DType::i64, data_gen).to(device);
+  // Each part's time includes the GPU's work (a no-op on the CPU).
+  auto sync = [device]() {
+#ifdef HQLT_HAS_CUDA
+    if (device == Device::cuda) cuda::synchronize();
+#endif
+    (void)device;
+  };
 
   using clock = std::chrono::steady_clock;
   auto ms_since = [](clock::time_point t0) {
@@ -157,13 +221,16 @@ int bench_train(const Args& args) {
     auto t0 = clock::now();
     Tensor logits = model.forward(inputs);
     Tensor loss = cross_entropy(logits.reshape({B * T, V}), targets.reshape({B * T}));
+    sync();
     s.fwd_ms = ms_since(t0);
     t0 = clock::now();
     optimizer.zero_grad();
     loss.backward();
+    sync();
     s.bwd_ms = ms_since(t0);
     t0 = clock::now();
     optimizer.step();
+    sync();
     s.opt_ms = ms_since(t0);
     last_loss = loss.item();
     return s;
@@ -186,18 +253,26 @@ int bench_train(const Args& args) {
   const double ms = median(total);
   const double tokens_per_s = double(B * T) / (ms / 1000.0);
   const double rss = peak_rss_mb();
+  const double gpu_peak_mb = device == Device::cuda ? double(memory::stats(Device::cuda).peak) / 1048576.0 : 0.0;
+  const std::string where = device == Device::cuda ? std::string(tf32 ? "cuda (TF32)" : "cuda (f32)")
+                                                   : std::to_string(num_threads()) + " threads";
   if (json) {
     std::printf(
-        "{\"model\":\"%s\",\"preset\":\"%s\",\"threads\":%d,\"ms_per_step\":%.3f,\"tokens_per_s\":%.1f,"
-        "\"peak_rss_mb\":%.1f,\"ms_fwd\":%.3f,\"ms_bwd\":%.3f,\"ms_opt\":%.3f,\"steps\":%zu}\n",
-        model_name.c_str(), preset.name, num_threads(), ms, tokens_per_s, rss, median(fwd), median(bwd),
-        median(opt), total.size());
+        "{\"model\":\"%s\",\"preset\":\"%s\",\"device\":\"%s\",\"tf32\":%s,\"threads\":%d,"
+        "\"batch\":%lld,\"seq_len\":%lld,\"ms_per_step\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mb\":%.1f,"
+        "\"peak_gpu_mb\":%.1f,\"ms_fwd\":%.3f,\"ms_bwd\":%.3f,\"ms_opt\":%.3f,\"steps\":%zu}\n",
+        model_name.c_str(), preset.name, device_name_arg.c_str(), tf32 ? "true" : "false", num_threads(),
+        (long long)B, (long long)T, ms, tokens_per_s, rss, gpu_peak_mb, median(fwd), median(bwd), median(opt),
+        total.size());
   } else {
-    std::printf("bench train %s %s%s: %d threads, %lld params, %.1f ms/step (fwd %.1f, bwd %.1f, opt %.1f; "
-                "median of %zu), %.0f tokens/s, peak RSS %.1f MB, loss %.3f\n",
+    std::printf("bench train %s %s%s: %s, %lld params, batch %lld × %lld tokens, %.1f ms/step (fwd %.1f, bwd %.1f, "
+                "opt %.1f; median of %zu), %.0f tokens/s, peak RSS %.1f MB%s, loss %.3f\n",
                 model_name.c_str(), preset.name, short_conv_off ? " (short conv off, as the anchor)" : "",
-                num_threads(), (long long)model.num_parameters(), ms, median(fwd), median(bwd), median(opt),
-                total.size(), tokens_per_s, rss, last_loss);
+                where.c_str(), (long long)model.num_parameters(), (long long)B, (long long)T, ms, median(fwd),
+                median(bwd), median(opt), total.size(), tokens_per_s, rss,
+                device == Device::cuda ? (", peak GPU memory " + std::to_string(int64_t(gpu_peak_mb)) + " MB").c_str()
+                                       : "",
+                last_loss);
   }
   return 0;
 }
