@@ -81,6 +81,7 @@ if [ -n "${HQLT_PREBUILT:-}" ] && [ -x "$HQLT_PREBUILT/hqlt_tests" ]; then
   [ -d "$HQLT_PREBUILT/lib" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PWD/$HQLT_PREBUILT/lib"
   if "$HQLT_PREBUILT/hqlt_tests" -ts=cuda -ltc > /dev/null 2>&1; then
     TESTS="$HQLT_PREBUILT/hqlt_tests"
+    HQLT="$HQLT_PREBUILT/hqlt"
     echo "using the prebuilt $TESTS"
     SUMMARY+=("$(printf '%-34s %-16s' 'build' 'prebuilt')")
   else
@@ -102,6 +103,7 @@ if [ -z "$TESTS" ]; then
     exit 1
   fi
   TESTS="$BUILD/hqlt_tests"
+  HQLT="$BUILD/hqlt"
 fi
 
 # ---- 2. cuda tests ---------------------------------------------------------------------
@@ -135,10 +137,13 @@ fi
 # ---- 4. Benchmarks -----------------------------------------------------------------------
 echo
 echo "==== benchmarks ===="
-# TODO(issue 6): training tokens/s of the 340M Synchronous HQLT config at T=2048 on cuda
-#                (`hqlt train --device cuda` is not wired up yet).
-echo "TODO: no GPU benchmark exists yet for 340M training (hqlt train --device cuda)."
-SUMMARY+=("$(printf '%-34s %-16s' '340M training benchmark' 'TODO (none yet)')")
+# Training tokens/s of the paper's 340M Synchronous HQLT (chunk 64, dynamic vector mixing)
+# at T = 2048, full steps (forward, loss, backward, AdamW) on the GPU, f32 and TF32 GEMMs.
+CONFIG_340M=models/configs/sync_hqlt_ch64_dynamic-vector-mixing_noconv_340M.json
+run_step "340M sync HQLT training, f32" 120 \
+  "$HQLT" bench train --config "$CONFIG_340M" --batch 4 --seq-len 2048 --device cuda --budget 15
+run_step "340M sync HQLT training, TF32" 120 \
+  "$HQLT" bench train --config "$CONFIG_340M" --batch 4 --seq-len 2048 --device cuda --tf32 --budget 15
 # The cuBLAS GEMM ceiling (f32 and TF32; tests/cuda/bench_gemm_cuda.cpp), the tiled
 # softmax attention (ops/attention/attention.cu) and the fused delta rule
 # (ops/delta_rule/delta_rule.cu), forward and forward+backward, f32, B=8, H=16, d=64 and

@@ -7,6 +7,7 @@
 
 #include "cuda_test_utils.h"
 #include "engine/allocator.h"
+#include "engine/rng.h"
 #include "engine/tensor.h"
 
 #ifdef HQLT_HAS_CUDA
@@ -120,5 +121,20 @@ TEST_SUITE("cuda") {
     }
     memory::empty_cache(Device::cuda);
     CHECK(memory::stats(Device::cuda).cached == 0);
+  }
+
+  TEST_CASE("cuda random tensors hold the CPU's numbers for the same generator") {
+    HQLT_SKIP_WITHOUT_GPU();
+    // Drawn by the counter-based generator on the host and copied (engine/rng.cpp), so a
+    // run gets the same initial weights and data on either device, bit for bit.
+    for (DType dt : {DType::f32, DType::f64}) {
+      Generator on_cpu{7, 3}, on_gpu{7, 3};
+      Tensor a = randn({1001}, dt, Device::cpu, 0.0, 1.0, on_cpu), b = randn({1001}, dt, Device::cuda, 0.0, 1.0, on_gpu);
+      CHECK(b.device() == Device::cuda);
+      CHECK(b.to_vector() == a.to_vector());
+      Tensor c = rand({77}, dt, Device::cpu, -1.0, 2.0, on_cpu), d = rand({77}, dt, Device::cuda, -1.0, 2.0, on_gpu);
+      CHECK(d.to_vector() == c.to_vector());
+      CHECK(on_gpu.offset == on_cpu.offset);
+    }
   }
 }
