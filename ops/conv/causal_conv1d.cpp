@@ -4,7 +4,12 @@
 #include <vector>
 
 #include "engine/parallel.h"
+#include "ops/conv/causal_conv1d_math.h"
 #include "ops/op_utils.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/conv/causal_conv1d_cuda.h"
+#endif
 
 namespace hqlt {
 namespace {
@@ -12,13 +17,7 @@ namespace {
 using autograd::TensorList;
 constexpr const char* kOp = "causal_conv1d";
 
-// The sizes every kernel here needs; x and y are contiguous [B, T, Ch].
-struct ConvShape {
-  int64_t batch, time, channels, taps;
-  int64_t rows() const { return batch * time; }
-  int64_t work() const { return rows() * channels * taps; }
-};
-
+using detail::ConvShape;
 using ops::contiguous_detached;
 
 // weight [Ch, K] or [Ch, 1, K] as taps [K, Ch], contiguous: tap j of every channel sits in
@@ -52,9 +51,9 @@ void shifted_tap_sum(const T* in, const T* taps, T* out, const ConvShape& s, boo
   }
 }
 
-// Rows of (b, t) per block of the dw reduction. Fixed, so the summation order (within a
-// block by row, then across blocks in order) does not depend on the number of threads.
-constexpr int64_t kRowsPerBlock = 128;
+// Rows of (b, t) per block of the dw reduction (causal_conv1d_math.h): the CUDA kernel
+// reduces in the same blocks and the same order.
+constexpr int64_t kRowsPerBlock = detail::kConvRowsPerBlock;
 
 // dw[c, j] = Σ_{b,t} dy[b, t, c] · x[b, t-(K-1)+j, c], written into dw [Ch, K] contiguous.
 template <typename T>
@@ -86,6 +85,23 @@ void weight_gradient(const T* dy, const T* x, T* dw, const ConvShape& s) {
     for (int64_t j = 0; j < K; ++j) dw[c * K + j] = total[size_t(j * Ch + c)];
 }
 
+// The kernels of the tensors' device: the loops above, or causal_conv1d.cu.
+void tap_sum_on_device(const Tensor& in, const Tensor& taps, const ConvShape& s, bool anti_causal, const Tensor& out) {
+#ifdef HQLT_HAS_CUDA
+  if (in.device() == Device::cuda) return detail::conv_shifted_tap_sum_cuda(in, taps, s, anti_causal, out);
+#endif
+  dispatch_float(in.dtype(), kOp, [&]<typename T>() {
+    shifted_tap_sum<T>(in.data<T>(), taps.data<T>(), out.data<T>(), s, anti_causal);
+  });
+}
+
+void weight_gradient_on_device(const Tensor& dy, const Tensor& x, const ConvShape& s, const Tensor& dw) {
+#ifdef HQLT_HAS_CUDA
+  if (dy.device() == Device::cuda) return detail::conv_weight_gradient_cuda(dy, x, s, dw);
+#endif
+  dispatch_float(dy.dtype(), kOp, [&]<typename T>() { weight_gradient<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), s); });
+}
+
 void check_arguments(const Tensor& x, const Tensor& weight) {
   ops::check_rank(kOp, "x", x, 3);
   ops::check_floating(kOp, "x", x);
@@ -94,7 +110,7 @@ void check_arguments(const Tensor& x, const Tensor& weight) {
              ": argument 'weight': expected rank 2 [Ch, K] or rank 3 [Ch, 1, K], got shape ",
              shape_str(weight.shape()));
   ops::check_same_kind(kOp, "x", x, "weight", weight);
-  ops::check_cpu(kOp, x);
+  ops::check_device_built(kOp, x);
   HQLT_CHECK(weight.dim() == 2 || weight.size(1) == 1, kOp,
              ": argument 'weight': expected shape [Ch, 1, K] (one input channel per group), got shape ",
              shape_str(weight.shape()));
@@ -112,9 +128,7 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight) {
   Tensor xc = contiguous_detached(x);
   Tensor taps = taps_by_row(weight);
   Tensor y = empty(x.shape(), x.dtype(), x.device());
-  dispatch_float(x.dtype(), kOp, [&]<typename T>() {
-    shifted_tap_sum<T>(xc.data<T>(), taps.data<T>(), y.data<T>(), s, /*anti_causal=*/false);
-  });
+  tap_sum_on_device(xc, taps, s, /*anti_causal=*/false, y);
 
   if (autograd::needs_grad({x, weight})) {
     // Save only what the wanted gradients read: dx needs the taps, dw needs x.
@@ -125,17 +139,14 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight) {
                      [s, saved_x, saved_taps, weight_shape](const TensorList& g, const std::vector<bool>& needs) {
                        TensorList grads(2);
                        Tensor dy = contiguous_detached(g[0]);
-                       dispatch_float(dy.dtype(), kOp, [&]<typename T>() {
-                         if (needs[0]) {
-                           grads[0] = empty({s.batch, s.time, s.channels}, dy.dtype(), dy.device());
-                           shifted_tap_sum<T>(dy.data<T>(), saved_taps.data<T>(), grads[0].data<T>(), s,
-                                              /*anti_causal=*/true);
-                         }
-                         if (needs[1]) {
-                           grads[1] = empty(weight_shape, dy.dtype(), dy.device());
-                           weight_gradient<T>(dy.data<T>(), saved_x.data<T>(), grads[1].data<T>(), s);
-                         }
-                       });
+                       if (needs[0]) {
+                         grads[0] = empty({s.batch, s.time, s.channels}, dy.dtype(), dy.device());
+                         tap_sum_on_device(dy, saved_taps, s, /*anti_causal=*/true, grads[0]);
+                       }
+                       if (needs[1]) {
+                         grads[1] = empty(weight_shape, dy.dtype(), dy.device());
+                         weight_gradient_on_device(dy, saved_x, s, grads[1]);
+                       }
                        return grads;
                      });
   }

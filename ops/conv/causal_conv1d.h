@@ -13,7 +13,9 @@
 //   dw[c, j]    = Σ_{b,t} dy[b, t, c] · x[b, t-(K-1)+j, c]
 //
 // dw is reduced over (b, t) in fixed-size row blocks whose partial sums are added in block
-// order, so its bits do not depend on the thread count.
+// order, so its bits do not depend on the thread count. On cuda (causal_conv1d.cu) every
+// output element has one thread, and dw is reduced in the same row blocks and order
+// (causal_conv1d_math.h), without atomics.
 //
 //   x       [B, T, Ch]            channels last, any strides, f32 or f64
 //   weight  [Ch, 1, K] or [Ch, K]  the checkpoint layout of ShortConvolution, or its squeeze

@@ -5,24 +5,31 @@
 
 #include "engine/parallel.h"
 #include "engine/strided_loop.h"
+#include "ops/embedding/embedding_math.h"
 #include "ops/op_utils.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/embedding/embedding_cuda.h"
+#endif
 
 namespace hqlt {
 namespace {
 
 using autograd::TensorList;
 using Needs = std::vector<bool>;
+using detail::RowGeometry;
 
 // ---- index arguments ---------------------------------------------------------------------
 
-// The index as a contiguous i64 tensor (a copy unless it already is one), after checking
-// its dtype and device.
+// The index as a contiguous i64 tensor on the host (a copy unless it already is one), after
+// checking its dtype. An index on cuda is read back: the range check and the backward's
+// row segments (embedding_math.h) are computed on the host.
 Tensor index_as_i64(const char* op, const char* arg, const Tensor& index) {
   ops::check_defined(op, arg, index);
   HQLT_CHECK(index.dtype() == DType::i32 || index.dtype() == DType::i64, op, ": argument '", arg,
              "': expected dtype i32 or i64, got ", dtype_name(index.dtype()));
-  ops::check_cpu(op, index);
-  if (index.dtype() == DType::i64 && index.is_contiguous()) return index.detach();
+  ops::check_device_built(op, index);
+  if (index.device() == Device::cpu && index.dtype() == DType::i64 && index.is_contiguous()) return index.detach();
   Tensor out = empty(index.shape(), DType::i64);
   copy_into(out, index);
   return out;
@@ -37,13 +44,6 @@ void check_in_range(const char* op, const char* arg, const Tensor& idx, int64_t 
 }
 
 // ---- row kernels: x viewed as [outer, N, inner], the index picks along N ---------------
-
-struct RowGeometry {
-  int64_t outer = 1;  // product of the dims before the indexed one
-  int64_t rows = 1;   // N: size of the indexed dim in x
-  int64_t picks = 1;  // K: number of indices
-  int64_t inner = 1;  // product of the dims after the indexed one
-};
 
 RowGeometry row_geometry(const Shape& shape, int64_t d, int64_t picks) {
   RowGeometry g;
@@ -88,20 +88,34 @@ void scatter_add_rows(T* dx, const T* dout, const int64_t* idx, const RowGeometr
   }
 }
 
-// The shared forward of index_select and embedding: x [outer, N, inner] -> [outer, K, inner].
+// The shared forward of index_select and embedding: x [outer, N, inner] -> [outer, K, inner],
+// on x's device; idx is on the host.
 Tensor select_rows(const char* op, const Tensor& x, const Tensor& idx, const RowGeometry& g, const Shape& out_shape) {
-  Tensor xc = x.is_contiguous() ? x : clone_contiguous(x);
-  Tensor out = empty(out_shape, x.dtype());
+  Tensor xc = ops::contiguous_detached(x);
+  Tensor out = empty(out_shape, x.dtype(), x.device());
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) {
+    detail::gather_rows_cuda(xc, idx, g, out);
+    return out;
+  }
+#endif
   dispatch_float(x.dtype(), op, [&]<typename T>() {
     gather_rows<T>(xc.data<T>(), out.data<T>(), idx.data<int64_t>(), g);
   });
   return out;
 }
 
-// The shared backward: dx (shape in_shape) = scatter-add of dout's rows.
+// The shared backward: dx (shape in_shape, dout's device) = scatter-add of dout's rows.
 Tensor scatter_rows(const char* op, const Tensor& dout, const Tensor& idx, const RowGeometry& g, const Shape& in_shape,
                     int64_t skip_row) {
-  Tensor dc = dout.is_contiguous() ? dout : clone_contiguous(dout);
+  Tensor dc = ops::contiguous_detached(dout);
+#ifdef HQLT_HAS_CUDA
+  if (dout.device() == Device::cuda) {
+    Tensor dx = empty(in_shape, dout.dtype(), dout.device());
+    detail::scatter_rows_cuda(dc, idx, g, skip_row, dx);
+    return dx;
+  }
+#endif
   Tensor dx = zeros(in_shape, dout.dtype());
   dispatch_float(dout.dtype(), op, [&]<typename T>() {
     scatter_add_rows<T>(dx.data<T>(), dc.data<T>(), idx.data<int64_t>(), g, skip_row);
@@ -113,7 +127,7 @@ Tensor scatter_rows(const char* op, const Tensor& dout, const Tensor& idx, const
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   ops::check_floating("index_select", "x", x);
-  ops::check_cpu("index_select", x);
+  ops::check_device_built("index_select", x);
   HQLT_CHECK(x.dim() >= 1, "index_select: argument 'x': expected rank >= 1, got shape ", shape_str(x.shape()));
   const int64_t d = wrap_dim(dim, x.dim(), "index_select");
   Tensor idx = index_as_i64("index_select", "index", index);
@@ -136,7 +150,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 
 Tensor embedding(const Tensor& weight, const Tensor& ids, int64_t padding_idx) {
   ops::check_floating("embedding", "weight", weight);
-  ops::check_cpu("embedding", weight);
+  ops::check_device_built("embedding", weight);
   ops::check_rank("embedding", "weight", weight, 2);
   const int64_t vocab = weight.shape()[0], width = weight.shape()[1];
   Tensor idx = index_as_i64("embedding", "ids", ids);

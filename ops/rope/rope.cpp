@@ -5,6 +5,11 @@
 
 #include "engine/parallel.h"
 #include "ops/op_utils.h"
+#include "ops/rope/rope_math.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/rope/rope_cuda.h"
+#endif
 
 namespace hqlt {
 namespace {
@@ -21,20 +26,12 @@ struct RotationTable {
 template <typename T>
 RotationTable<T> rotation_table(int64_t time, int64_t head_dim, double base, int64_t position_offset) {
   const int64_t half = head_dim / 2;
-  // ω_i and φ in f32, the way the reference builds its table (spec §1.5, precision detail):
-  // inv_freq = 1 / base^(2i/d) on f32 values, then an f32 product with the f32 position.
-  std::vector<float> inv_freq(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i)
-    inv_freq[size_t(i)] = 1.0f / std::pow(float(base), float(2 * i) / float(head_dim));
+  const std::vector<float> inv_freq = detail::rope_inv_freqs(head_dim, base);
   RotationTable<T> table{std::vector<T>(size_t(time * half)), std::vector<T>(size_t(time * half))};
-  for (int64_t t = 0; t < time; ++t) {
-    const float p = float(position_offset + t);
-    for (int64_t i = 0; i < half; ++i) {
-      const float angle = p * inv_freq[size_t(i)];
-      table.cos[size_t(t * half + i)] = T(std::cos(double(angle)));
-      table.sin[size_t(t * half + i)] = T(std::sin(double(angle)));
-    }
-  }
+  for (int64_t t = 0; t < time; ++t)
+    for (int64_t i = 0; i < half; ++i)
+      detail::rope_cos_sin<T>(position_offset + t, inv_freq[size_t(i)], table.cos[size_t(t * half + i)],
+                              table.sin[size_t(t * half + i)]);
   return table;
 }
 
@@ -53,19 +50,21 @@ void rotate(const T* in, T* out, const Shape& shape, const RotationTable<T>& tab
     for (int64_t h = 0; h < heads; ++h) {
       const T* x = in + (r * heads + h) * head_dim;
       T* y = out + (r * heads + h) * head_dim;
-      for (int64_t i = 0; i < half; ++i) {
-        const T x1 = x[i], x2 = x[i + half], si = sign * s[i];
-        y[i] = x1 * c[i] - x2 * si;
-        y[i + half] = x2 * c[i] + x1 * si;
-      }
+      for (int64_t i = 0; i < half; ++i) detail::rotate_pair(x[i], x[i + half], c[i], sign * s[i], y[i], y[i + half]);
     }
   }
 }
 
-// y = rotation of x (any strides) by ±φ, as a fresh contiguous tensor.
+// y = rotation of x (any strides) by ±φ, as a fresh contiguous tensor on x's device.
 Tensor rotated(const Tensor& x, double base, int64_t position_offset, int direction) {
-  Tensor xc = x.is_contiguous() ? x : clone_contiguous(x);
+  Tensor xc = ops::contiguous_detached(x);
   Tensor y = empty(x.shape(), x.dtype(), x.device());
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) {
+    detail::rope_rotate_cuda(xc, y, detail::rope_inv_freqs(x.size(3), base), position_offset, direction);
+    return y;
+  }
+#endif
   dispatch_float(x.dtype(), kOp, [&]<typename T>() {
     auto table = rotation_table<T>(x.size(1), x.size(3), base, position_offset);
     rotate<T>(xc.data<T>(), y.data<T>(), x.shape(), table, direction);
@@ -76,7 +75,7 @@ Tensor rotated(const Tensor& x, double base, int64_t position_offset, int direct
 void check_arguments(const Tensor& x, double base, int64_t position_offset) {
   ops::check_rank(kOp, "x", x, 4);
   ops::check_floating(kOp, "x", x);
-  ops::check_cpu(kOp, x);
+  ops::check_device_built(kOp, x);
   HQLT_CHECK(x.size(3) >= 2 && x.size(3) % 2 == 0, kOp,
              ": argument 'x': expected an even head dim d >= 2 in [B, T, H, d] (pairs i, i+d/2 rotate), got shape ",
              shape_str(x.shape()));

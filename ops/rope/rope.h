@@ -16,7 +16,8 @@
 //
 // Backward (spec/kernels.md §7.7): each 2×2 rotation is orthogonal, so dx is dy rotated by
 // −φ (sin negated). Saved: nothing but the scalars base and position_offset; the cos/sin
-// table is recomputed.
+// table is recomputed. On cuda (rope.cu) the same per-pair math (rope_math.h) runs with ω_i
+// computed on the host, so both devices use the same f32 angles.
 //
 //   x  [B, T, H, d]   d = the head dim (even), any strides, f32 or f64
 //   -> [B, T, H, d]   contiguous, x's dtype

@@ -2,6 +2,11 @@
 
 #include "engine/strided_loop.h"
 #include "ops/op_utils.h"
+#include "ops/select/where_math.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/select/where_cuda.h"
+#endif
 
 namespace hqlt {
 namespace {
@@ -9,63 +14,73 @@ namespace {
 using autograd::TensorList;
 using Needs = std::vector<bool>;
 
-void check_condition(const char* op, const char* arg, const Tensor& c) {
+void check_condition(const char* op, const char* arg, const Tensor& c, const char* value_arg, const Tensor& value) {
   ops::check_defined(op, arg, c);
-  ops::check_cpu(op, c);
+  HQLT_CHECK(c.device() == value.device(), op, ": argument '", arg, "': expected device ", device_name(value.device()),
+             " (as '", value_arg, "'), got ", device_name(c.device()));
 }
 
-// Calls f.template operator()<T, C>() with T the float type of `value_dtype` and C the
-// element type of the condition (any dtype: a condition is true where nonzero).
-template <typename F>
-void dispatch_value_and_condition(const char* op, DType value_dtype, DType cond_dtype, F&& f) {
-  dispatch_float(value_dtype, op, [&]<typename T>() {
-    dispatch_all(cond_dtype, [&]<typename C>() { f.template operator()<T, C>(); });
+// One input of choose_into: a tensor read with broadcast strides over the output's shape,
+// or, when undefined, the constant `value`.
+struct Operand {
+  Tensor t;
+  double value = 0;
+};
+
+// out = cond ? a : b elementwise (where_math.h) over out's shape, on out's device; out is
+// fresh and contiguous, cond any dtype, a and b of out's dtype (or constants).
+void choose_into(const char* op, const Tensor& out, const Tensor& cond, const Operand& a, const Operand& b) {
+  const Shape& shape = out.shape();
+  const auto strides = [&](const Operand& x) {
+    return x.t.defined() ? ops::broadcast_strides(x.t, shape) : Strides(shape.size(), 0);
+  };
+#ifdef HQLT_HAS_CUDA
+  if (out.device() == Device::cuda) {
+    detail::choose_cuda(op, out, {cond, ops::broadcast_strides(cond, shape)}, {a.t, strides(a), a.value},
+                        {b.t, strides(b), b.value});
+    return;
+  }
+#endif
+  dispatch_float(out.dtype(), op, [&]<typename T>() {
+    dispatch_all(cond.dtype(), [&]<typename C>() {
+      // A constant operand is read through stride 0 from a local.
+      const T a_value = T(a.value), b_value = T(b.value);
+      T* o = out.data<T>();
+      const C* c = cond.data<C>();
+      const T* ap = a.t.defined() ? a.t.data<T>() : &a_value;
+      const T* bp = b.t.defined() ? b.t.data<T>() : &b_value;
+      strided_loop<4>(shape, {out.strides(), ops::broadcast_strides(cond, shape), strides(a), strides(b)},
+                      [&](auto off, int64_t n, auto step) {
+                        for (int64_t j = 0; j < n; ++j)
+                          o[off[0] + j * step[0]] = detail::choose(c[off[1] + j * step[1]], ap[off[2] + j * step[2]],
+                                                                   bp[off[3] + j * step[3]]);
+                      });
+    });
   });
 }
 
 // dout where the condition equals `keep` and 0 elsewhere, over dout's shape (the
 // condition broadcasts to it). dout may have any strides; the result is contiguous.
 Tensor keep_gradient_where(const char* op, const Tensor& dout, const Tensor& cond, bool keep) {
-  Tensor out = empty(dout.shape(), dout.dtype());
-  dispatch_value_and_condition(op, dout.dtype(), cond.dtype(), [&]<typename T, typename C>() {
-    T* o = out.data<T>();
-    const T* g = dout.data<T>();
-    const C* c = cond.data<C>();
-    strided_loop<3>(dout.shape(), {out.strides(), dout.strides(), ops::broadcast_strides(cond, dout.shape())},
-                    [&](auto off, int64_t n, auto step) {
-                      for (int64_t j = 0; j < n; ++j) {
-                        bool truth = c[off[2] + j * step[2]] != C(0);
-                        o[off[0] + j * step[0]] = truth == keep ? g[off[1] + j * step[1]] : T(0);
-                      }
-                    });
-  });
+  Tensor out = empty(dout.shape(), dout.dtype(), dout.device());
+  if (keep)
+    choose_into(op, out, cond, {dout}, {Tensor(), 0.0});
+  else
+    choose_into(op, out, cond, {Tensor(), 0.0}, {dout});
   return out;
 }
 
 }  // namespace
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  check_condition("where", "cond", cond);
   ops::check_floating("where", "a", a);
   ops::check_same_kind("where", "a", a, "b", b);
-  ops::check_cpu("where", a);
+  ops::check_device_built("where", a);
+  check_condition("where", "cond", cond, "a", a);
   const Shape shape = broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), "where"), cond.shape(), "where");
 
-  Tensor out = empty(shape, a.dtype());
-  dispatch_value_and_condition("where", a.dtype(), cond.dtype(), [&]<typename T, typename C>() {
-    T* o = out.data<T>();
-    const T* ap = a.data<T>();
-    const T* bp = b.data<T>();
-    const C* c = cond.data<C>();
-    strided_loop<4>(shape,
-                    {out.strides(), ops::broadcast_strides(cond, shape), ops::broadcast_strides(a, shape),
-                     ops::broadcast_strides(b, shape)},
-                    [&](auto off, int64_t n, auto step) {
-                      for (int64_t j = 0; j < n; ++j)
-                        o[off[0] + j * step[0]] =
-                            c[off[1] + j * step[1]] != C(0) ? ap[off[2] + j * step[2]] : bp[off[3] + j * step[3]];
-                    });
-  });
+  Tensor out = empty(shape, a.dtype(), a.device());
+  choose_into("where", out, cond, {a}, {b});
 
   if (autograd::needs_grad({a, b})) {
     Tensor saved_cond = cond.detach();
@@ -84,8 +99,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   ops::check_floating("masked_fill", "x", x);
-  ops::check_cpu("masked_fill", x);
-  check_condition("masked_fill", "mask", mask);
+  ops::check_device_built("masked_fill", x);
+  check_condition("masked_fill", "mask", mask, "x", x);
   bool fits = mask.dim() <= x.dim();
   for (int64_t k = 1; fits && k <= mask.dim(); ++k) {
     int64_t m = mask.shape()[size_t(mask.dim() - k)], n = x.shape()[size_t(x.dim() - k)];
@@ -94,18 +109,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   HQLT_CHECK(fits, "masked_fill: argument 'mask': expected a shape that broadcasts to x's shape ",
              shape_str(x.shape()), ", got ", shape_str(mask.shape()));
 
-  Tensor out = empty(x.shape(), x.dtype());
-  dispatch_value_and_condition("masked_fill", x.dtype(), mask.dtype(), [&]<typename T, typename C>() {
-    T* o = out.data<T>();
-    const T* xp = x.data<T>();
-    const C* m = mask.data<C>();
-    const T fill = T(value);
-    strided_loop<3>(x.shape(), {out.strides(), x.strides(), ops::broadcast_strides(mask, x.shape())},
-                    [&](auto off, int64_t n, auto step) {
-                      for (int64_t j = 0; j < n; ++j)
-                        o[off[0] + j * step[0]] = m[off[2] + j * step[2]] != C(0) ? fill : xp[off[1] + j * step[1]];
-                    });
-  });
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  choose_into("masked_fill", out, mask, {Tensor(), value}, {x});
 
   if (autograd::needs_grad({x})) {
     Tensor saved_mask = mask.detach();

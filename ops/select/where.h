@@ -16,6 +16,8 @@
 //     Backward: dx = mask ? 0 : dout (a filled element no longer depends on x)
 //
 // Saved for backward: the condition / mask (a detached handle, no copy); never a, b or x.
+// On cuda (where.cu) the condition must live on the values' device; any strides are read
+// in place on either device.
 #include "engine/tensor.h"
 
 namespace hqlt {

@@ -14,7 +14,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   for (size_t i = 0; i < xs.size(); ++i)
     HQLT_CHECK(xs[i].defined(), "concat: argument 'xs[", i, "]' is an undefined tensor");
   const Tensor& first = xs[0];
-  ops::check_cpu("concat", first);
+  ops::check_device_built("concat", first);
   HQLT_CHECK(first.dim() >= 1, "concat: argument 'xs[0]': expected rank >= 1, got shape ",
              shape_str(first.shape()));
   const int64_t d = wrap_dim(dim, first.dim(), "concat");
@@ -62,7 +62,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
   ops::check_defined("split", "x", x);
-  ops::check_cpu("split", x);
+  ops::check_device_built("split", x);
   HQLT_CHECK(x.dim() >= 1, "split: argument 'x': expected rank >= 1, got shape ", shape_str(x.shape()));
   const int64_t d = wrap_dim(dim, x.dim(), "split");
   HQLT_CHECK(!sizes.empty(), "split: argument 'sizes': expected at least one size, got none");
@@ -90,9 +90,11 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   if (autograd::needs_grad({x})) {
     Shape in_shape = x.shape();
     DType dtype = x.dtype();
-    autograd::record("split", {x}, pieces, [in_shape, dtype, d, starts, sizes](const TensorList& g, const Needs&) {
+    Device device = x.device();
+    autograd::record("split", {x}, pieces, [in_shape, dtype, device, d, starts, sizes](const TensorList& g,
+                                                                                        const Needs&) {
       // dx starts at zero, so a piece with no gradient (undefined g[i]) contributes zeros.
-      Tensor dx = zeros(in_shape, dtype);
+      Tensor dx = zeros(in_shape, dtype, device);
       for (size_t i = 0; i < g.size(); ++i)
         if (g[i].defined()) copy_into(dx.slice(d, starts[i], starts[i] + sizes[i]), g[i]);
       return TensorList{dx};

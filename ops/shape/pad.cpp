@@ -6,7 +6,7 @@ namespace hqlt {
 
 Tensor pad(const Tensor& x, int64_t dim, int64_t before, int64_t after, double value) {
   ops::check_defined("pad", "x", x);
-  ops::check_cpu("pad", x);
+  ops::check_device_built("pad", x);
   HQLT_CHECK(x.dim() >= 1, "pad: argument 'x': expected rank >= 1, got shape ", shape_str(x.shape()));
   const int64_t d = wrap_dim(dim, x.dim(), "pad");
   HQLT_CHECK(before >= 0, "pad: argument 'before': expected >= 0, got ", before);

@@ -1,0 +1,71 @@
+#pragma once
+// The index arithmetic of index_select and embedding, written once for the CPU kernels
+// (embedding.cpp), the CUDA kernels (embedding.cu) and their host test
+// (tests/ops/test_embedding_math.cpp).
+//
+// x is viewed as [outer, N, inner] and the index (K values in [0, N)) picks along N:
+//
+//   out[o, k, c] = x[o, idx[k], c]                                   (forward: a gather)
+//   dx[o, n, c]  = Σ_{k ascending, idx[k] = n, n ≠ skip} dout[o, k, c]  (backward: scatter-add)
+//
+// The backward runs without float atomics: every element of dx gets one GPU thread, which
+// owns it and adds the positions k that pick its row n in ascending order. Those positions
+// come from RowSegments, a bucketing of the index by row built on the host in O(K + N)
+// (the index is on the host anyway, for the range check). The other deterministic layout,
+// one thread per (row, column) walking the whole index, reads the index N times over
+// (O(N·K) per column instead of O(K)): too slow for a 50k-row vocabulary. Ascending k is
+// also the CPU kernel's order, so the two sums agree to the bit. The price: a row picked
+// by many positions (one frequent token) makes its threads walk a long segment.
+#include <cstdint>
+#include <vector>
+
+#include "engine/host_device.h"
+
+namespace hqlt::detail {
+
+struct RowGeometry {
+  int64_t outer = 1;  // product of the dims before the indexed one
+  int64_t rows = 1;   // N: size of the indexed dim in x
+  int64_t picks = 1;  // K: number of indices
+  int64_t inner = 1;  // product of the dims after the indexed one
+};
+
+// Element e of the contiguous out [outer, K, inner].
+template <typename T>
+HQLT_HD T gathered(const T* x, const int64_t* idx, const RowGeometry& g, int64_t e) {
+  const int64_t c = e % g.inner, r = e / g.inner;
+  const int64_t k = r % g.picks, o = r / g.picks;
+  return x[(o * g.rows + idx[k]) * g.inner + c];
+}
+
+// The positions k grouped by the row they pick: segment n is order[begin[n] .. begin[n+1]),
+// ascending. Positions that pick `skip_row` (-1: none) are left out, so its gradient is 0.
+struct RowSegments {
+  std::vector<int64_t> begin;  // [N + 1]
+  std::vector<int64_t> order;  // [K minus the skipped positions]
+};
+
+inline RowSegments row_segments(const int64_t* idx, int64_t picks, int64_t rows, int64_t skip_row) {
+  RowSegments s;
+  s.begin.assign(size_t(rows + 1), 0);
+  for (int64_t k = 0; k < picks; ++k)
+    if (idx[k] != skip_row) ++s.begin[size_t(idx[k] + 1)];
+  for (int64_t n = 0; n < rows; ++n) s.begin[size_t(n + 1)] += s.begin[size_t(n)];
+  s.order.resize(size_t(s.begin[size_t(rows)]));
+  std::vector<int64_t> next(s.begin.begin(), s.begin.end() - 1);
+  for (int64_t k = 0; k < picks; ++k)
+    if (idx[k] != skip_row) s.order[size_t(next[size_t(idx[k])]++)] = k;
+  return s;
+}
+
+// Element e of the contiguous dx [outer, N, inner]: its segment's gradients summed in order.
+template <typename T>
+HQLT_HD T scattered(const T* dout, const int64_t* begin, const int64_t* order, const RowGeometry& g, int64_t e) {
+  const int64_t c = e % g.inner, r = e / g.inner;
+  const int64_t n = r % g.rows, o = r / g.rows;
+  T acc = T(0);
+  for (int64_t s = begin[n]; s < begin[n + 1]; ++s) acc += dout[(o * g.picks + order[s]) * g.inner + c];
+  return acc;
+}
+
+}  // namespace hqlt::detail

@@ -1,0 +1,81 @@
+// The GPU algorithm of index_select and embedding (ops/embedding/embedding_math.h: the
+// element-wise gather, the row segments and each dx element's ordered segment sum) run on
+// the host for every element, against the CPU op: forward and backward must agree to the
+// bit (the same adds in the same order), with repeated rows, unused rows, a padding row,
+// outer > 1 and inner > 1.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "engine/rng.h"
+#include "ops/embedding/embedding.h"
+#include "ops/embedding/embedding_math.h"
+
+using namespace hqlt;
+using detail::RowGeometry;
+
+namespace {
+
+// out and dx as the GPU's threads compute them, for x [outer, N, inner] and idx [K].
+template <typename T>
+void gpu_algorithm(const Tensor& x, const Tensor& idx, const Tensor& dout, const RowGeometry& g, int64_t skip_row,
+                   std::vector<double>& out, std::vector<double>& dx) {
+  const int64_t* ip = idx.data<int64_t>();
+  for (int64_t e = 0; e < g.outer * g.picks * g.inner; ++e) out.push_back(detail::gathered(x.data<T>(), ip, g, e));
+  const detail::RowSegments s = detail::row_segments(ip, g.picks, g.rows, skip_row);
+  for (int64_t e = 0; e < g.outer * g.rows * g.inner; ++e)
+    dx.push_back(detail::scattered(dout.data<T>(), s.begin.data(), s.order.data(), g, e));
+}
+
+}  // namespace
+
+TEST_SUITE("reference") {
+  TEST_CASE("embedding row segments: positions grouped by row in ascending order") {
+    const std::vector<int64_t> idx{3, 0, 3, 1, 3, 0};
+    const detail::RowSegments s = detail::row_segments(idx.data(), 6, 5, /*skip_row=*/1);
+    CHECK(s.begin == std::vector<int64_t>{0, 2, 2, 2, 5, 5});
+    CHECK(s.order == std::vector<int64_t>{1, 5, 0, 2, 4});
+  }
+
+  TEST_CASE("embedding GPU algorithm equals the CPU op bit for bit") {
+    manual_seed(31);
+    struct Case {
+      int64_t V, D, B, T, pad;
+    };
+    for (Case c : {Case{7, 5, 2, 9, -1}, Case{7, 70, 3, 11, 2}, Case{1, 1, 1, 4, -1}, Case{50, 3, 1, 1, 0}}) {
+      for (DType dt : {DType::f32, DType::f64}) {
+        CAPTURE(c.V);
+        CAPTURE(c.D);
+        CAPTURE(c.T);
+        CAPTURE(c.pad);
+        CAPTURE(dt);
+        // Ids from a range smaller than V, so some rows repeat and some are never read.
+        Tensor ids = randint(0, (c.V + 1) / 2, {c.B, c.T});
+        if (c.pad >= 0) ids.data<int64_t>()[0] = c.pad;
+        Tensor w = randn({c.V, c.D}, dt).set_requires_grad(true);
+        Tensor y = embedding(w, ids, c.pad);
+        Tensor dy = randn(y.shape(), dt);
+        y.backward(dy);
+        std::vector<double> out, dx;
+        dispatch_float(dt, "test", [&]<typename T>() {
+          gpu_algorithm<T>(w, ids, dy, RowGeometry{1, c.V, c.B * c.T, c.D}, c.pad, out, dx);
+        });
+        CHECK(out == y.to_vector());
+        CHECK(dx == w.grad().to_vector());
+      }
+    }
+  }
+
+  TEST_CASE("index_select GPU algorithm equals the CPU op bit for bit") {
+    manual_seed(32);
+    Tensor x = randn({3, 6, 4}, DType::f32).set_requires_grad(true);
+    Tensor idx = from_vector({5, 0, 5, 2, 5}, {5}, DType::i64);
+    Tensor y = index_select(x, 1, idx);
+    Tensor dy = randn(y.shape());
+    y.backward(dy);
+    std::vector<double> out, dx;
+    gpu_algorithm<float>(x, idx, dy, RowGeometry{3, 6, 5, 4}, -1, out, dx);
+    CHECK(out == y.to_vector());
+    CHECK(dx == x.grad().to_vector());
+  }
+}
