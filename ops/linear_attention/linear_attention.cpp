@@ -1,9 +1,14 @@
-// linear_attention: argument checks, dispatch to the CPU kernels, and the tape entry.
+// linear_attention: argument checks, dispatch by device (linear_attention_cpu.cpp or
+// linear_attention.cu), and the tape entry.
 #include "ops/linear_attention/linear_attention.h"
 
 #include <cmath>
 
 #include "ops/op_utils.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/linear_attention/linear_attention_cuda.h"
+#endif
 
 namespace hqlt {
 namespace linear_attention_detail {
@@ -16,7 +21,9 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
   ops::check_floating(op, "q", q);
   ops::check_same_kind(op, "q", q, "k", k);
   ops::check_same_kind(op, "q", q, "v", v);
-  ops::check_cpu(op, q);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(op, q);  // a CUDA build runs cuda inputs through linear_attention.cu
+#endif
   for (int64_t dim = 0; dim < 3; ++dim) {
     static const char* const kNames[] = {"B", "T", "H"};
     HQLT_CHECK(k.size(dim) == q.size(dim), op, ": argument 'k': expected ", kNames[dim], " = ", q.size(dim),
@@ -42,6 +49,33 @@ constexpr const char* kOp = "linear_attention";
 
 using ops::contiguous_detached;
 
+// The kernels of the inputs' device; every tensor contiguous.
+void forward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& z,
+                       const Dims& dims, LinearAttentionNormalizer normalizer, double eps) {
+#ifdef HQLT_HAS_CUDA
+  if (q.device() == Device::cuda)
+    return linear_attention_detail::forward_cuda(q, k, v, out, z, dims, normalizer, eps);
+#endif
+  dispatch_float(q.dtype(), kOp, [&]<typename T>() {
+    linear_attention_detail::forward_cpu<T>(q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), z.data<T>(), dims,
+                                            normalizer, T(eps));
+  });
+}
+
+void backward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& z, const Tensor& out,
+                        const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Dims& dims,
+                        LinearAttentionNormalizer normalizer, double eps) {
+#ifdef HQLT_HAS_CUDA
+  if (q.device() == Device::cuda)
+    return linear_attention_detail::backward_cuda(q, k, v, z, out, dout, dq, dk, dv, dims, normalizer, eps);
+#endif
+  dispatch_float(q.dtype(), kOp, [&]<typename T>() {
+    linear_attention_detail::backward_cpu<T>(q.data<T>(), k.data<T>(), v.data<T>(), z.data<T>(), out.data<T>(),
+                                             dout.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>(), dims,
+                                             normalizer, T(eps));
+  });
+}
+
 }  // namespace
 
 Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t chunk_size,
@@ -51,10 +85,7 @@ Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64
   Tensor qc = contiguous_detached(q), kc = contiguous_detached(k), vc = contiguous_detached(v);
   Tensor out = empty({dims.batch, dims.time, dims.heads, dims.dv}, q.dtype(), q.device());
   Tensor z = empty({dims.batch, dims.time, dims.heads}, q.dtype(), q.device());
-  dispatch_float(q.dtype(), kOp, [&]<typename T>() {
-    linear_attention_detail::forward_cpu<T>(qc.data<T>(), kc.data<T>(), vc.data<T>(), out.data<T>(), z.data<T>(), dims,
-                                            normalizer, T(eps));
-  });
+  forward_on_device(qc, kc, vc, out, z, dims, normalizer, eps);
 
   if (autograd::needs_grad({q, k, v})) {
     Tensor saved_out = out.detach();
@@ -64,11 +95,7 @@ Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64
                        Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
                        Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
                        Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
-                       dispatch_float(qc.dtype(), kOp, [&]<typename T>() {
-                         linear_attention_detail::backward_cpu<T>(
-                             qc.data<T>(), kc.data<T>(), vc.data<T>(), z.data<T>(), saved_out.data<T>(),
-                             dout.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>(), dims, normalizer, T(eps));
-                       });
+                       backward_on_device(qc, kc, vc, z, saved_out, dout, dq, dk, dv, dims, normalizer, eps);
                        return TensorList{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(), needs[2] ? dv : Tensor()};
                      });
   }

@@ -21,7 +21,8 @@
 // primitive ops (elu_plus_one, matmul, mul, sum, div, views), so autograd gives it an
 // independent backward; it is O(T²) in memory and meant for tests and benchmarks. Both
 // entries take the same arguments, so tests and benchmarks can swap one for the other.
-// (The reference code divides in bf16; here every step runs in the input dtype.)
+// (The reference code divides in bf16; here every step runs in the input dtype.) In a CUDA
+// build, cuda inputs run linear_attention.cu (linear_attention_cuda.h, NOTES.md).
 //
 //   q:          [B, T, H, d_k]   raw queries (before φ); any strides; f32 or f64
 //   k:          [B, T, H, d_k]   raw keys (before φ); same dtype and device as q

@@ -1,0 +1,76 @@
+// Timing of linear_attention() on the GPU (label cuda_bench; bench/gpu_check.sh runs it with
+// `hqlt_tests -ts=cuda_bench`): forward, and forward + backward, f32, both normalisers,
+// B = 8, H = 16, d_k = d_v = 64 and 128, T = 1k / 4k / 16k, chunk 64, timed with cuda events.
+// TFLOP/s counts spec/kernels.md §8's FLOPs of chunked linear attention, forward
+// T·(2C(d_k + d_v) + 4 d_k d_v) per (b, h) and the backward as 2.5× that — not the kernel's
+// own recomputation of the chunk's [C, C] tiles in every slice of d_v and in both sweeps of
+// the backward. "% peak" is of the card's f32 peak (cuda_timing.h).
+//
+// Without HQLT_BENCH=full it runs one small shape once (quick under `ctest -L cuda`).
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "cuda_test_utils.h"
+#include "engine/autograd.h"
+#include "engine/rng.h"
+#include "ops/linear_attention/linear_attention.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "cuda_timing.h"
+#endif
+
+using namespace hqlt;
+
+namespace {
+
+#ifdef HQLT_HAS_CUDA
+void bench_shape(int64_t batch, int64_t heads, int64_t d, int64_t t, LinearAttentionNormalizer normalizer, int reps) {
+  manual_seed(74);
+  const int64_t C = 64;
+  Tensor q = randn({batch, t, heads, d}).to(Device::cuda), k = randn({batch, t, heads, d}).to(Device::cuda);
+  Tensor v = randn({batch, t, heads, d}).to(Device::cuda), dy = randn({batch, t, heads, d}).to(Device::cuda);
+  const double tokens = double(batch * heads) * double(t), dd = double(d), c = double(C);
+  const double fwd_flop = tokens * (2 * c * (dd + dd) + 4 * dd * dd);
+  const double bwd_flop = 2.5 * fwd_flop;
+  const double fwd_ms = testing::median_cuda_ms([&] {
+    NoGrad no_grad;
+    Tensor out = linear_attention(q, k, v, C, normalizer);
+  }, reps);
+  const double both_ms = testing::median_cuda_ms([&] {
+    Tensor ql = q.detach().set_requires_grad(true), kl = k.detach().set_requires_grad(true);
+    Tensor vl = v.detach().set_requires_grad(true);
+    linear_attention(ql, kl, vl, C, normalizer).backward(dy);
+  }, reps);
+  const double peak = testing::f32_peak_tflops(), fwd_tf = fwd_flop / fwd_ms / 1e9;
+  const double both_tf = (fwd_flop + bwd_flop) / both_ms / 1e9;
+  std::printf("linear_attention cuda f32 %-15s B=%lld H=%lld d=%lld T=%-6lld  forward %9.3f ms %6.2f TFLOP/s "
+              "(%4.1f%% peak)   forward+backward %9.3f ms %6.2f TFLOP/s (%4.1f%% peak)\n",
+              normalizer == LinearAttentionNormalizer::time ? "time" : "reference_heads", (long long)batch,
+              (long long)heads, (long long)d, (long long)t, fwd_ms, fwd_tf, peak > 0 ? 100 * fwd_tf / peak : 0.0,
+              both_ms, both_tf, peak > 0 ? 100 * both_tf / peak : 0.0);
+  std::fflush(stdout);
+}
+#endif
+
+}  // namespace
+
+TEST_SUITE("cuda_bench") {
+  TEST_CASE("cuda linear attention forward and backward timing") {
+    HQLT_SKIP_WITHOUT_GPU();
+#ifdef HQLT_HAS_CUDA
+    const LinearAttentionNormalizer normalizers[] = {LinearAttentionNormalizer::reference_heads,
+                                                     LinearAttentionNormalizer::time};
+    const char* mode = std::getenv("HQLT_BENCH");
+    if (mode == nullptr || std::strcmp(mode, "full") != 0) {
+      bench_shape(2, 4, 64, 1024, normalizers[0], 1);
+      return;
+    }
+    for (int64_t d : {64, 128})
+      for (int64_t t : {1024, 4096, 16384})
+        for (LinearAttentionNormalizer n : normalizers) bench_shape(8, 16, d, t, n, t >= 16384 ? 2 : 5);
+#endif
+  }
+}
