@@ -1,5 +1,6 @@
-// hybrid_chunk: argument checks, the calls into the CPU kernels, and the tape entry.
-// The math is in hybrid_chunk.h and NOTES.md; the kernels in hybrid_chunk_cpu.cpp.
+// hybrid_chunk: argument checks, the calls into the kernels, and the tape entry.
+// The math is in hybrid_chunk.h and NOTES.md; the kernels in hybrid_chunk_cpu.cpp and, for
+// cuda inputs, hybrid_chunk.cu.
 #include "ops/hybrid_chunk/hybrid_chunk.h"
 
 #include <cmath>
@@ -7,6 +8,10 @@
 
 #include "engine/autograd.h"
 #include "ops/op_utils.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/hybrid_chunk/hybrid_chunk_cuda.h"
+#endif
 
 namespace hqlt {
 namespace hybrid_chunk_detail {
@@ -28,7 +33,9 @@ Problem check_arguments(const char* op, const Tensor& q_fw, const Tensor& k_fw, 
   ops::check_same_kind(op, "q_fw", q_fw, "v", v);
   ops::check_same_kind(op, "q_fw", q_fw, "beta", beta);
   if (initial_state.defined()) ops::check_same_kind(op, "q_fw", q_fw, "initial_state", initial_state);
-  ops::check_cpu(op, q_fw);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(op, q_fw);  // a CUDA build runs cuda inputs through hybrid_chunk.cu
+#endif
 
   ops::check_rank(op, "q_fw", q_fw, 4);
   ops::check_rank(op, "k_fw", k_fw, 4);
@@ -68,6 +75,26 @@ Problem check_arguments(const char* op, const Tensor& q_fw, const Tensor& k_fw, 
   return p;
 }
 
+namespace {
+
+// The kernels of the inputs' device (hybrid_chunk_cpu.cpp or hybrid_chunk.cu).
+void forward_on_device(const Problem& p, const Inputs& in, const Tensor& o_fw, const Tensor& o_kv,
+                       const Tensor& final_state, const Tensor& lse) {
+#ifdef HQLT_HAS_CUDA
+  if (in.q_fw.device() == Device::cuda) return forward_cuda(p, in, o_fw, o_kv, final_state, lse);
+#endif
+  forward_cpu(p, in, o_fw, o_kv, final_state, lse);
+}
+
+Grads backward_on_device(const Problem& p, const Inputs& in, const Tensor& lse, const Tensor& d_o_fw,
+                         const Tensor& d_o_kv, const Tensor& d_final) {
+#ifdef HQLT_HAS_CUDA
+  if (in.q_fw.device() == Device::cuda) return backward_cuda(p, in, lse, d_o_fw, d_o_kv, d_final);
+#endif
+  return backward_cpu(p, in, lse, d_o_fw, d_o_kv, d_final);
+}
+
+}  // namespace
 }  // namespace hybrid_chunk_detail
 
 using ops::contiguous_detached;
@@ -83,20 +110,21 @@ HybridChunkOutput hybrid_chunk(const Tensor& q_fw, const Tensor& k_fw, const Ten
                   contiguous_detached(initial_state)};
 
   const DType dt = q_fw.dtype();
+  const Device dev = q_fw.device();
   HybridChunkOutput out;
-  out.o_fw = empty({p.batch, p.time, p.heads, p.dv}, dt);
-  out.o_kv = empty({p.batch, p.time, p.heads, p.dv}, dt);
-  out.final_state = empty({p.batch, p.heads, p.dk, p.dv}, dt);
-  Tensor lse = empty({p.batch, p.heads, p.time}, dt);
-  forward_cpu(p, in, out.o_fw, out.o_kv, out.final_state, lse);
+  out.o_fw = empty({p.batch, p.time, p.heads, p.dv}, dt, dev);
+  out.o_kv = empty({p.batch, p.time, p.heads, p.dv}, dt, dev);
+  out.final_state = empty({p.batch, p.heads, p.dk, p.dv}, dt, dev);
+  Tensor lse = empty({p.batch, p.heads, p.time}, dt, dev);
+  forward_on_device(p, in, out.o_fw, out.o_kv, out.final_state, lse);
 
   const autograd::TensorList inputs{q_fw, k_fw, q_kv, k_kv, v, beta, initial_state};
   if (autograd::needs_grad(inputs)) {
     autograd::record("hybrid_chunk", inputs, {out.o_fw, out.o_kv, out.final_state},
                      [p, in, lse](const autograd::TensorList& g, const std::vector<bool>& needs) {
                        // Gradients may be strided views; an undefined one is read as zero.
-                       const Grads d = backward_cpu(p, in, lse, contiguous_detached(g[0]),
-                                                    contiguous_detached(g[1]), contiguous_detached(g[2]));
+                       const Grads d = backward_on_device(p, in, lse, contiguous_detached(g[0]),
+                                                          contiguous_detached(g[1]), contiguous_detached(g[2]));
                        autograd::TensorList grads{d.q_fw, d.k_fw, d.q_kv, d.k_kv, d.v, d.beta, d.initial_state};
                        for (size_t i = 0; i < grads.size(); ++i)
                          if (!needs[i]) grads[i] = Tensor();

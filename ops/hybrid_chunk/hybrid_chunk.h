@@ -31,7 +31,8 @@
 //   scale:         s; 0 means d_k^{-1/2}; must be finite
 //   o_fw, o_kv:    [B, T, H, d_v]  contiguous, same dtype as q_fw
 //   final_state:   [B, H, d_k, d_v] contiguous
-// All tensors share one dtype and live on the CPU. T may be 0 (final_state = initial state).
+// All tensors share one dtype and one device: the CPU, or cuda in a CUDA build
+// (hybrid_chunk.cu, hybrid_chunk_cuda.h). T may be 0 (final_state = initial state).
 //
 // hybrid_chunk runs the fused CPU kernel (hybrid_chunk_cpu.cpp, idea in NOTES.md): the FW
 // part with the chunkwise UT/WY delta rule over FW blocks (kernels.md §2.2 F1–F7, read

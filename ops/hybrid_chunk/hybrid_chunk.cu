@@ -1,0 +1,192 @@
+// The CUDA kernels of hybrid_chunk: thin launchers around hybrid_chunk_blocks.h, where the
+// algorithm lives (FW: one thread block per (batch, head, slice of d_v columns); KV: one per
+// (batch, head, attention chunk)). All on the default stream, in this order:
+//
+//   forward:   kv_forward_kernel writes o_kv and LSE; fw_forward_kernel o_fw and the final
+//              state.
+//   backward:  fw_forward_kernel again, keeping only S_n before every kernel chunk
+//              ([B·H, N, d_k, d_v] in a workspace); kv_backward_kernel, which writes dq_kv,
+//              dk_kv and all of dv; fw_backward_kernel, which adds the FW part to dv and writes
+//              the initial state's gradient and each slice's share of dQ̂, dK̂, dβ;
+//              finish_kernel, which adds the shares and applies the ℓ2 backward.
+#include <cuda_runtime.h>
+
+#include "cuda/check.h"
+#include "engine/dtype.h"
+#include "engine/error.h"
+#include "ops/hybrid_chunk/hybrid_chunk_blocks.h"
+#include "ops/hybrid_chunk/hybrid_chunk_cuda.h"
+
+namespace hqlt::hybrid_chunk_detail {
+namespace {
+
+namespace hb = detail::hybrid_blocks;
+namespace db = detail::delta_blocks;
+
+// A thread block as the phases expect: every thread runs the phase, then the block meets
+// at a barrier.
+struct BlockPhases {
+  template <typename F>
+  __host__ __device__ void operator()(F&& f) const {
+#ifdef __CUDA_ARCH__
+    f(int(threadIdx.x), int(blockDim.x));
+    __syncthreads();
+#endif
+  }
+};
+
+template <typename T>
+__global__ void __launch_bounds__(db::kThreads) fw_forward_kernel(hb::FwForwardArgs<T> a, hb::FwPlan f) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  hb::fw_forward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+}
+
+template <typename T>
+__global__ void __launch_bounds__(db::kThreads) fw_backward_kernel(hb::FwBackwardArgs<T> a, hb::FwPlan f) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  hb::fw_backward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+}
+
+template <typename T>
+__global__ void __launch_bounds__(db::kThreads) kv_forward_kernel(hb::KvForwardArgs<T> a, hb::KvPlan p) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  hb::kv_forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+}
+
+template <typename T>
+__global__ void __launch_bounds__(db::kThreads) kv_backward_kernel(hb::KvBackwardArgs<T> a, hb::KvPlan p) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  hb::kv_backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+}
+
+template <typename T>
+__global__ void finish_kernel(db::Plan p, const T* q, const T* k, const T* part_q, const T* part_k,
+                              const T* part_beta, T* dq, T* dk, T* dbeta) {
+  for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < p.rows(); r += int64_t(gridDim.x) * blockDim.x)
+    db::finish_row(p, r, q, k, part_q, part_k, part_beta, dq, dk, dbeta);
+}
+
+size_t max_smem_per_block() {
+  static const size_t bytes = [] {
+    int device = 0, value = 0;
+    HQLT_CUDA_CHECK(cudaGetDevice(&device));
+    HQLT_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    return size_t(value);
+  }();
+  return bytes;
+}
+
+size_t word_bytes(DType dt) { return dt == DType::f32 ? sizeof(float) : sizeof(double); }
+
+hb::FwPlan fw_plan(const Problem& p, DType dt, bool backward) {
+  const hb::FwPlan f = hb::make_fw_plan(p.batch, p.time, p.heads, p.dk, p.dv, p.fw_block, p.l2, p.scale,
+                                        word_bytes(dt), max_smem_per_block(), backward);
+  HQLT_CHECK(f.p.C > 0, "hybrid_chunk: d_k = ", p.dk, " in ", dtype_name(dt),
+             " is too large for the CUDA kernel: its FW tiles do not fit in the ", max_smem_per_block(),
+             " bytes of shared memory per block");
+  return f;
+}
+
+hb::KvPlan kv_plan(const Problem& p, DType dt, bool backward) {
+  const hb::KvPlan k = hb::make_kv_plan(p.batch, p.time, p.heads, p.dk, p.dv, p.kv_chunk, p.scale, word_bytes(dt),
+                                        max_smem_per_block(), backward);
+  HQLT_CHECK(k.C > 0, "hybrid_chunk: chunk_size = ", p.kv_chunk, " with d_k = ", p.dk, " in ", dtype_name(dt),
+             " is too large for the CUDA kernel: its attention tiles do not fit in the ", max_smem_per_block(),
+             " bytes of shared memory per block");
+  return k;
+}
+
+// Dynamic shared memory over 48 KiB needs an opt-in per kernel.
+template <typename K>
+size_t prepare(K kernel, size_t bytes) {
+  if (bytes > 48 * 1024)
+    HQLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  return bytes;
+}
+
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+template <typename T>
+void launch_fw_forward(const hb::FwForwardArgs<T>& a, const hb::FwPlan& f, bool backward) {
+  if (f.p.blocks() == 0) return;
+  const size_t smem = prepare(fw_forward_kernel<T>, hb::FwTiles<T>::carve(nullptr, f, backward).words * sizeof(T));
+  fw_forward_kernel<T><<<unsigned(f.p.blocks()), db::kThreads, smem>>>(a, f);
+  HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk fw_forward_kernel");
+}
+
+}  // namespace
+
+void forward_cuda(const Problem& p, const Inputs& in, const Tensor& o_fw, const Tensor& o_kv,
+                  const Tensor& final_state, const Tensor& lse) {
+  const DType dt = in.q_fw.dtype();
+  const hb::FwPlan f = fw_plan(p, dt, false);
+  const hb::KvPlan k = kv_plan(p, dt, false);
+  dispatch_float(dt, "hybrid_chunk", [&]<typename T>() {
+    if (k.blocks() > 0) {
+      const hb::KvForwardArgs<T> a{in.q_kv.data<T>(), in.k_kv.data<T>(), in.v.data<T>(), o_kv.data<T>(),
+                                   lse.data<T>()};
+      const size_t smem = prepare(kv_forward_kernel<T>, hb::KvTiles<T>::carve(nullptr, k, false).words * sizeof(T));
+      kv_forward_kernel<T><<<unsigned(k.blocks()), db::kThreads, smem>>>(a, k);
+      HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk kv_forward_kernel");
+    }
+    launch_fw_forward(hb::FwForwardArgs<T>{in.q_fw.data<T>(), in.k_fw.data<T>(), in.v.data<T>(), in.beta.data<T>(),
+                                           data_or_null<T>(in.initial_state), o_fw.data<T>(),
+                                           final_state.data<T>(), nullptr},
+                      f, false);
+  });
+}
+
+Grads backward_cuda(const Problem& p, const Inputs& in, const Tensor& lse, const Tensor& d_o_fw,
+                    const Tensor& d_o_kv, const Tensor& d_final) {
+  const DType dt = in.q_fw.dtype();
+  const hb::FwPlan f = fw_plan(p, dt, true);
+  const hb::KvPlan k = kv_plan(p, dt, true);
+  const db::Plan& fp = f.p;
+  Grads g;
+  g.q_fw = empty(in.q_fw.shape(), dt, Device::cuda), g.k_fw = empty(in.k_fw.shape(), dt, Device::cuda);
+  g.q_kv = empty(in.q_kv.shape(), dt, Device::cuda), g.k_kv = empty(in.k_kv.shape(), dt, Device::cuda);
+  g.v = empty(in.v.shape(), dt, Device::cuda), g.beta = empty(in.beta.shape(), dt, Device::cuda);
+  g.initial_state = empty({p.batch, p.heads, p.dk, p.dv}, dt, Device::cuda);
+  if (fp.blocks() == 0) return g;
+  Tensor states = empty({p.batch * p.heads, int64_t(fp.chunks), p.dk, p.dv}, dt, Device::cuda);
+  Tensor part_q = empty({int64_t(fp.slices), fp.rows(), p.dk}, dt, Device::cuda);
+  Tensor part_k = empty({int64_t(fp.slices), fp.rows(), p.dk}, dt, Device::cuda);
+  Tensor part_beta = empty({int64_t(fp.slices), fp.rows()}, dt, Device::cuda);
+  dispatch_float(dt, "hybrid_chunk", [&]<typename T>() {
+    const T *q_fw = in.q_fw.data<T>(), *k_fw = in.k_fw.data<T>(), *v = in.v.data<T>(), *beta = in.beta.data<T>();
+    if (fp.chunks > 0)
+      launch_fw_forward(hb::FwForwardArgs<T>{q_fw, k_fw, v, beta, data_or_null<T>(in.initial_state), nullptr, nullptr,
+                                             states.data<T>()},
+                        f, true);
+    // The KV part first: it writes all of dv, to which the FW part then adds.
+    if (k.blocks() > 0) {
+      const hb::KvBackwardArgs<T> a{in.q_kv.data<T>(),        in.k_kv.data<T>(),  v,
+                                    lse.data<T>(),            data_or_null<T>(d_o_kv), g.q_kv.data<T>(),
+                                    g.k_kv.data<T>(),         g.v.data<T>()};
+      const size_t smem = prepare(kv_backward_kernel<T>, hb::KvTiles<T>::carve(nullptr, k, true).words * sizeof(T));
+      kv_backward_kernel<T><<<unsigned(k.blocks()), db::kThreads, smem>>>(a, k);
+      HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk kv_backward_kernel");
+    }
+    const hb::FwBackwardArgs<T> a{q_fw,           k_fw,          v,
+                                  beta,           states.data<T>(), data_or_null<T>(d_o_fw),
+                                  data_or_null<T>(d_final), g.v.data<T>(), g.initial_state.data<T>(),
+                                  part_q.data<T>(), part_k.data<T>(), part_beta.data<T>()};
+    const size_t smem = prepare(fw_backward_kernel<T>, hb::FwTiles<T>::carve(nullptr, f, true).words * sizeof(T));
+    fw_backward_kernel<T><<<unsigned(fp.blocks()), db::kThreads, smem>>>(a, f);
+    HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk fw_backward_kernel");
+    if (fp.rows() > 0) {
+      const int threads = 256;
+      const int64_t blocks = (fp.rows() + threads - 1) / threads;
+      finish_kernel<T><<<unsigned(blocks < 65535 ? blocks : 65535), threads>>>(
+          fp, q_fw, k_fw, part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(), g.q_fw.data<T>(),
+          g.k_fw.data<T>(), g.beta.data<T>());
+      HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk finish_kernel");
+    }
+  });
+  return g;
+}
+
+}  // namespace hqlt::hybrid_chunk_detail
