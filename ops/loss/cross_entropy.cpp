@@ -6,11 +6,17 @@
 #include <vector>
 
 #include "engine/parallel.h"
+#include "ops/loss/cross_entropy_math.h"
 #include "ops/op_utils.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/loss/cross_entropy_cuda.h"
+#endif
 
 namespace hqlt {
 namespace {
 
+namespace cm = detail::ce_math;
 using autograd::TensorList;
 using Needs = std::vector<bool>;
 
@@ -19,7 +25,9 @@ constexpr const char* kOp = "cross_entropy";
 // Checks every argument; returns logits' leading shape (the shape of targets and mask).
 Shape check_args(const Tensor& logits, const Tensor& targets, const Tensor& mask) {
   ops::check_floating(kOp, "logits", logits);
-  ops::check_cpu(kOp, logits);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(kOp, logits);  // a CUDA build runs cuda logits through cross_entropy.cu
+#endif
   HQLT_CHECK(logits.dim() >= 1 && logits.size(-1) >= 1, kOp,
              ": argument 'logits': expected shape [..., V] with V >= 1, got ", shape_str(logits.shape()));
   const Shape lead(logits.shape().begin(), logits.shape().end() - 1);
@@ -27,7 +35,9 @@ Shape check_args(const Tensor& logits, const Tensor& targets, const Tensor& mask
   ops::check_defined(kOp, "targets", targets);
   HQLT_CHECK(targets.dtype() == DType::i32 || targets.dtype() == DType::i64, kOp,
              ": argument 'targets': expected dtype i32 or i64, got ", dtype_name(targets.dtype()));
-  ops::check_cpu(kOp, targets);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(kOp, targets);  // with CUDA, targets may sit on either device (checked on the host)
+#endif
   HQLT_CHECK(targets.shape() == lead, kOp, ": argument 'targets': expected shape ", shape_str(lead),
              " (logits' shape without its last dim), got ", shape_str(targets.shape()));
 
@@ -77,14 +87,15 @@ T log_sum_exp(const T* z, int64_t v) {
   if (m == -std::numeric_limits<T>::infinity()) return m;
   T sum = 0;
   for (int64_t j = 0; j < v; ++j) sum += std::exp(z[j] - m);
-  return m + std::log(sum);
+  return cm::lse_finish(m, sum);
 }
 
 // What the forward pass leaves for the backward pass.
 struct Saved {
-  Tensor logits;   // [N, V] contiguous, detached
-  Tensor targets;  // [N] i64
-  Tensor lse;      // [N] in logits' dtype (0 on ignored rows)
+  Tensor logits;   // [N, V] contiguous, detached, on logits' device
+  Tensor targets;  // [N] i64, on the host (checked there)
+  Tensor lse;      // [N] in logits' dtype (0 on ignored rows), on logits' device
+  Tensor device_targets, device_weights;  // cuda only: targets and w_i (f64) on the card
   std::vector<double> weights;  // w_i, 0 on ignored rows
   double total_weight = 0;      // Σ w_i
   double loss = 0;
@@ -133,8 +144,7 @@ Tensor logits_grad(const Saved& s, double g) {
     }
     const T scale = T(g * w / s.total_weight);
     const T* zi = z + i * v;
-    for (int64_t j = 0; j < v; ++j) di[j] = std::exp(zi[j] - lse[i]) * scale;
-    di[y[i]] -= scale;
+    for (int64_t j = 0; j < v; ++j) di[j] = cm::dlogit(zi[j], lse[i], scale, j == y[i]);
   }
   return dz;
 }
@@ -153,10 +163,50 @@ Tensor mask_grad(const Saved& s, double g, int64_t ignore_index) {
       d[i] = 0;
       continue;
     }
-    const double nll = double(lse[i] - z[i * v + y[i]]);
-    d[i] = T(g * (nll - s.loss) / s.total_weight);
+    d[i] = cm::dmask<T>(g, double(lse[i] - z[i * v + y[i]]), s.loss, s.total_weight);
   }
   return dm;
+}
+
+// ---- dispatch by device: the loops above, or cross_entropy.cu -------------------------
+
+// Fills saved.lse and returns Σ_i w_i · nll_i.
+double forward_on_device(Saved& s, int64_t ignore_index) {
+#ifdef HQLT_HAS_CUDA
+  if (s.logits.device() == Device::cuda) {
+    s.device_targets = s.targets.to(Device::cuda);
+    s.device_weights = from_vector(s.weights, {int64_t(s.weights.size())}, DType::f64, Device::cuda);
+    return detail::cross_entropy_forward_cuda(s.lse, s.logits, s.device_targets, s.device_weights, ignore_index);
+  }
+#endif
+  return dispatch_float(s.logits.dtype(), kOp, [&]<typename T>() { return forward_kernel<T>(s, ignore_index); });
+}
+
+// g: the loss's upstream gradient (a scalar on the logits' device).
+Tensor logits_grad_on_device(const Saved& s, const Tensor& g) {
+#ifdef HQLT_HAS_CUDA
+  if (s.logits.device() == Device::cuda) {
+    Tensor dz = empty(s.logits.shape(), s.logits.dtype(), Device::cuda);
+    detail::cross_entropy_logits_grad_cuda(dz, ops::contiguous_detached(g), s.logits, s.device_targets,
+                                           s.device_weights, s.lse, s.total_weight);
+    return dz;
+  }
+#endif
+  const double go = g.item();
+  return dispatch_float(s.logits.dtype(), kOp, [&]<typename T>() { return logits_grad<T>(s, go); });
+}
+
+Tensor mask_grad_on_device(const Saved& s, const Tensor& g, int64_t ignore_index) {
+#ifdef HQLT_HAS_CUDA
+  if (s.logits.device() == Device::cuda) {
+    Tensor dm = empty({s.logits.size(0)}, s.logits.dtype(), Device::cuda);
+    detail::cross_entropy_mask_grad_cuda(dm, ops::contiguous_detached(g), s.logits, s.device_targets, s.lse,
+                                         ignore_index, s.total_weight, s.loss);
+    return dm;
+  }
+#endif
+  const double go = g.item();
+  return dispatch_float(s.logits.dtype(), kOp, [&]<typename T>() { return mask_grad<T>(s, go, ignore_index); });
 }
 
 }  // namespace
@@ -175,28 +225,27 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   saved->targets = checked_targets(targets, v, ignore_index).reshape({n});
   saved->weights = row_weights(saved->targets, mask, ignore_index);
   for (double w : saved->weights) saved->total_weight += w;
-  saved->lse = empty({n}, logits.dtype());
+  saved->lse = empty({n}, logits.dtype(), logits.device());
 
-  double total = dispatch_float(logits.dtype(), kOp, [&]<typename T>() { return forward_kernel<T>(*saved, ignore_index); });
+  const double total = forward_on_device(*saved, ignore_index);
   // Nothing counts: the loss is 0 by definition (see the header), not 0/0.
   saved->loss = saved->total_weight > 0 ? total / saved->total_weight : 0.0;
-  Tensor out = full({}, saved->loss, logits.dtype());
+  Tensor out = full({}, saved->loss, logits.dtype(), logits.device());
 
   if (autograd::needs_grad({logits, mask})) {
     const Shape logits_shape = logits.shape();
     autograd::record(kOp, {logits, targets, mask}, {out},
                      [saved, logits_shape, lead, ignore_index](const TensorList& g, const Needs& needs) {
-                       const double go = g[0].item();
                        const bool nothing_counts = !(saved->total_weight > 0);
+                       const DType dt = saved->logits.dtype();
+                       const Device dev = saved->logits.device();
                        TensorList grads(3);
-                       dispatch_float(saved->logits.dtype(), kOp, [&]<typename T>() {
-                         if (needs[0])
-                           grads[0] = nothing_counts ? zeros(logits_shape, saved->logits.dtype())
-                                                     : logits_grad<T>(*saved, go).reshape(logits_shape);
-                         if (needs[2])
-                           grads[2] = nothing_counts ? zeros(lead, saved->logits.dtype())
-                                                     : mask_grad<T>(*saved, go, ignore_index).reshape(lead);
-                       });
+                       if (needs[0])
+                         grads[0] = nothing_counts ? zeros(logits_shape, dt, dev)
+                                                   : logits_grad_on_device(*saved, g[0]).reshape(logits_shape);
+                       if (needs[2])
+                         grads[2] = nothing_counts ? zeros(lead, dt, dev)
+                                                   : mask_grad_on_device(*saved, g[0], ignore_index).reshape(lead);
                        return grads;
                      });
   }

@@ -32,7 +32,10 @@
 //
 // where g is the loss's upstream gradient. Rows run in parallel (OpenMP) when large; the
 // sum over rows is taken afterwards in row order in double precision, so the result does
-// not depend on the thread count.
+// not depend on the thread count. On cuda (cross_entropy.cu) one thread block handles a
+// row and the rows are added in a fixed tree order in double precision; targets and mask
+// are checked on the host either way. The per-element math is shared with the CPU loops
+// (cross_entropy_math.h).
 #include <cstdint>
 
 #include "engine/tensor.h"

@@ -4,11 +4,17 @@
 #include <cmath>
 
 #include "engine/parallel.h"
+#include "ops/norm/norm_math.h"
 #include "ops/op_utils.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/norm/norm_cuda.h"
+#endif
 
 namespace hqlt {
 namespace {
 
+namespace nm = detail::norm_math;
 using autograd::TensorList;
 using Needs = std::vector<bool>;
 
@@ -33,13 +39,9 @@ void norm_forward(T* y, T* rstd, const T* x, const T* w, const RowNorm& p) {
     T* yi = y + i * d;
     T ss = 0;
     for (int64_t k = 0; k < d; ++k) ss += xi[k] * xi[k];
-    const T r = T(1) / std::sqrt(ss * inv_c + eps);
+    const T r = nm::rstd(ss, inv_c, eps);
     rstd[i] = r;
-    if (w) {
-      for (int64_t k = 0; k < d; ++k) yi[k] = xi[k] * r * w[k];
-    } else {
-      for (int64_t k = 0; k < d; ++k) yi[k] = xi[k] * r;
-    }
+    for (int64_t k = 0; k < d; ++k) yi[k] = nm::forward_elem(xi[k], r, w, k);
   }
 }
 
@@ -55,9 +57,9 @@ void norm_backward_x(T* dx, const T* dy, const T* x, const T* rstd, const T* w, 
     T* di = dx + i * d;
     const T r = rstd[i];
     T dot = 0;  // Σ ĝ_k x̂_k
-    for (int64_t k = 0; k < d; ++k) dot += (w ? gi[k] * w[k] : gi[k]) * (xi[k] * r);
+    for (int64_t k = 0; k < d; ++k) dot += nm::g_hat(gi[k], w, k) * (xi[k] * r);
     const T coef = dot * inv_c;
-    for (int64_t k = 0; k < d; ++k) di[k] = r * ((w ? gi[k] * w[k] : gi[k]) - xi[k] * r * coef);
+    for (int64_t k = 0; k < d; ++k) di[k] = nm::dx_elem(nm::g_hat(gi[k], w, k), xi[k], r, coef);
   }
 }
 
@@ -82,10 +84,45 @@ void norm_backward_weight(T* dw, const T* dy, const T* x, const T* rstd, const R
 
 Tensor as_contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone_contiguous(t); }
 
+// The kernels of the inputs' device (the loops above, or norm.cu); all tensors contiguous,
+// w undefined for no weight.
+void forward_on_device(const Tensor& y, const Tensor& rstd, const Tensor& x, const Tensor& w, const RowNorm& p,
+                       const char* name) {
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) return detail::norm_forward_cuda(y, rstd, x, w, p.divisor, p.eps);
+#endif
+  dispatch_float(x.dtype(), name, [&]<typename T>() {
+    norm_forward<T>(y.data<T>(), rstd.data<T>(), x.data<T>(), w.defined() ? w.data<T>() : nullptr, p);
+  });
+}
+
+void backward_x_on_device(const Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& rstd, const Tensor& w,
+                          const RowNorm& p, const char* name) {
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) return detail::norm_backward_x_cuda(dx, dy, x, rstd, w, p.divisor);
+#endif
+  dispatch_float(x.dtype(), name, [&]<typename T>() {
+    norm_backward_x<T>(dx.data<T>(), dy.data<T>(), x.data<T>(), rstd.data<T>(), w.defined() ? w.data<T>() : nullptr,
+                       p);
+  });
+}
+
+void backward_weight_on_device(const Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& rstd,
+                               const RowNorm& p, const char* name) {
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) return detail::norm_backward_weight_cuda(dw, dy, x, rstd);
+#endif
+  dispatch_float(x.dtype(), name, [&]<typename T>() {
+    norm_backward_weight<T>(dw.data<T>(), dy.data<T>(), x.data<T>(), rstd.data<T>(), p);
+  });
+}
+
 // The shared entry: checks, forward, and the tape entry. `mean` picks RMSNorm's divisor.
 Tensor row_norm(const char* name, const Tensor& x, const Tensor& weight, double eps, bool mean) {
   ops::check_floating(name, "x", x);
-  ops::check_cpu(name, x);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(name, x);  // a CUDA build runs cuda inputs through norm.cu
+#endif
   HQLT_CHECK(x.dim() >= 1 && x.size(-1) >= 1, name, ": argument 'x': expected shape [..., D] with D >= 1, got ",
              shape_str(x.shape()));
   const int64_t d = x.size(-1);
@@ -106,25 +143,20 @@ Tensor row_norm(const char* name, const Tensor& x, const Tensor& weight, double 
   Tensor wc = weight.defined() ? as_contiguous(weight).detach() : Tensor();
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   Tensor rstd = empty({p.rows}, x.dtype(), x.device());
-  dispatch_float(x.dtype(), name, [&]<typename T>() {
-    norm_forward<T>(y.data<T>(), rstd.data<T>(), xc.data<T>(), wc.defined() ? wc.data<T>() : nullptr, p);
-  });
+  forward_on_device(y, rstd, xc, wc, p, name);
 
   if (autograd::needs_grad({x, weight})) {
     autograd::record(name, {x, weight}, {y}, [xc, wc, rstd, p, name](const TensorList& g, const Needs& needs) {
       Tensor dy = as_contiguous(g[0]);
       TensorList grads(2);
-      dispatch_float(xc.dtype(), name, [&]<typename T>() {
-        const T* w = wc.defined() ? wc.data<T>() : nullptr;
-        if (needs[0]) {
-          grads[0] = empty(xc.shape(), xc.dtype(), xc.device());
-          norm_backward_x<T>(grads[0].data<T>(), dy.data<T>(), xc.data<T>(), rstd.data<T>(), w, p);
-        }
-        if (needs[1]) {
-          grads[1] = empty(wc.shape(), wc.dtype(), wc.device());
-          norm_backward_weight<T>(grads[1].data<T>(), dy.data<T>(), xc.data<T>(), rstd.data<T>(), p);
-        }
-      });
+      if (needs[0]) {
+        grads[0] = empty(xc.shape(), xc.dtype(), xc.device());
+        backward_x_on_device(grads[0], dy, xc, rstd, wc, p, name);
+      }
+      if (needs[1]) {
+        grads[1] = empty(wc.shape(), wc.dtype(), wc.device());
+        backward_weight_on_device(grads[1], dy, xc, rstd, p, name);
+      }
       return grads;
     });
   }

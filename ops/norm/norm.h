@@ -31,7 +31,9 @@
 // x̂ = r·x is recomputed in backward. Rows run in parallel (OpenMP) when large; dweight is
 // summed over rows in row order for each column (the work is split by columns), so it is
 // bit-for-bit the same for any thread count. Sums run in x's dtype (fp32 statistics for
-// f32, as in the reference).
+// f32, as in the reference). On cuda (norm.cu) one thread block handles a row, summing in
+// a fixed tree order, and dweight is summed over fixed groups of rows, then over the
+// groups in order; the row math is shared with the CPU loops (norm_math.h).
 #include "engine/tensor.h"
 
 namespace hqlt {

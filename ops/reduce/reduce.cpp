@@ -6,6 +6,10 @@
 #include "engine/strided_loop.h"
 #include "ops/op_utils.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "ops/reduce/reduce_cuda.h"
+#endif
+
 namespace hqlt {
 namespace {
 
@@ -70,20 +74,25 @@ T fold(const T* base, const Shape& shape, const Strides& strides, T init, Combin
   return acc;
 }
 
+// x's dims reordered: the kept ones first, then the reduced ones, each in their order.
+std::vector<int64_t> kept_then_reduced(const Plan& p) {
+  std::vector<int64_t> order;
+  for (size_t i = 0; i < p.reduced.size(); ++i)
+    if (!p.reduced[i]) order.push_back(int64_t(i));
+  for (size_t i = 0; i < p.reduced.size(); ++i)
+    if (p.reduced[i]) order.push_back(int64_t(i));
+  return order;
+}
+
 // Few outputs, long slices: bring each slice together (reduced dims last, contiguous) and
 // sum it in fixed blocks of kBlock elements, blocks in parallel, partial sums combined in
 // block order. The block layout does not depend on the thread count, so neither do the bits.
 Tensor sum_long_slices(const Tensor& x, const Plan& p) {
   constexpr int64_t kBlock = 4096;
-  std::vector<int64_t> order;
-  for (int64_t i = 0; i < x.dim(); ++i)
-    if (!p.reduced[size_t(i)]) order.push_back(i);
-  for (int64_t i = 0; i < x.dim(); ++i)
-    if (p.reduced[size_t(i)]) order.push_back(i);
   Tensor xc;
   {
     NoGrad no_grad;
-    xc = clone_contiguous(x.permute(order));
+    xc = clone_contiguous(x.permute(kept_then_reduced(p)));
   }
   Tensor out = empty(p.kept, x.dtype(), x.device());
   const int64_t n_out = out.numel(), len = p.count, n_blocks = (len + kBlock - 1) / kBlock;
@@ -123,13 +132,72 @@ Tensor sum_kernel(const Tensor& x, const Plan& p) {
   return out;
 }
 
+#ifdef HQLT_HAS_CUDA
+// x as the contiguous [n_out, count] matrix the cuda kernels reduce row by row
+// (reduce_math.h).
+Tensor rows_of(const Tensor& x, const Plan& p) {
+  NoGrad no_grad;
+  return clone_contiguous(x.permute(kept_then_reduced(p))).reshape({numel_of(p.kept), p.count});
+}
+#endif
+
+// Σ over the reduced dims, times `inv` for a mean: [kept], contiguous, on x's device.
+Tensor sum_on_device(const Tensor& x, const Plan& p, bool mean, double inv) {
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) {
+    Tensor out = empty(p.kept, x.dtype(), Device::cuda);
+    detail::reduce_sum_cuda(out, rows_of(x, p), mean, inv);
+    return out;
+  }
+#endif
+  Tensor out = sum_kernel(x, p);
+  if (mean) {
+    dispatch_float(x.dtype(), "mean", [&]<typename T>() {
+      T* o = out.data<T>();
+      for (int64_t i = 0; i < out.numel(); ++i) o[i] *= T(inv);
+    });
+  }
+  return out;
+}
+
+#ifdef HQLT_HAS_CUDA
+// max on the card: the maximum of each row of rows_of(x) and its position there; backward
+// scatters the gradient into that layout and permutes it back to x's.
+Tensor max_cuda(const Tensor& x, const Plan& p) {
+  const Tensor rows = rows_of(x, p);
+  Tensor out = empty(p.kept, x.dtype(), Device::cuda);
+  Tensor where = empty(p.kept, DType::i64, Device::cuda);
+  detail::reduce_max_cuda(out, where, rows);
+  out = as_strided(out, p.out, contiguous_strides(p.out), 0);
+  if (autograd::needs_grad({x})) {
+    const std::vector<int64_t> order = kept_then_reduced(p);
+    std::vector<int64_t> inverse(order.size());
+    Shape permuted;
+    for (size_t i = 0; i < order.size(); ++i) {
+      inverse[size_t(order[i])] = int64_t(i);
+      permuted.push_back(x.size(order[i]));
+    }
+    const Shape row_shape = rows.shape();
+    autograd::record("max", {x}, {out},
+                     [where, row_shape, permuted, inverse](const autograd::TensorList& g, const std::vector<bool>&) {
+                       Tensor drows = empty(row_shape, g[0].dtype(), Device::cuda);
+                       detail::reduce_max_backward_cuda(drows, ops::contiguous_detached(g[0]), where);
+                       return autograd::TensorList{clone_contiguous(drows.reshape(permuted).permute(inverse))};
+                     });
+  }
+  return out;
+}
+#endif
+
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ops::check_floating("sum", "x", x);
-  ops::check_cpu("sum", x);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu("sum", x);  // a CUDA build runs cuda inputs through reduce.cu
+#endif
   Plan p = make_plan("sum", x, dims, keepdim);
-  Tensor out = sum_kernel(x, p).detach();
+  Tensor out = sum_on_device(x, p, /*mean=*/false, 1.0).detach();
   out = as_strided(out, p.out, contiguous_strides(p.out), 0);
   if (autograd::needs_grad({x})) {
     Shape in_shape = x.shape(), kept = p.kept;
@@ -142,19 +210,23 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ops::check_floating("mean", "x", x);
-  ops::check_cpu("mean", x);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu("mean", x);  // a CUDA build runs cuda inputs through reduce.cu
+#endif
   Plan p = make_plan("mean", x, dims, keepdim);
-  Tensor out = sum_kernel(x, p);
   double inv = p.count > 0 ? 1.0 / double(p.count) : std::numeric_limits<double>::quiet_NaN();
-  dispatch_float(x.dtype(), "mean", [&]<typename T>() {
-    T* o = out.data<T>();
-    for (int64_t i = 0; i < out.numel(); ++i) o[i] *= T(inv);
-  });
+  Tensor out = sum_on_device(x, p, /*mean=*/true, inv);
   out = as_strided(out, p.out, contiguous_strides(p.out), 0);
   if (autograd::needs_grad({x})) {
     Shape in_shape = x.shape(), kept = p.kept;
     autograd::record("mean", {x}, {out}, [in_shape, kept, inv](const autograd::TensorList& g, const std::vector<bool>&) {
       Tensor d = clone_contiguous(g[0].reshape(kept).expand(in_shape));
+#ifdef HQLT_HAS_CUDA
+      if (d.device() == Device::cuda) {
+        detail::reduce_scale_cuda(d, inv);
+        return autograd::TensorList{d};
+      }
+#endif
       dispatch_float(d.dtype(), "mean", [&]<typename T>() {
         T* dp = d.data<T>();
         for (int64_t i = 0; i < d.numel(); ++i) dp[i] *= T(inv);
@@ -167,9 +239,14 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ops::check_floating("max", "x", x);
-  ops::check_cpu("max", x);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu("max", x);  // a CUDA build runs cuda inputs through reduce.cu
+#endif
   Plan p = make_plan("max", x, dims, keepdim);
   HQLT_CHECK(p.count > 0, "max: cannot reduce over an empty dim (shape ", shape_str(x.shape()), ")");
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) return max_cuda(x, p);
+#endif
   Tensor out = empty(p.kept, x.dtype());
   // The flat offset (into x's storage, relative to x's first element) of each maximum.
   Tensor where = empty(p.kept, DType::i64);

@@ -7,6 +7,9 @@
 // Backward: sum spreads the gradient back over the reduced dims; mean also divides by
 // the count; max sends it to the first position holding the maximum (saved as an index).
 // Accumulation runs in the input dtype, in a fixed order, so results are reproducible.
+// On cuda (reduce.cu) x is first permuted into a contiguous [outputs, reduced elements]
+// matrix and one thread block reduces each row in a fixed tree order (reduce_math.h); max
+// then saves the maximum's position in that row.
 #include <vector>
 
 #include "engine/tensor.h"

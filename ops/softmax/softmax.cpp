@@ -6,6 +6,11 @@
 
 #include "engine/parallel.h"
 #include "ops/op_utils.h"
+#include "ops/softmax/softmax_math.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/softmax/softmax_cuda.h"
+#endif
 
 namespace hqlt {
 namespace {
@@ -13,13 +18,8 @@ namespace {
 using autograd::TensorList;
 using Needs = std::vector<bool>;
 
-// The rows of a contiguous tensor along one dim. With shape [outer, n, inner] around that
-// dim, row r (of outer·inner) starts at (r / inner)·n·inner + r % inner and steps by
-// `inner`; for the last dim inner = 1 and every row is a contiguous run.
-struct Rows {
-  int64_t count = 0, n = 0, inner = 1;
-  int64_t start(int64_t r) const { return (r / inner) * n * inner + r % inner; }
-};
+namespace sm = detail::softmax_math;
+using Rows = sm::Rows;  // the rows of a contiguous tensor along one dim
 
 Rows rows_along(const Shape& shape, int64_t dim) {
   Rows rows;
@@ -46,7 +46,7 @@ void softmax_forward(T* y, const T* x, const Rows& rows, bool log) {
     T m = neg_inf;
     // NaN must win the max (std::max would skip it): a row of NaNs must not pass for a
     // row of −inf below.
-    for (int64_t k = 0; k < n; ++k) m = (xr[k * s] > m || xr[k * s] != xr[k * s]) ? xr[k * s] : m;
+    for (int64_t k = 0; k < n; ++k) m = detail::row_blocks::NanMax{}(m, xr[k * s]);
     if (m == neg_inf) {  // every entry is −inf: the defined limit (see the header)
       for (int64_t k = 0; k < n; ++k) yr[k * s] = log ? neg_inf : T(0);
       continue;
@@ -77,33 +77,51 @@ void softmax_backward(T* dx, const T* dy, const T* y, const Rows& rows, bool log
     T acc = 0;
     if (log) {
       for (int64_t k = 0; k < n; ++k) acc += gr[k * s];
-      for (int64_t k = 0; k < n; ++k) dr[k * s] = gr[k * s] - std::exp(yr[k * s]) * acc;
+      for (int64_t k = 0; k < n; ++k) dr[k * s] = sm::log_softmax_dx(gr[k * s], yr[k * s], acc);
     } else {
       for (int64_t k = 0; k < n; ++k) acc += gr[k * s] * yr[k * s];
-      for (int64_t k = 0; k < n; ++k) dr[k * s] = yr[k * s] * (gr[k * s] - acc);
+      for (int64_t k = 0; k < n; ++k) dr[k * s] = sm::softmax_dx(gr[k * s], yr[k * s], acc);
     }
   }
 }
 
+// The kernels of the tensors' device (the loops above, or softmax.cu); all contiguous.
+void forward_on_device(const Tensor& y, const Tensor& x, const Rows& rows, bool log, const char* name) {
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) return detail::softmax_forward_cuda(y, x, rows, log);
+#endif
+  dispatch_float(x.dtype(), name, [&]<typename T>() { softmax_forward<T>(y.data<T>(), x.data<T>(), rows, log); });
+}
+
+void backward_on_device(const Tensor& dx, const Tensor& dy, const Tensor& y, const Rows& rows, bool log,
+                        const char* name) {
+#ifdef HQLT_HAS_CUDA
+  if (y.device() == Device::cuda) return detail::softmax_backward_cuda(dx, dy, y, rows, log);
+#endif
+  dispatch_float(y.dtype(), name, [&]<typename T>() {
+    softmax_backward<T>(dx.data<T>(), dy.data<T>(), y.data<T>(), rows, log);
+  });
+}
+
 Tensor softmax_op(const char* name, const Tensor& x, int64_t dim, bool log) {
   ops::check_floating(name, "x", x);
-  ops::check_cpu(name, x);
+#ifndef HQLT_HAS_CUDA
+  ops::check_cpu(name, x);  // a CUDA build runs cuda inputs through softmax.cu
+#endif
   HQLT_CHECK(x.dim() >= 1, name, ": argument 'x': expected rank >= 1, got a scalar (shape [])");
   const int64_t d = wrap_dim(dim, x.dim(), name);
   const Rows rows = rows_along(x.shape(), d);
 
   Tensor xc = as_contiguous(x);
   Tensor y = empty(x.shape(), x.dtype(), x.device());
-  dispatch_float(x.dtype(), name, [&]<typename T>() { softmax_forward<T>(y.data<T>(), xc.data<T>(), rows, log); });
+  forward_on_device(y, xc, rows, log, name);
 
   if (autograd::needs_grad({x})) {
     Tensor saved_y = y.detach();
     autograd::record(name, {x}, {y}, [saved_y, rows, log, name](const TensorList& g, const Needs&) {
       Tensor dy = as_contiguous(g[0]);
       Tensor dx = empty(saved_y.shape(), saved_y.dtype(), saved_y.device());
-      dispatch_float(dx.dtype(), name, [&]<typename T>() {
-        softmax_backward<T>(dx.data<T>(), dy.data<T>(), saved_y.data<T>(), rows, log);
-      });
+      backward_on_device(dx, dy, saved_y, rows, log, name);
       return TensorList{dx};
     });
   }

@@ -22,7 +22,9 @@
 //   log_softmax: dx = g − exp(y) · Σ_k g_k
 // Both formulas stay finite on −inf entries (there y = 0, resp. exp(y) = 0). Rows are
 // independent and run in parallel (OpenMP) when the tensor is large; each row sums in a
-// fixed order, so results do not depend on the thread count.
+// fixed order, so results do not depend on the thread count. On cuda (softmax.cu) one
+// thread block handles a row, summing in a fixed tree order; the row math is shared with
+// the CPU loops (softmax_math.h).
 #include <cstdint>
 
 #include "engine/tensor.h"
