@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cuda/blocks.cuh"
 #include "cuda/check.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
@@ -378,14 +379,6 @@ void check_problem(const Problem& p, const std::vector<Tensor>& tensors) {
   }
 }
 
-// Dynamic shared memory over the default 48 KiB needs an opt-in per kernel.
-template <typename K>
-void allow_smem(K kernel, size_t bytes) {
-  if (bytes > 48 * 1024) {
-    HQLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
-  }
-}
-
 }  // namespace
 
 void forward_cuda(const Problem& p, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
@@ -398,7 +391,7 @@ void forward_cuda(const Problem& p, const Tensor& q, const Tensor& k, const Tens
   dispatch_float(q.dtype(), "attention", [&]<typename T>() {
     dispatch_split(split_for(p), [&]<int S>() {
       const size_t smem = 2 * tile_elems<S>() * sizeof(T);
-      allow_smem(forward_kernel<T, S>, smem);
+      cuda::allow_smem(forward_kernel<T, S>, smem);
       forward_kernel<T, S><<<grid, kRows * S, smem>>>(band, p.heads, p.d_k, p.d_v, T(p.scale), n_qtiles,
                                                       q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(),
                                                       lse.data<T>());
@@ -427,7 +420,7 @@ void backward_cuda(const Problem& p, const Tensor& q, const Tensor& k, const Ten
       const size_t smem = 2 * tile_elems<S>() * sizeof(T);
       if (p.q_len > 0) {
         const int n_qtiles = int(tiles_of(p.q_len));
-        allow_smem(dq_kernel<T, S>, smem);
+        cuda::allow_smem(dq_kernel<T, S>, smem);
         dq_kernel<T, S><<<dim3(unsigned(bh), unsigned(n_qtiles)), kRows * S, smem>>>(
             band, p.heads, p.d_k, p.d_v, T(p.scale), n_qtiles, q.data<T>(), k.data<T>(), v.data<T>(),
             dout.data<T>(), lse.data<T>(), dl.data<T>(), dq.data<T>());
@@ -435,7 +428,7 @@ void backward_cuda(const Problem& p, const Tensor& q, const Tensor& k, const Ten
       }
       if (p.k_len > 0) {  // runs even with Tq = 0: it writes the zero dK, dV
         const size_t smem_kv = smem + 2 * kTile * sizeof(T);
-        allow_smem(dkdv_kernel<T, S>, smem_kv);
+        cuda::allow_smem(dkdv_kernel<T, S>, smem_kv);
         dkdv_kernel<T, S><<<dim3(unsigned(bh), unsigned(tiles_of(p.k_len))), kRows * S, smem_kv>>>(
             band, p.heads, p.d_k, p.d_v, T(p.scale), q.data<T>(), k.data<T>(), v.data<T>(), dout.data<T>(),
             lse.data<T>(), dl.data<T>(), dk.data<T>(), dv.data<T>());

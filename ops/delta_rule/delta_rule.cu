@@ -8,6 +8,7 @@
 //              which adds the shares and applies the ℓ2 backward.
 #include <cuda_runtime.h>
 
+#include "cuda/blocks.cuh"
 #include "cuda/check.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
@@ -19,28 +20,16 @@ namespace {
 
 namespace db = delta_blocks;
 
-// A thread block as delta_rule_blocks.h's phases expect: every thread runs the phase, then
-// the block meets at a barrier.
-struct BlockPhases {
-  template <typename F>
-  __host__ __device__ void operator()(F&& f) const {
-#ifdef __CUDA_ARCH__
-    f(int(threadIdx.x), int(blockDim.x));
-    __syncthreads();
-#endif
-  }
-};
-
 template <typename T>
 __global__ void __launch_bounds__(db::kThreads) forward_kernel(db::ForwardArgs<T> a, db::Plan p) {
   extern __shared__ __align__(16) unsigned char smem[];
-  db::forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  db::forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
 __global__ void __launch_bounds__(db::kThreads) backward_kernel(db::BackwardArgs<T> a, db::Plan p) {
   extern __shared__ __align__(16) unsigned char smem[];
-  db::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  db::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
@@ -50,22 +39,12 @@ __global__ void finish_kernel(db::Plan p, const T* q, const T* k, const T* part_
     db::finish_row(p, r, q, k, part_q, part_k, part_beta, dq, dk, dbeta);
 }
 
-size_t max_smem_per_block() {
-  static const size_t bytes = [] {
-    int device = 0, value = 0;
-    HQLT_CUDA_CHECK(cudaGetDevice(&device));
-    HQLT_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    return size_t(value);
-  }();
-  return bytes;
-}
-
 db::Plan plan_for(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2, bool backward) {
   const size_t word = q.dtype() == DType::f32 ? sizeof(float) : sizeof(double);
   const db::Plan p = db::make_plan(q.size(0), q.size(1), q.size(2), q.size(3), v.size(3), chunk_size, l2, word,
-                                   max_smem_per_block(), backward);
+                                   cuda::max_smem_per_block(), backward);
   HQLT_CHECK(p.C > 0, "delta_rule: d_k = ", q.size(3), " in ", dtype_name(q.dtype()),
-             " is too large for the CUDA kernel: its tiles do not fit in the ", max_smem_per_block(),
+             " is too large for the CUDA kernel: its tiles do not fit in the ", cuda::max_smem_per_block(),
              " bytes of shared memory per block");
   return p;
 }
@@ -73,8 +52,7 @@ db::Plan plan_for(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2,
 template <typename T, typename K>
 size_t prepare(K kernel, const db::Plan& p, bool backward) {
   const size_t bytes = db::Tiles<T>::carve(nullptr, p, backward).words * sizeof(T);
-  if (bytes > 48 * 1024)  // dynamic shared memory over 48 KiB needs an opt-in per kernel
-    HQLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  cuda::allow_smem(kernel, bytes);
   return bytes;
 }
 

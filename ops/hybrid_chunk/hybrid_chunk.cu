@@ -11,6 +11,7 @@
 //              finish_kernel, which adds the shares and applies the ℓ2 backward.
 #include <cuda_runtime.h>
 
+#include "cuda/blocks.cuh"
 #include "cuda/check.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
@@ -23,40 +24,28 @@ namespace {
 namespace hb = detail::hybrid_blocks;
 namespace db = detail::delta_blocks;
 
-// A thread block as the phases expect: every thread runs the phase, then the block meets
-// at a barrier.
-struct BlockPhases {
-  template <typename F>
-  __host__ __device__ void operator()(F&& f) const {
-#ifdef __CUDA_ARCH__
-    f(int(threadIdx.x), int(blockDim.x));
-    __syncthreads();
-#endif
-  }
-};
-
 template <typename T>
 __global__ void __launch_bounds__(db::kThreads) fw_forward_kernel(hb::FwForwardArgs<T> a, hb::FwPlan f) {
   extern __shared__ __align__(16) unsigned char smem[];
-  hb::fw_forward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  hb::fw_forward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
 __global__ void __launch_bounds__(db::kThreads) fw_backward_kernel(hb::FwBackwardArgs<T> a, hb::FwPlan f) {
   extern __shared__ __align__(16) unsigned char smem[];
-  hb::fw_backward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  hb::fw_backward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
 __global__ void __launch_bounds__(db::kThreads) kv_forward_kernel(hb::KvForwardArgs<T> a, hb::KvPlan p) {
   extern __shared__ __align__(16) unsigned char smem[];
-  hb::kv_forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  hb::kv_forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
 __global__ void __launch_bounds__(db::kThreads) kv_backward_kernel(hb::KvBackwardArgs<T> a, hb::KvPlan p) {
   extern __shared__ __align__(16) unsigned char smem[];
-  hb::kv_backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  hb::kv_backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
@@ -66,32 +55,22 @@ __global__ void finish_kernel(db::Plan p, const T* q, const T* k, const T* part_
     db::finish_row(p, r, q, k, part_q, part_k, part_beta, dq, dk, dbeta);
 }
 
-size_t max_smem_per_block() {
-  static const size_t bytes = [] {
-    int device = 0, value = 0;
-    HQLT_CUDA_CHECK(cudaGetDevice(&device));
-    HQLT_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    return size_t(value);
-  }();
-  return bytes;
-}
-
 size_t word_bytes(DType dt) { return dt == DType::f32 ? sizeof(float) : sizeof(double); }
 
 hb::FwPlan fw_plan(const Problem& p, DType dt, bool backward) {
   const hb::FwPlan f = hb::make_fw_plan(p.batch, p.time, p.heads, p.dk, p.dv, p.fw_block, p.l2, p.scale,
-                                        word_bytes(dt), max_smem_per_block(), backward);
+                                        word_bytes(dt), cuda::max_smem_per_block(), backward);
   HQLT_CHECK(f.p.C > 0, "hybrid_chunk: d_k = ", p.dk, " in ", dtype_name(dt),
-             " is too large for the CUDA kernel: its FW tiles do not fit in the ", max_smem_per_block(),
+             " is too large for the CUDA kernel: its FW tiles do not fit in the ", cuda::max_smem_per_block(),
              " bytes of shared memory per block");
   return f;
 }
 
 hb::KvPlan kv_plan(const Problem& p, DType dt, bool backward) {
   const hb::KvPlan k = hb::make_kv_plan(p.batch, p.time, p.heads, p.dk, p.dv, p.kv_chunk, p.scale, word_bytes(dt),
-                                        max_smem_per_block(), backward);
+                                        cuda::max_smem_per_block(), backward);
   HQLT_CHECK(k.C > 0, "hybrid_chunk: chunk_size = ", p.kv_chunk, " with d_k = ", p.dk, " in ", dtype_name(dt),
-             " is too large for the CUDA kernel: its attention tiles do not fit in the ", max_smem_per_block(),
+             " is too large for the CUDA kernel: its attention tiles do not fit in the ", cuda::max_smem_per_block(),
              " bytes of shared memory per block");
   return k;
 }
@@ -99,8 +78,7 @@ hb::KvPlan kv_plan(const Problem& p, DType dt, bool backward) {
 // Dynamic shared memory over 48 KiB needs an opt-in per kernel.
 template <typename K>
 size_t prepare(K kernel, size_t bytes) {
-  if (bytes > 48 * 1024)
-    HQLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  cuda::allow_smem(kernel, bytes);
   return bytes;
 }
 

@@ -8,6 +8,7 @@
 //              reference_heads normaliser's terms, and φ').
 #include <cuda_runtime.h>
 
+#include "cuda/blocks.cuh"
 #include "cuda/check.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
@@ -20,28 +21,16 @@ namespace {
 namespace lb = detail::linear_blocks;
 using Normalizer = LinearAttentionNormalizer;
 
-// A thread block as the phases expect: every thread runs the phase, then the block meets at
-// a barrier.
-struct BlockPhases {
-  template <typename F>
-  __host__ __device__ void operator()(F&& f) const {
-#ifdef __CUDA_ARCH__
-    f(int(threadIdx.x), int(blockDim.x));
-    __syncthreads();
-#endif
-  }
-};
-
 template <typename T>
 __global__ void __launch_bounds__(lb::kThreads) forward_kernel(lb::ForwardArgs<T> a, lb::Plan p) {
   extern __shared__ __align__(16) unsigned char smem[];
-  lb::forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  lb::forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
 __global__ void __launch_bounds__(lb::kThreads) backward_kernel(lb::BackwardArgs<T> a, lb::Plan p) {
   extern __shared__ __align__(16) unsigned char smem[];
-  lb::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), BlockPhases{});
+  lb::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
 }
 
 template <typename T>
@@ -71,22 +60,12 @@ unsigned grid_for(int64_t n, int threads) {
   return unsigned(blocks < 65535 ? blocks : 65535);
 }
 
-size_t max_smem_per_block() {
-  static const size_t bytes = [] {
-    int device = 0, value = 0;
-    HQLT_CUDA_CHECK(cudaGetDevice(&device));
-    HQLT_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    return size_t(value);
-  }();
-  return bytes;
-}
-
 lb::Plan plan_for(const Tensor& q, const Dims& d, Normalizer normalizer, double eps, bool backward) {
   const size_t word = q.dtype() == DType::f32 ? sizeof(float) : sizeof(double);
   const lb::Plan p = lb::make_plan(d.batch, d.time, d.heads, d.dk, d.dv, d.chunk, normalizer == Normalizer::time,
-                                   eps, word, max_smem_per_block(), backward);
+                                   eps, word, cuda::max_smem_per_block(), backward);
   HQLT_CHECK(p.C > 0, "linear_attention: d_k = ", d.dk, " in ", dtype_name(q.dtype()),
-             " is too large for the CUDA kernel: its tiles do not fit in the ", max_smem_per_block(),
+             " is too large for the CUDA kernel: its tiles do not fit in the ", cuda::max_smem_per_block(),
              " bytes of shared memory per block");
   return p;
 }
@@ -94,8 +73,7 @@ lb::Plan plan_for(const Tensor& q, const Dims& d, Normalizer normalizer, double 
 template <typename T, typename K>
 size_t prepare(K kernel, const lb::Plan& p, bool backward) {
   const size_t bytes = lb::Tiles<T>::carve(nullptr, p, backward).words * sizeof(T);
-  if (bytes > 48 * 1024)  // dynamic shared memory over 48 KiB needs an opt-in per kernel
-    HQLT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  cuda::allow_smem(kernel, bytes);
   return bytes;
 }
 
