@@ -4,6 +4,7 @@
 // so agreement is to a tolerance, not to the bit). A GPU run stopped half-way and resumed
 // ends where an uninterrupted GPU run ends.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -25,7 +26,7 @@ using hqlt::testing::check_close;
 namespace {
 
 std::string fresh_dir(const std::string& name) {
-  const std::string dir = (fs::temp_directory_path() / ("hqlt-test-train-cuda-" + name)).string();
+  const std::string dir = (fs::temp_directory_path() / ("hqlt-test-train-cuda-" + name + "-" + std::to_string(::getpid()))).string();
   fs::remove_all(dir);
   return dir;
 }

@@ -2,6 +2,7 @@
 // lists what it accepts, before it builds any model; with --config it times the model of a
 // config file.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -42,7 +43,7 @@ TEST_SUITE("unit") {
   }
 
   TEST_CASE("bench train times the model of a config file") {
-    const std::string path = (std::filesystem::temp_directory_path() / "hqlt-test-bench-train-config.json").string();
+    const std::string path = (std::filesystem::temp_directory_path() / ("hqlt-test-bench-train-config-" + std::to_string(::getpid()) + ".json")).string();
     std::ofstream(path) << R"({"model_type": "transformer", "vocab_size": 11, "hidden_size": 16,
                               "num_hidden_layers": 1, "num_heads": 2})";
     CHECK(bench_train({"--config", path, "--batch", "2", "--seq-len", "8", "--budget", "0.01", "--threads", "1"}) == 0);

@@ -1,6 +1,7 @@
 // `hqlt train`, `hqlt eval` and `hqlt experiment` refuse bad input with one clear error that
 // names the problem, before anything is written.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string temp_path(const std::string& name) {
-  return (fs::temp_directory_path() / ("hqlt-test-train-cli-" + name)).string();
+  return (fs::temp_directory_path() / ("hqlt-test-train-cli-" + name + "-" + std::to_string(::getpid()))).string();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // bits as an uninterrupted one, checkpoints survive an interrupted swap, the metrics log is
 // continued without repeats, and the run folder holds what train/run_dir.h promises.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -19,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string fresh_dir(const std::string& name) {
-  const std::string dir = (fs::temp_directory_path() / ("hqlt-test-trainer-" + name)).string();
+  const std::string dir = (fs::temp_directory_path() / ("hqlt-test-trainer-" + name + "-" + std::to_string(::getpid()))).string();
   fs::remove_all(dir);
   return dir;
 }
