@@ -3,7 +3,7 @@
 #
 #   bash bench/gpu_check.sh [build-dir]        (default: build-gpu)
 #   HQLT_PREBUILT=.prebuilt bash bench/gpu_check.sh   (binaries from bench/gpu_deps.sh --prebuilt)
-#   GPU_CHECK_SKIP_BENCH='*attention forward*' ...     (leave out benchmarks already measured,
+#   GPU_CHECK_SKIP_BENCH='cuda attention forward*' ... (leave out benchmarks already measured,
 #                                                       a doctest name filter, when time is short)
 #   GPU_CHECK_RACECHECK='*hybrid*' ...                  (racecheck these tests instead of the list below)
 #

@@ -25,7 +25,9 @@ TEST_SUITE("cuda") {
       const Tensor w0 = randn({37, 5}, dt), b0 = randn({5}, dt);
       std::vector<std::vector<double>> results;
       for (Device dev : {Device::cpu, Device::cuda}) {
-        Tensor w = w0.to(dev).set_requires_grad(true), b = b0.to(dev).set_requires_grad(true);
+        // Fresh copies: on the CPU, to() returns the tensor itself, which the steps would update.
+        Tensor w = clone_contiguous(w0.to(dev)).set_requires_grad(true);
+        Tensor b = clone_contiguous(b0.to(dev)).set_requires_grad(true);
         nn::AdamWOptions o;
         o.lr = 3e-2;
         nn::AdamW opt({nn::ParamGroup{{{"w", w}}, 0.1}, nn::ParamGroup{{{"b", b}}, 0.0}}, o);
@@ -55,8 +57,8 @@ TEST_SUITE("cuda") {
     for (Device dev : {Device::cpu, Device::cuda}) {
       Tensor a = zeros({1000, 3}, DType::f32, dev).set_requires_grad(true);
       Tensor b = zeros({70001}, DType::f32, dev).set_requires_grad(true);
-      a.set_grad(g1.to(dev));
-      b.set_grad(g2.to(dev));
+      a.set_grad(clone_contiguous(g1.to(dev)));  // clipping scales the gradient in place
+      b.set_grad(clone_contiguous(g2.to(dev)));
       norms.push_back(nn::clip_grad_norm({a, b}, 1.0));
       clipped.push_back(a.grad().to_vector());
       clipped.push_back(b.grad().to_vector());
@@ -67,6 +69,7 @@ TEST_SUITE("cuda") {
     // The clipped gradients have norm 1 (up to the 1e-6 of the coefficient).
     Tensor a = zeros({1000, 3}, DType::f32, Device::cuda).set_requires_grad(true);
     a.set_grad(g1.to(Device::cuda));
+    REQUIRE(nn::grad_norm({a}) > 1.0);
     nn::clip_grad_norm({a}, 1.0);
     CHECK(nn::grad_norm({a}) == doctest::Approx(1.0).epsilon(1e-5));
 #endif
