@@ -261,6 +261,37 @@ HQLT_HD void store_state(int tid, int nt, const Plan& p, const Where& w, const T
   }
 }
 
+// Phase body: this slice's share of B13, dβ = rowsum(X ⊙ R) + rowsum(dA ⊙ G) (R = V − K̂ S_n:
+// rowsum(dK_b ⊙ K̂) + rowsum(X ⊙ V) = rowsum(X ⊙ (V − K̂ S_n)) with dK_b = −X S_nᵀ).
+template <typename T>
+HQLT_HD void beta_share(int tid, int nt, const Plan& p, const Where& w, const Tiles<T>& s, int64_t t0, int c,
+                        T* part_beta) {
+  const int ldv = p.ld_v(), ldc = p.ld_c();
+  for (int i = tid; i < c; i += nt) {
+    T db = 0;
+    for (int j = 0; j < w.vs; ++j) db += s.X[i * ldv + j] * s.R[i * ldv + j];
+    for (int j = 0; j < i; ++j) db += s.dA[i * ldc + j] * s.G[i * ldc + j];
+    part_beta[row_of(p, w, t0 + i)] = db;
+  }
+}
+
+// Phase body: E = diag(β) dA + (diag(β) dA)ᵀ in place over dA, zero diagonal (B11's two dA
+// terms as one product). The thread of (i, j), j < i, writes both (i, j) and (j, i).
+template <typename T>
+HQLT_HD void symmetrise_da(int tid, int nt, const Plan& p, const Tiles<T>& s, int c) {
+  const int ldc = p.ld_c();
+  for (int e = tid; e < c * c; e += nt) {
+    const int i = e / c, j = e % c;
+    if (j < i) {
+      const T x = s.beta[i] * s.dA[i * ldc + j];
+      s.dA[i * ldc + j] = x;
+      s.dA[j * ldc + i] = x;
+    } else if (j == i) {
+      s.dA[i * ldc + i] = T(0);
+    }
+  }
+}
+
 // ---- forward -----------------------------------------------------------------------------
 
 template <typename T>
@@ -417,16 +448,9 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
         a.dv[row_of(p, w, t0 + i) * p.dv + w.col0 + j] = s.beta[i] * s.X[i * ldv + j];
       }
     });
-    // This slice's shares: B13 dβ = rowsum(X ⊙ R) + rowsum(dA ⊙ G), since
-    // rowsum(dK_b ⊙ K̂) + rowsum(X ⊙ V) = rowsum(X ⊙ (V − K̂ S_n)) with dK_b = −X S_nᵀ;
-    // B3: dQ̂ = s dO S_nᵀ + dP K̂.
+    // This slice's shares of B13 dβ and of B3 dQ̂ = s dO S_nᵀ + dP K̂.
     phase([&](int tid, int nt) {
-      for (int i = tid; i < c; i += nt) {
-        T db = 0;
-        for (int j = 0; j < vs; ++j) db += s.X[i * ldv + j] * s.R[i * ldv + j];
-        for (int j = 0; j < i; ++j) db += s.dA[i * ldc + j] * s.G[i * ldc + j];
-        part_beta[row_of(p, w, t0 + i)] = db;
-      }
+      beta_share(tid, nt, p, w, s, t0, c, part_beta);
       tile_product<T>(
           tid, nt, c, dk,
           [&](T(&acc)[2][2], int i0, int j0) {
@@ -438,19 +462,7 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
           },
           [&](int i, int j, T x) { part_q[row_of(p, w, t0 + i) * p.dk + j] = x; });
     });
-    // E = diag(β) dA + (diag(β) dA)ᵀ in place over dA (zero diagonal).
-    phase([&](int tid, int nt) {
-      for (int e = tid; e < c * c; e += nt) {
-        const int i = e / c, j = e % c;
-        if (j < i) {
-          const T x = s.beta[i] * s.dA[i * ldc + j];
-          s.dA[i * ldc + j] = x;
-          s.dA[j * ldc + i] = x;
-        } else if (j == i) {
-          s.dA[i * ldc + i] = T(0);
-        }
-      }
-    });
+    phase([&](int tid, int nt) { symmetrise_da(tid, nt, p, s, c); });
     // B4 + B11: dK̂ = dPᵀ Q̂ + Δ dSᵀ + E K̂ − diag(β) X S_nᵀ  (this slice's share).
     phase([&](int tid, int nt) {
       tile_product<T>(

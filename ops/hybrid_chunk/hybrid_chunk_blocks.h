@@ -287,28 +287,9 @@ HQLT_HD void fw_backward_block(const FwBackwardArgs<T>& a, const FwPlan& f, T* s
                       [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, dk, vs, dO, SFt); },
                       [&](int i, int j, T x) { part_q[db::row_of(p, w, t0 + i) * p.dk + j] = scale * x; });
     });
-    // dβ's share = rowsum(X ⊙ R) + rowsum(dA ⊙ G) (R = V − K̂ S_n, as in delta_blocks).
-    phase([&](int tid, int nt) {
-      for (int i = tid; i < c; i += nt) {
-        T db_ = 0;
-        for (int j = 0; j < vs; ++j) db_ += s.X[i * ldv + j] * s.R[i * ldv + j];
-        for (int j = 0; j < i; ++j) db_ += s.dA[i * ldc + j] * s.G[i * ldc + j];
-        part_beta[db::row_of(p, w, t0 + i)] = db_;
-      }
-    });
-    // E = diag(β) dA + (diag(β) dA)ᵀ in place over dA (zero diagonal).
-    phase([&](int tid, int nt) {
-      for (int e = tid; e < c * c; e += nt) {
-        const int i = e / c, j = e % c;
-        if (j < i) {
-          const T x = s.beta[i] * s.dA[i * ldc + j];
-          s.dA[i * ldc + j] = x;
-          s.dA[j * ldc + i] = x;
-        } else if (j == i) {
-          s.dA[i * ldc + i] = T(0);
-        }
-      }
-    });
+    // dβ's share (as in delta_blocks).
+    phase([&](int tid, int nt) { db::beta_share(tid, nt, p, w, s, t0, c, part_beta); });
+    phase([&](int tid, int nt) { db::symmetrise_da(tid, nt, p, s, c); });
     // dK̂'s share = Δ dS_{n+1}ᵀ + E K̂ − diag(β) X S_nᵀ.
     phase([&](int tid, int nt) {
       tile_product<T>(

@@ -46,13 +46,7 @@ void bench_shape(int64_t batch, int64_t heads, int64_t d, int64_t t, int reps) {
     Tensor vl = v.detach().set_requires_grad(true);
     attention(ql, kl, vl, true, -1, scale).backward(dy);
   }, reps);
-  const double peak = testing::f32_peak_tflops(), fwd_tf = fwd_flop / fwd_ms / 1e9;
-  const double both_tf = (fwd_flop + bwd_flop) / both_ms / 1e9;
-  std::printf("attention cuda f32 causal B=%lld H=%lld d=%lld T=%-6lld  forward %9.3f ms %6.2f TFLOP/s (%4.1f%% peak)   "
-              "forward+backward %9.3f ms %6.2f TFLOP/s (%4.1f%% peak)\n",
-              (long long)batch, (long long)heads, (long long)d, (long long)t, fwd_ms, fwd_tf,
-              peak > 0 ? 100 * fwd_tf / peak : 0.0, both_ms, both_tf, peak > 0 ? 100 * both_tf / peak : 0.0);
-  std::fflush(stdout);
+  testing::print_fwd_bwd("attention cuda f32 causal", batch, heads, d, t, fwd_flop, bwd_flop, fwd_ms, both_ms);
 }
 #endif
 
@@ -62,8 +56,7 @@ TEST_SUITE("cuda_bench") {
   TEST_CASE("cuda attention forward and backward timing") {
     HQLT_SKIP_WITHOUT_GPU();
 #ifdef HQLT_HAS_CUDA
-    const char* mode = std::getenv("HQLT_BENCH");
-    if (mode == nullptr || std::strcmp(mode, "full") != 0) {
+    if (!testing::full_bench()) {
       bench_shape(2, 4, 64, 1024, 1);
       return;
     }

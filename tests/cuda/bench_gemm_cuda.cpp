@@ -49,8 +49,7 @@ TEST_SUITE("cuda_bench") {
   TEST_CASE("cuda cublas gemm ceiling") {
     HQLT_SKIP_WITHOUT_GPU();
 #ifdef HQLT_HAS_CUDA
-    const char* mode = std::getenv("HQLT_BENCH");
-    if (mode == nullptr || std::strcmp(mode, "full") != 0) {
+    if (!testing::full_bench()) {
       bench_gemm(1, 512, 512, 512, false, 1);
       return;
     }

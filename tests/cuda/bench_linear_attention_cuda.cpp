@@ -44,14 +44,9 @@ void bench_shape(int64_t batch, int64_t heads, int64_t d, int64_t t, LinearAtten
     Tensor vl = v.detach().set_requires_grad(true);
     linear_attention(ql, kl, vl, C, normalizer).backward(dy);
   }, reps);
-  const double peak = testing::f32_peak_tflops(), fwd_tf = fwd_flop / fwd_ms / 1e9;
-  const double both_tf = (fwd_flop + bwd_flop) / both_ms / 1e9;
-  std::printf("linear_attention cuda f32 %-15s B=%lld H=%lld d=%lld T=%-6lld  forward %9.3f ms %6.2f TFLOP/s "
-              "(%4.1f%% peak)   forward+backward %9.3f ms %6.2f TFLOP/s (%4.1f%% peak)\n",
-              normalizer == LinearAttentionNormalizer::time ? "time" : "reference_heads", (long long)batch,
-              (long long)heads, (long long)d, (long long)t, fwd_ms, fwd_tf, peak > 0 ? 100 * fwd_tf / peak : 0.0,
-              both_ms, both_tf, peak > 0 ? 100 * both_tf / peak : 0.0);
-  std::fflush(stdout);
+  const char* what = normalizer == LinearAttentionNormalizer::time ? "linear_attention cuda f32 time           "
+                                                                   : "linear_attention cuda f32 reference_heads";
+  testing::print_fwd_bwd(what, batch, heads, d, t, fwd_flop, bwd_flop, fwd_ms, both_ms);
 }
 #endif
 
@@ -63,8 +58,7 @@ TEST_SUITE("cuda_bench") {
 #ifdef HQLT_HAS_CUDA
     const LinearAttentionNormalizer normalizers[] = {LinearAttentionNormalizer::reference_heads,
                                                      LinearAttentionNormalizer::time};
-    const char* mode = std::getenv("HQLT_BENCH");
-    if (mode == nullptr || std::strcmp(mode, "full") != 0) {
+    if (!testing::full_bench()) {
       bench_shape(2, 4, 64, 1024, normalizers[0], 1);
       return;
     }

@@ -6,6 +6,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -45,6 +48,26 @@ inline double f32_peak_tflops() {
   HQLT_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
   if (std::strstr(prop.name, "H100") || std::strstr(prop.name, "H200")) return 67.0;
   return 0.0;
+}
+
+// True under HQLT_BENCH=full (gpu_check.sh): the full shapes; otherwise one small shape,
+// so that `ctest -L cuda` stays quick and still runs each benchmark's code.
+inline bool full_bench() {
+  const char* mode = std::getenv("HQLT_BENCH");
+  return mode != nullptr && std::strcmp(mode, "full") == 0;
+}
+
+// One line of a fused kernel's table: forward and forward + backward, ms, TFLOP/s and the
+// fraction of the f32 peak.
+inline void print_fwd_bwd(const char* what, int64_t batch, int64_t heads, int64_t d, int64_t t, double fwd_flop,
+                          double bwd_flop, double fwd_ms, double both_ms) {
+  const double peak = f32_peak_tflops(), fwd_tf = fwd_flop / fwd_ms / 1e9;
+  const double both_tf = (fwd_flop + bwd_flop) / both_ms / 1e9;
+  std::printf("%s B=%lld H=%lld d=%lld T=%-6lld  forward %9.3f ms %6.2f TFLOP/s (%4.1f%% peak)   "
+              "forward+backward %9.3f ms %6.2f TFLOP/s (%4.1f%% peak)\n",
+              what, (long long)batch, (long long)heads, (long long)d, (long long)t, fwd_ms, fwd_tf,
+              peak > 0 ? 100 * fwd_tf / peak : 0.0, both_ms, both_tf, peak > 0 ? 100 * both_tf / peak : 0.0);
+  std::fflush(stdout);
 }
 
 }  // namespace hqlt::testing

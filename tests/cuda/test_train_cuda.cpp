@@ -4,7 +4,6 @@
 // so agreement is to a tolerance, not to the bit). A GPU run stopped half-way and resumed
 // ends where an uninterrupted GPU run ends.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include "train/metrics_log.h"
 #include "train/model_names.h"
 #include "train/trainer.h"
+#include "train/tiny_runs.h"
 
 using namespace hqlt;
 using namespace hqlt::train;
@@ -25,38 +25,22 @@ using hqlt::testing::check_close;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  const std::string dir = (fs::temp_directory_path() / ("hqlt-test-train-cuda-" + name + "-" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
-  return dir;
-}
+std::string fresh_dir(const std::string& name) { return testing::fresh_run_dir("train-cuda-" + name); }
 
+using testing::silent;
+
+// Two layers and a smaller learning rate than the CPU tests' tiny run, and a loss logged at
+// every step, so the two devices' curves are compared step by step.
 TrainOptions tiny(const std::string& model, const std::string& device) {
-  TrainOptions o = default_recipe("parity");
-  o.model = model;
+  TrainOptions o = testing::tiny_options(model);
   o.device = device;
   o.shape.hidden_size = 32;
   o.shape.num_layers = 2;
-  o.shape.num_heads = 2;
   o.steps = 6;
-  o.batch_size = 8;
   o.lr = 3e-3;
-  o.warmup_steps = 2;
   o.log_interval = 1;
   o.eval_interval = 0;
-  o.eval_examples = 16;
-  o.test_examples = 32;
-  o.checkpoint_interval = 0;
-  o.threads = 1;
   return o;
-}
-
-RunControl silent(int64_t stop_at = 0) {
-  RunControl c;
-  c.progress = false;
-  c.summary = false;
-  c.stop_at = stop_at;
-  return c;
 }
 
 std::vector<double> train_losses(const std::string& run) {

@@ -2,7 +2,6 @@
 // bits as an uninterrupted one, checkpoints survive an interrupted swap, the metrics log is
 // continued without repeats, and the run folder holds what train/run_dir.h promises.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -12,6 +11,7 @@
 #include "nn/safetensors.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
+#include "tiny_runs.h"
 
 using namespace hqlt;
 using namespace hqlt::train;
@@ -19,39 +19,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  const std::string dir = (fs::temp_directory_path() / ("hqlt-test-trainer-" + name + "-" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
-  return dir;
-}
+std::string fresh_dir(const std::string& name) { return testing::fresh_run_dir("trainer-" + name); }
 
-// A model and recipe small enough for a few steps in well under a second.
-TrainOptions tiny_options(const std::string& model = "sync_hqlt") {
-  TrainOptions o = default_recipe("parity");
-  o.model = model;
-  o.shape.hidden_size = 16;
-  o.shape.num_layers = 1;
-  o.shape.num_heads = 2;
-  o.steps = 8;
-  o.batch_size = 8;
-  o.lr = 1e-2;
-  o.warmup_steps = 2;
-  o.log_interval = 2;
-  o.eval_interval = 4;
-  o.eval_examples = 16;
-  o.test_examples = 32;
-  o.checkpoint_interval = 0;
-  o.threads = 1;
-  return o;
-}
-
-RunControl silent(int64_t stop_at = 0) {
-  RunControl c;
-  c.progress = false;
-  c.summary = false;
-  c.stop_at = stop_at;
-  return c;
-}
+using testing::silent;
+using testing::tiny_options;
 
 nn::StateDict checkpoint_weights(const std::string& run) {
   return nn::load_safetensors(run + "/checkpoint/model.safetensors").state_dict();
