@@ -18,7 +18,7 @@
 #include "engine/host_device.h"
 
 #ifdef __CUDACC__
-#include <cuda_runtime.h>
+#include "cuda/blocks.cuh"
 #endif
 
 namespace hqlt::detail::row_blocks {
@@ -34,17 +34,7 @@ struct HostPhases {
 };
 
 #ifdef __CUDACC__
-// A thread block of kThreads as the phases expect: every thread runs the phase, then the
-// block meets at a barrier.
-struct BlockPhases {
-  template <typename F>
-  __host__ __device__ void operator()(F&& f) const {
-#ifdef __CUDA_ARCH__
-    f(int(threadIdx.x), int(blockDim.x));
-    __syncthreads();
-#endif
-  }
-};
+using cuda::BlockPhases;  // a thread block of kThreads: every thread runs the phase, then a barrier
 #endif
 
 // −∞ in T, on both sides (std::numeric_limits is host-only to nvcc).
