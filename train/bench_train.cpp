@@ -42,11 +42,12 @@
 #include "ops/loss/cross_entropy.h"
 #include "train/cli_args.h"
 #include "train/commands.h"
+#include "train/device_option.h"
 #include "train/model_names.h"
 
 #ifdef HQLT_HAS_CUDA
 #include "cuda/blas.h"
-#include "cuda/runtime.h"
+#include "cuda/runtime.h"  // synchronize
 #endif
 
 namespace hqlt::cli {
@@ -139,8 +140,7 @@ int bench_train(const Args& args) {
       seq_len = r.positive_int();
     } else if (r.is("--device")) {
       device_name_arg = r.value();
-      HQLT_CHECK(device_name_arg == "cpu" || device_name_arg == "cuda",
-                 "bench train: option --device expects cpu or cuda, got '", device_name_arg, "'");
+      train::parse_device(device_name_arg, "bench train");
     } else if (r.is("--tf32")) {
       tf32 = true;
     } else {
@@ -176,16 +176,12 @@ int bench_train(const Args& args) {
     short_conv_off = model_name == "delta_net";
     if (short_conv_off) config.use_short_conv = false;  // the anchor's DeltaNet has none
   }
-  const Device device = device_name_arg == "cuda" ? Device::cuda : Device::cpu;
-#ifdef HQLT_HAS_CUDA
-  if (device == Device::cuda) {
-    cuda::require_device();
-    cuda::set_allow_tf32(tf32);
-  }
-#else
-  HQLT_CHECK(device == Device::cpu, "bench train: --device cuda: this hqlt was built without CUDA");
-#endif
+  const Device device = train::parse_device(device_name_arg, "bench train");
   HQLT_CHECK(!tf32 || device == Device::cuda, "bench train: --tf32 goes with --device cuda");
+  train::require_device(device, "bench train");
+#ifdef HQLT_HAS_CUDA
+  if (device == Device::cuda) cuda::set_allow_tf32(tf32);
+#endif
   set_num_threads(threads);
 
   Generator gen{1234, 0};

@@ -16,10 +16,8 @@
 #include "nn/safetensors.h"
 #include "train/cli_args.h"
 #include "train/commands.h"
+#include "train/device_option.h"
 
-#ifdef HQLT_HAS_CUDA
-#include "cuda/runtime.h"
-#endif
 
 namespace hqlt::cli {
 namespace {
@@ -68,14 +66,6 @@ void check_ids_in_vocabulary(const std::string& path, const Tensor& ids, int64_t
   });
 }
 
-void require_cuda() {
-#ifdef HQLT_HAS_CUDA
-  cuda::require_device();
-#else
-  fail("logits: --device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
-#endif
-}
-
 }  // namespace
 
 int logits(const Args& args) {
@@ -92,9 +82,7 @@ int logits(const Args& args) {
     } else if (r.is("--out")) {
       opt.out_path = r.value();
     } else if (r.is("--device")) {
-      std::string d = r.value();
-      HQLT_CHECK(d == "cpu" || d == "cuda", "logits: option --device expects cpu or cuda, got '", d, "'");
-      opt.device = d == "cpu" ? Device::cpu : Device::cuda;
+      opt.device = train::parse_device(r.value(), "logits");
     } else if (r.is("--threads")) {
       opt.threads = int(r.positive_int());
     } else {
@@ -104,7 +92,7 @@ int logits(const Args& args) {
   HQLT_CHECK(!opt.model_dir.empty(), "logits: missing --model DIR (see hqlt logits --help)");
   HQLT_CHECK(!opt.input_path.empty(), "logits: missing --input IDS.safetensors (see hqlt logits --help)");
   HQLT_CHECK(!opt.out_path.empty(), "logits: missing --out OUT.safetensors (see hqlt logits --help)");
-  if (opt.device == Device::cuda) require_cuda();
+  train::require_device(opt.device, "logits");
   set_num_threads(opt.threads);
 
   Tensor ids = read_input_ids(opt.input_path);

@@ -8,13 +8,13 @@
 #include <filesystem>
 #include <memory>
 
-#include "cuda/runtime.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "models/config_json.h"
 #include "nn/clip.h"
 #include "ops/loss/cross_entropy.h"
+#include "train/device_option.h"
 #include "train/interrupt.h"
 #include "train/metrics_log.h"
 #include "train/plot.h"
@@ -54,13 +54,9 @@ void make_optimizer(Session& s) {
 // parameter tensors). Initial values are drawn on the CPU either way, so a run starts from
 // the same weights on both devices.
 void place_model(Session& s) {
-  if (s.options.device != "cuda") return;
-#ifdef HQLT_HAS_CUDA
-  cuda::require_device();
-  s.model->to(Device::cuda);
-#else
-  fail("--device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
-#endif
+  const Device device = parse_device(s.options.device, "train");
+  require_device(device, "train");
+  s.model->to(device);
 }
 
 std::string format_duration(double seconds) {
@@ -275,12 +271,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
 TrainReport train_new(const TrainOptions& requested, const RunDir& run, const RunControl& control) {
   TrainOptions options = requested;
   validate(options);
-#ifndef HQLT_HAS_CUDA
-  HQLT_CHECK(options.device != "cuda",
-             "--device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
-#else
-  if (options.device == "cuda") cuda::require_device();  // before the run folder exists
-#endif
+  require_device(parse_device(options.device, "train"), "train");  // before the run folder exists
   set_num_threads(options.threads);
   HQLT_CHECK(!fs::exists(run.options()), "'", run.path, "' already holds a run; continue it with --resume ",
              run.path, " or choose another --run-dir");

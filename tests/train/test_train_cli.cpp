@@ -12,11 +12,19 @@
 #include "train/commands.h"
 #include "train/model_names.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "cuda/runtime.h"
+#endif
+
 using namespace hqlt;
 using namespace hqlt::cli;
 namespace fs = std::filesystem;
 
 namespace {
+
+#ifdef HQLT_HAS_CUDA
+bool cuda_usable() { return cuda::device_count() > 0; }
+#endif
 
 std::string temp_path(const std::string& name) {
   return (fs::temp_directory_path() / ("hqlt-test-train-cli-" + name + "-" + std::to_string(::getpid()))).string();
@@ -79,6 +87,22 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(experiment({"--steps", "3"}), doctest::Contains("name the task first"), Error);
     CHECK_THROWS_WITH_AS(experiment({"parity", "--rows", "transformer,lstm"}), doctest::Contains("unknown row 'lstm'"), Error);
     CHECK_THROWS_WITH_AS(experiment({"parity", "--model", "transformer"}), doctest::Contains("set by the experiment"), Error);
+    CHECK_THROWS_WITH_AS(eval({"--run", "x", "--device", "tpu"}), doctest::Contains("eval: option --device expects cpu or cuda, got 'tpu'"),
+                         Error);
+  }
+
+  TEST_CASE("--device cuda without a usable GPU is refused before anything is written") {
+#ifdef HQLT_HAS_CUDA
+    if (cuda_usable()) return;  // a GPU machine runs these (tests/cuda/test_train_cuda.cpp)
+    const char* why = "no CUDA GPU is available";
+#else
+    const char* why = "built without CUDA";
+#endif
+    const std::string run = temp_path("cuda-never-written");
+    fs::remove_all(run);
+    CHECK_THROWS_WITH_AS(cli::train({"--device", "cuda", "--run-dir", run}), doctest::Contains(why), Error);
+    CHECK_FALSE(fs::exists(run));
+    CHECK_THROWS_WITH_AS(eval({"--run", run, "--device", "cuda"}), doctest::Contains(why), Error);
   }
 
   TEST_CASE("--set changes config keys with JSON values or bare words") {

@@ -1,0 +1,25 @@
+#include "train/device_option.h"
+
+#include "engine/error.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "cuda/runtime.h"
+#endif
+
+namespace hqlt::train {
+
+Device parse_device(const std::string& name, const char* command) {
+  HQLT_CHECK(name == "cpu" || name == "cuda", command, ": option --device expects cpu or cuda, got '", name, "'");
+  return name == "cpu" ? Device::cpu : Device::cuda;
+}
+
+void require_device(Device device, const char* command) {
+  if (device != Device::cuda) return;
+#ifdef HQLT_HAS_CUDA
+  cuda::require_device();
+#else
+  fail(command, ": --device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
+#endif
+}
+
+}  // namespace hqlt::train
