@@ -176,9 +176,31 @@ Tensor embedding(const Tensor& weight, const Tensor& ids, int64_t padding_idx) {
   return out;
 }
 
+#ifdef HQLT_HAS_CUDA
+namespace {
+
+// gather's shapes for the CUDA kernels (embedding_math.h).
+detail::GatherGeometry gather_geometry(const Shape& x_shape, const Strides& x_strides, const Shape& index_shape,
+                                       int64_t d) {
+  HQLT_CHECK(x_shape.size() <= size_t(detail::kGatherMaxRank), "gather: the cuda kernel takes rank <= ",
+             detail::kGatherMaxRank, ", got shape ", shape_str(x_shape));
+  detail::GatherGeometry g;
+  g.rank = int(x_shape.size());
+  g.d = int(d);
+  for (size_t k = 0; k < x_shape.size(); ++k) {
+    g.index_shape[k] = index_shape[k];
+    g.x_shape[k] = x_shape[k];
+    g.x_strides[k] = x_strides[k];
+  }
+  return g;
+}
+
+}  // namespace
+#endif
+
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   ops::check_floating("gather", "x", x);
-  ops::check_cpu("gather", x);
+  ops::check_device_built("gather", x);
   HQLT_CHECK(x.dim() >= 1, "gather: argument 'x': expected rank >= 1, got shape ", shape_str(x.shape()));
   const int64_t d = wrap_dim(dim, x.dim(), "gather");
   Tensor idx = index_as_i64("gather", "index", index);
@@ -197,8 +219,12 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   const Strides line_strides = contiguous_strides(index.shape());
   const int64_t step_d = line_strides[size_t(d)];
 
-  Tensor out = empty(index.shape(), x.dtype());
-  dispatch_float(x.dtype(), "gather", [&]<typename T>() {
+  Tensor out = empty(index.shape(), x.dtype(), x.device());
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda)
+    detail::gather_cuda(x.detach(), idx, gather_geometry(x.shape(), x.strides(), index.shape(), d), out);
+#endif
+  if (x.device() == Device::cpu) dispatch_float(x.dtype(), "gather", [&]<typename T>() {
     const T* xp = x.data<T>();
     const int64_t* ip = idx.data<int64_t>();
     T* op = out.data<T>();
@@ -213,11 +239,20 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 
   if (autograd::needs_grad({x})) {
     Shape in_shape = x.shape();
-    autograd::record("gather", {x, index}, {out}, [idx, in_shape, lines, line_strides, d, picks](
+    const Shape index_shape = index.shape();
+    autograd::record("gather", {x, index}, {out}, [idx, in_shape, lines, line_strides, d, picks, index_shape](
                                                       const TensorList& grads, const Needs&) {
       // dx[.., idx, ..] += dout along each line, in position order. Different lines hit
       // different lines of dx, so splitting the lines over threads is safe and exact.
       const Tensor& dout = grads[0];
+#ifdef HQLT_HAS_CUDA
+      if (dout.device() == Device::cuda) {
+        Tensor dx = empty(in_shape, dout.dtype(), Device::cuda);
+        detail::gather_backward_cuda(ops::contiguous_detached(dout), idx,
+                                     gather_geometry(in_shape, contiguous_strides(in_shape), index_shape, d), dx);
+        return TensorList{dx, Tensor()};
+      }
+#endif
       Tensor dx = zeros(in_shape, dout.dtype());
       dispatch_float(dout.dtype(), "gather", [&]<typename T>() {
         T* dxp = dx.data<T>();

@@ -6,10 +6,9 @@
 // scatter-add is written so that every element of dx is accumulated by one thread in the
 // order of the index (ascending position), which makes the result deterministic and the
 // same for any thread count: index_select and embedding split the work over the kept
-// (outer) rows and over blocks of columns, gather over the lines along dim. On cuda
-// (index_select and embedding; gather is CPU-only) every element of dx is owned by one
-// thread that adds its row's positions in the same order (embedding_math.h), so GPU and
-// CPU agree to the bit. The index may live on either device; it is range-checked on the host.
+// (outer) rows and over blocks of columns, gather over the lines along dim. On cuda every
+// element of dx is owned by one thread that adds its row's (gather: its line's) positions
+// in the same order (embedding_math.h), so GPU and CPU agree to the bit. The index may live on either device; it is range-checked on the host.
 //
 //   index_select(x, dim, index)
 //     x:     [.., N, ..] with N along dim, f32/f64, any strides

@@ -68,4 +68,56 @@ HQLT_HD T scattered(const T* dout, const int64_t* begin, const int64_t* order, c
   return acc;
 }
 
+// ---- gather (torch.gather) -------------------------------------------------------------
+//
+//   out[i] = x[i with i_d replaced by idx[i]]          (out and idx have index's shape)
+//   dx[j]  = Σ_{p ascending, idx[line(j), p] = j_d} dout[line(j), p]
+//
+// where line(j) is index's line along d through j's other coordinates (zero when they lie
+// outside index's shape). One thread per element of dx walks that line's `picks` entries in
+// ascending order — the CPU kernel's order into a zeroed dx, so the two agree to the bit —
+// with no atomics.
+inline constexpr int kGatherMaxRank = 8;
+
+struct GatherGeometry {
+  int rank = 0, d = 0;
+  int64_t index_shape[kGatherMaxRank] = {};
+  int64_t x_shape[kGatherMaxRank] = {};
+  int64_t x_strides[kGatherMaxRank] = {};  // of x as given (any strides)
+};
+
+// Element e of the contiguous out (index's shape).
+template <typename T>
+HQLT_HD T gather_element(const T* x, const int64_t* idx, const GatherGeometry& g, int64_t e) {
+  int64_t rest = e, off = 0;
+  for (int k = g.rank - 1; k >= 0; --k) {
+    const int64_t i = rest % g.index_shape[k];
+    rest /= g.index_shape[k];
+    off += (k == g.d ? idx[e] : i) * g.x_strides[k];
+  }
+  return x[off];
+}
+
+// Element e of the contiguous dx (x's shape), from the contiguous dout (index's shape).
+template <typename T>
+HQLT_HD T gather_grad_element(const T* dout, const int64_t* idx, const GatherGeometry& g, int64_t e) {
+  int64_t rest = e, line = 0, stride = 1, step_d = 1, target = 0;
+  for (int k = g.rank - 1; k >= 0; --k) {
+    const int64_t i = rest % g.x_shape[k];
+    rest /= g.x_shape[k];
+    if (k == g.d) {
+      target = i;
+      step_d = stride;
+    } else {
+      if (i >= g.index_shape[k]) return T(0);  // no line of index passes here
+      line += i * stride;
+    }
+    stride *= g.index_shape[k];
+  }
+  T acc = T(0);
+  for (int64_t p = 0; p < g.index_shape[g.d]; ++p)
+    if (idx[line + p * step_d] == target) acc += dout[line + p * step_d];
+  return acc;
+}
+
 }  // namespace hqlt::detail

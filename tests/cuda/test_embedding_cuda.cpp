@@ -61,6 +61,27 @@ TEST_SUITE("cuda") {
 #endif
   }
 
+  TEST_CASE("cuda gather matches the CPU bit for bit on every dim and strided input") {
+    HQLT_SKIP_WITHOUT_GPU();
+#ifdef HQLT_HAS_CUDA
+    manual_seed(63);
+    for (DType dt : {DType::f32, DType::f64}) {
+      for (int64_t dim : {0, 1, 2}) {
+        INFO(dtype_name(dt) << " dim=" << dim);
+        // x seen as [6, 5, 4] through a transpose; index smaller in the other dims, with
+        // repeated picks; the index on the GPU too.
+        Shape index_shape{3, 4, 2};
+        index_shape[size_t(dim)] = 7;
+        Generator gen{uint64_t(11 + dim), 0};
+        const int64_t size_d = Shape{6, 5, 4}[size_t(dim)];
+        const Tensor index = randint(0, size_d, index_shape, DType::i64, gen).to(Device::cuda);
+        run_on_both([&](const std::vector<Tensor>& in) { return gather(in[0].transpose(0, 2), dim, index); },
+                    {randn({4, 5, 6}, dt)}, 0.0);
+      }
+    }
+#endif
+  }
+
   TEST_CASE("cuda embedding rejects an id out of range") {
     HQLT_SKIP_WITHOUT_GPU();
 #ifdef HQLT_HAS_CUDA
