@@ -6,6 +6,7 @@
 // GPU outputs and gradients come from allocator blocks poisoned with NaN first, so an
 // element a kernel forgets to write fails the comparison.
 #include <functional>
+#include <initializer_list>
 #include <vector>
 
 #include "check_close.h"
@@ -41,6 +42,21 @@ inline void run_on_both(const TensorFn& f, const std::vector<Tensor>& cpu_inputs
     REQUIRE(gpu[i].grad().defined());
     REQUIRE(gpu[i].grad().device() == Device::cuda);
     check_close(gpu[i].grad().to(Device::cpu).to_vector(), cpu[i].grad().to_vector(), tol);
+  }
+}
+
+// One result of a kernel under test: its name, the GPU's tensor and the CPU's.
+struct GpuCpuPair {
+  const char* name;
+  Tensor gpu, cpu;
+};
+
+// Each GPU result lives on cuda and matches the CPU's within tol (check_close).
+inline void check_pairs(const char* what, std::initializer_list<GpuCpuPair> pairs, double tol) {
+  for (const GpuCpuPair& p : pairs) {
+    INFO(what << " " << p.name);
+    REQUIRE(p.gpu.device() == Device::cuda);
+    check_close(p.gpu.to(Device::cpu).to_vector(), p.cpu.to_vector(), tol);
   }
 }
 

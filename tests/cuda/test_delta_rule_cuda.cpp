@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check_close.h"
+#include "cuda_compare.h"
 #include "cuda_test_utils.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
@@ -22,6 +23,7 @@
 
 using namespace hqlt;
 using hqlt::testing::check_close;
+using hqlt::testing::check_pairs;
 using hqlt::testing::poison_next_allocations;
 
 namespace {
@@ -88,14 +90,13 @@ void check_kernels(const Case& c) {
   for (const Tensor& t : {cpu.q, cpu.v, cpu.beta, fin}) poison_next_allocations(t.numel(), c.dt, 8);
   const detail::DeltaRuleGrads got =
       detail::delta_rule_backward_cuda(gpu.q, gpu.k, gpu.v, gpu.beta, gpu.s0, gpu.d_o, gpu.d_fin, c.chunk, c.l2);
-  const std::pair<const char*, std::pair<Tensor, Tensor>> grads[] = {
-      {"dq", {got.dq, want.dq}}, {"dk", {got.dk, want.dk}}, {"dv", {got.dv, want.dv}},
-      {"dbeta", {got.dbeta, want.dbeta}}, {"dinitial_state", {got.dinitial_state, want.dinitial_state}}};
-  for (const auto& [name, pair] : grads) {
-    INFO("gradient " << name);
-    REQUIRE(pair.first.device() == Device::cuda);
-    check_close(host(pair.first), pair.second.to_vector(), tol);
-  }
+  check_pairs("gradient",
+              {{"dq", got.dq, want.dq},
+               {"dk", got.dk, want.dk},
+               {"dv", got.dv, want.dv},
+               {"dbeta", got.dbeta, want.dbeta},
+               {"dinitial_state", got.dinitial_state, want.dinitial_state}},
+              tol);
 }
 #endif
 

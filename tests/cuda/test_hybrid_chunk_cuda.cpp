@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "check_close.h"
+#include "cuda_compare.h"
 #include "cuda_test_utils.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
@@ -26,6 +27,7 @@
 
 using namespace hqlt;
 using hqlt::testing::check_close;
+using hqlt::testing::check_pairs;
 using hqlt::testing::poison_next_allocations;
 namespace hc = hqlt::hybrid_chunk_detail;
 
@@ -92,25 +94,21 @@ void check_kernels(const Case& c) {
   const Tensor g_fw = empty(vs, c.dt, Device::cuda), g_kv = empty(vs, c.dt, Device::cuda);
   const Tensor g_fin = empty(st, c.dt, Device::cuda), g_lse = empty(ls, c.dt, Device::cuda);
   hc::forward_cuda(p, gpu, g_fw, g_kv, g_fin, g_lse);
-  const std::pair<const char*, std::pair<Tensor, Tensor>> outs[] = {
-      {"o_fw", {g_fw, o_fw}}, {"o_kv", {g_kv, o_kv}}, {"final state", {g_fin, fin}}, {"lse", {g_lse, lse}}};
-  for (const auto& [name, pair] : outs) {
-    INFO("forward " << std::string(name));
-    check_close(host(pair.first), pair.second.to_vector(), tol);
-  }
+  check_pairs("forward", {{"o_fw", g_fw, o_fw}, {"o_kv", g_kv, o_kv}, {"final state", g_fin, fin}, {"lse", g_lse, lse}},
+              tol);
 
   for (const Tensor& t : {cpu.in.q_fw, cpu.in.v, cpu.in.beta, fin}) poison_next_allocations(t.numel(), c.dt, 8);
   // The backward reads the GPU's own LSE, as the tape does.
   const hc::Grads got = hc::backward_cuda(p, gpu, g_lse, to_cuda(cpu.d_fw), to_cuda(cpu.d_kv), to_cuda(cpu.d_fin));
-  const std::pair<const char*, std::pair<Tensor, Tensor>> grads[] = {
-      {"dq_fw", {got.q_fw, want.q_fw}}, {"dk_fw", {got.k_fw, want.k_fw}}, {"dq_kv", {got.q_kv, want.q_kv}},
-      {"dk_kv", {got.k_kv, want.k_kv}}, {"dv", {got.v, want.v}},          {"dbeta", {got.beta, want.beta}},
-      {"dinitial_state", {got.initial_state, want.initial_state}}};
-  for (const auto& [name, pair] : grads) {
-    INFO("gradient " << std::string(name));
-    REQUIRE(pair.first.device() == Device::cuda);
-    check_close(host(pair.first), pair.second.to_vector(), tol);
-  }
+  check_pairs("gradient",
+              {{"dq_fw", got.q_fw, want.q_fw},
+               {"dk_fw", got.k_fw, want.k_fw},
+               {"dq_kv", got.q_kv, want.q_kv},
+               {"dk_kv", got.k_kv, want.k_kv},
+               {"dv", got.v, want.v},
+               {"dbeta", got.beta, want.beta},
+               {"dinitial_state", got.initial_state, want.initial_state}},
+              tol);
 }
 #endif
 

@@ -21,6 +21,7 @@
 
 using namespace hqlt;
 using hqlt::testing::check_close;
+using hqlt::testing::check_pairs;
 using hqlt::testing::poison_next_allocations;
 using Normalizer = LinearAttentionNormalizer;
 
@@ -79,12 +80,7 @@ void check_kernels(const Case& c) {
   Tensor dq_g = empty(q.shape(), c.dt, Device::cuda), dk_g = empty(k.shape(), c.dt, Device::cuda);
   Tensor dv_g = empty(v.shape(), c.dt, Device::cuda);
   linear_attention_detail::backward_cuda(qg, kg, vg, z_g, out_g, dog, dq_g, dk_g, dv_g, dims, c.normalizer, eps);
-  const std::pair<const char*, std::pair<Tensor, Tensor>> grads[] = {
-      {"dq", {dq_g, dq}}, {"dk", {dk_g, dk}}, {"dv", {dv_g, dv}}};
-  for (const auto& [name, pair] : grads) {
-    INFO("gradient " << name);
-    check_close(host(pair.first), pair.second.to_vector(), tol);
-  }
+  check_pairs("gradient", {{"dq", dq_g, dq}, {"dk", dk_g, dk}, {"dv", dv_g, dv}}, tol);
 }
 #endif
 
