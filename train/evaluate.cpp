@@ -6,6 +6,11 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "ops/loss/cross_entropy.h"
+#include "ops/reduce/reduce_math.h"
+
+#ifdef HQLT_HAS_CUDA
+#include "ops/reduce/reduce_cuda.h"
+#endif
 
 namespace hqlt::train {
 
@@ -29,11 +34,16 @@ std::vector<LengthBucket> length_buckets(int64_t length_min, int64_t length_max)
 
 namespace {
 
+// The first NaN of each row if it has one, else the first position of its largest value:
+// max()'s rule (reduce_math.h's ArgMaxOp), walked in order, so both devices agree.
 template <typename T>
 void argmax_rows(const T* x, int64_t rows, int64_t v, int64_t* out) {
+  const detail::reduce_math::ArgMaxOp better;
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = x + r * v;
-    out[r] = int64_t(std::max_element(row, row + v) - row);  // first maximum: lowest index
+    detail::reduce_math::ArgMax<T> best{row[0], 0};
+    for (int64_t j = 1; j < v; ++j) best = better(best, detail::reduce_math::ArgMax<T>{row[j], j});
+    out[r] = best.j;
   }
 }
 
@@ -41,13 +51,21 @@ void argmax_rows(const T* x, int64_t rows, int64_t v, int64_t* out) {
 
 Tensor argmax_last(const Tensor& logits) {
   HQLT_CHECK(logits.dim() >= 1 && logits.size(-1) > 0, "argmax_last: expected [.., V] with V > 0");
+  HQLT_CHECK(logits.dtype() == DType::f32 || logits.dtype() == DType::f64,
+             "argmax_last: expected f32 or f64 logits, got ", dtype_name(logits.dtype()));
   Tensor x = logits.detach().contiguous();
   const int64_t v = x.size(-1), rows = x.numel() / v;
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
+#ifdef HQLT_HAS_CUDA
+  if (x.device() == Device::cuda) {
+    // The positions come back to the host, not the [rows, V] logits.
+    Tensor values = empty({rows}, x.dtype(), Device::cuda), where = empty({rows}, DType::i64, Device::cuda);
+    detail::reduce_max_cuda(values, where, x.reshape({rows, v}));
+    return where.to(Device::cpu).reshape(out_shape);
+  }
+#endif
   Tensor out = empty(out_shape, DType::i64);
-  if (x.dtype() == DType::f32) argmax_rows(x.data<float>(), rows, v, out.data<int64_t>());
-  else if (x.dtype() == DType::f64) argmax_rows(x.data<double>(), rows, v, out.data<int64_t>());
-  else fail("argmax_last: expected f32 or f64 logits, got ", dtype_name(x.dtype()));
+  dispatch_float(x.dtype(), "argmax_last", [&]<typename T>() { argmax_rows(x.data<T>(), rows, v, out.data<int64_t>()); });
   return out;
 }
 
@@ -109,7 +127,7 @@ EvalResult evaluate(const models::CausalLM& model, const Task& task, Split split
     const Batch batch = collate(rows);
     const Device device = model.device();
     const Tensor logits = model.forward(batch.input_ids.to(device));
-    const BatchScore score = score_batch(logits.to(Device::cpu), batch.targets);
+    const BatchScore score = score_batch(logits, batch.targets);
     const Accuracy acc = score.total();
     if (acc.supervised > 0) {
       const Tensor loss =

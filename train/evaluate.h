@@ -33,8 +33,9 @@ struct EvalResult {
 // fewer than 8 lengths is merged into the one before.
 std::vector<LengthBucket> length_buckets(int64_t length_min, int64_t length_max);
 
-// The index of the largest value along the last dim: [.., V] float -> [..] i64 (ties: the
-// lowest index, as torch.argmax).
+// The index of the largest value along the last dim: [.., V] float -> [..] i64 on the host
+// (ties: the lowest index, as torch.argmax; a row holding NaN: its first NaN, as max()).
+// Logits on cuda are reduced there; only the indices are copied back.
 Tensor argmax_last(const Tensor& logits);
 
 // Per-row accuracy counts of one batch: logits [B, T, V] against targets [B, T] (kIgnore

@@ -194,7 +194,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     window_tokens += tokens;
     loss_sum += loss_value;
     loss_count += 1;
-    const Accuracy acc = score_batch(logits.detach().to(Device::cpu), batch.targets).total();
+    const Accuracy acc = score_batch(logits, batch.targets).total();
     window_acc.correct += acc.correct;
     window_acc.supervised += acc.supervised;
 

@@ -13,6 +13,8 @@
 #include "check_close.h"
 #include "cuda_test_utils.h"
 #include "nn/safetensors.h"
+#include "engine/rng.h"
+#include "train/evaluate.h"
 #include "train/metrics_log.h"
 #include "train/model_names.h"
 #include "train/trainer.h"
@@ -70,6 +72,21 @@ double relative_distance(const std::vector<double>& a, const std::vector<double>
 }  // namespace
 
 TEST_SUITE("cuda") {
+  TEST_CASE("cuda argmax of logits matches the CPU with ties and NaN") {
+    HQLT_SKIP_WITHOUT_GPU();
+#ifdef HQLT_HAS_CUDA
+    Tensor logits = from_vector({1, NAN, 3, NAN, /**/ NAN, 0, 0, 0, /**/ -INFINITY, -INFINITY, -2, -2, /**/ 0, 7, 7, 1},
+                                {2, 2, 4});
+    const Tensor want = argmax_last(logits), got = argmax_last(logits.to(Device::cuda));
+    CHECK(got.device() == Device::cpu);
+    CHECK(got.shape() == want.shape());
+    CHECK(got.to_vector() == want.to_vector());
+    // A vocabulary wider than a thread block, ties across threads.
+    Tensor wide = randn({3, 5, 1000});
+    CHECK(argmax_last(wide.to(Device::cuda)).to_vector() == argmax_last(wide).to_vector());
+#endif
+  }
+
   TEST_CASE("cuda training of every model matches the CPU run") {
     HQLT_SKIP_WITHOUT_GPU();
 #ifdef HQLT_HAS_CUDA

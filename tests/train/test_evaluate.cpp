@@ -3,6 +3,8 @@
 // padding after them).
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "engine/error.h"
 #include "engine/rng.h"
 #include "train/evaluate.h"
@@ -44,6 +46,12 @@ TEST_SUITE("unit") {
     CHECK(a.supervised == 3);
     CHECK(a.sequences_all_correct == 1);
     CHECK(a.sequences == 2);
+  }
+
+  TEST_CASE("argmax of a row holding NaN is its first NaN, as max picks it") {
+    Tensor logits = from_vector({1, NAN, 3, NAN, /**/ NAN, 0, 0, 0, /**/ -INFINITY, -INFINITY, -2, -2}, {3, 4});
+    const Tensor am = argmax_last(logits);
+    CHECK(std::vector<int64_t>(am.data<int64_t>(), am.data<int64_t>() + 3) == std::vector<int64_t>{1, 0, 2});
   }
 
   TEST_CASE("evaluation gives the same counts whatever the batch size") {
