@@ -48,7 +48,7 @@ TEST_SUITE("unit") {
     CHECK(a.sequences == 2);
   }
 
-  TEST_CASE("argmax of a row holding NaN is its first NaN, as max picks it") {
+  TEST_CASE("argmax of a row holding NaN is its first NaN as max picks it") {
     Tensor logits = from_vector({1, NAN, 3, NAN, /**/ NAN, 0, 0, 0, /**/ -INFINITY, -INFINITY, -2, -2}, {3, 4});
     const Tensor am = argmax_last(logits);
     CHECK(std::vector<int64_t>(am.data<int64_t>(), am.data<int64_t>() + 3) == std::vector<int64_t>{1, 0, 2});
