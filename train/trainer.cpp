@@ -300,10 +300,11 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
   return run_loop(s, control);
 }
 
-TrainReport train_resume(const RunDir& run, int threads, const RunControl& control) {
+TrainReport train_resume(const RunDir& run, int threads, const RunControl& control, const std::string& device) {
   Session s;
   s.options = read_run_options(run);
   s.options.threads = threads;
+  if (!device.empty()) s.options.device = device;  // the run's options file keeps where it began
   s.run = run;
   set_num_threads(threads);
   s.task = make_task(s.options);

@@ -40,8 +40,10 @@ struct TrainReport {
 
 // Starts a new run in `run` (an existing run there is an error: resume it instead).
 TrainReport train_new(const TrainOptions& options, const RunDir& run, const RunControl& control = {});
-// Continues the run in `run` from its checkpoint with the options it was started with.
-TrainReport train_resume(const RunDir& run, int threads, const RunControl& control = {});
+// Continues the run in `run` from its checkpoint with the options it was started with;
+// `device` ("cpu" or "cuda"), when given, continues it on that device instead.
+TrainReport train_resume(const RunDir& run, int threads, const RunControl& control = {},
+                         const std::string& device = "");
 
 // The final evaluation's JSON, one object per length bucket, as `hqlt eval --json` prints:
 // {"task":..,"length_min":..,"length_max":..,"accuracy":..,"count":..}.

@@ -118,8 +118,14 @@ TEST_SUITE("cuda") {
     const TrainReport resumed = train_resume(RunDir{split}, 1, silent());
     REQUIRE(resumed.finished);
     CHECK(relative_distance(weights(split), weights(whole)) <= 1e-6);
+    // The same stop, continued on the CPU: the rest of the run agrees up to rounding.
+    const std::string moved = fresh_dir("moved");
+    train_new(tiny("sync_hqlt", "cuda"), RunDir{moved}, silent(3));
+    REQUIRE(train_resume(RunDir{moved}, 1, silent(), "cpu").finished);
+    CHECK(relative_distance(weights(moved), weights(whole)) <= 1e-3);
     fs::remove_all(whole);
     fs::remove_all(split);
+    fs::remove_all(moved);
 #endif
   }
 }

@@ -75,8 +75,10 @@ TEST_SUITE("unit") {
   TEST_CASE("hqlt train --resume takes only the flags that do not change the run") {
     CHECK_THROWS_WITH_AS(cli::train({"--resume", temp_path("nowhere")}), doctest::Contains("is not a training run"), Error);
     CHECK_THROWS_WITH_AS(cli::train({"--resume", temp_path("nowhere"), "--lr", "0.1"}),
-                         doctest::Contains("only --threads, --stop-at and --quiet"), Error);
+                         doctest::Contains("only --threads, --device, --stop-at and --quiet"), Error);
     CHECK_THROWS_WITH_AS(cli::train({"--resume", "a", "--run-dir", "b"}), doctest::Contains("not both"), Error);
+    CHECK_THROWS_WITH_AS(cli::train({"--resume", temp_path("nowhere"), "--device", "tpu"}),
+                         doctest::Contains("train: option --device expects cpu or cuda, got 'tpu'"), Error);
   }
 
   TEST_CASE("hqlt eval and hqlt experiment refuse bad input") {

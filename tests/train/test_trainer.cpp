@@ -13,6 +13,10 @@
 #include "train/trainer.h"
 #include "tiny_runs.h"
 
+#ifdef HQLT_HAS_CUDA
+#include "cuda/runtime.h"
+#endif
+
 using namespace hqlt;
 using namespace hqlt::train;
 namespace fs = std::filesystem;
@@ -57,7 +61,8 @@ TEST_SUITE("unit") {
       CHECK(first.interrupted);
       CHECK_FALSE(first.finished);
       CHECK(first.step == 4);
-      const TrainReport second = train_resume(RunDir{split}, 1, silent());
+      // Naming the run's own device changes nothing.
+      const TrainReport second = train_resume(RunDir{split}, 1, silent(), model == "transformer" ? "cpu" : "");
       CHECK(second.finished);
       CHECK(second.step == 8);
 
@@ -122,5 +127,18 @@ TEST_SUITE("unit") {
     CHECK(back.overrides == o.overrides);
     CHECK(back.shape.chunk_size == 16);
     CHECK(back.seed == 77);
+  }
+
+  TEST_CASE("resuming on a GPU that cannot be used is refused and the run is left as it was") {
+#ifdef HQLT_HAS_CUDA
+    if (cuda::device_count() > 0) return;  // a GPU machine resumes on it (tests/cuda/test_train_cuda.cpp)
+#endif
+    const std::string dir = fresh_dir("resume-no-gpu");
+    train_new(tiny_options(), RunDir{dir}, silent(/*stop_at=*/4));
+    const auto metrics_before = fs::file_size(dir + "/metrics.jsonl");
+    CHECK_THROWS_AS(train_resume(RunDir{dir}, 1, silent(), "cuda"), Error);
+    CHECK(fs::file_size(dir + "/metrics.jsonl") == metrics_before);
+    CHECK(train_resume(RunDir{dir}, 1, silent()).finished);  // still resumable where it ran
+    fs::remove_all(dir);
   }
 }
