@@ -4,6 +4,7 @@
 
 #include "cuda/elementwise.h"
 #include "ops/elementwise/map.h"
+#include "ops/kernel_math.h"
 
 namespace hqlt {
 namespace {
@@ -167,15 +168,15 @@ Tensor abs(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   return unary_op(
-      "sigmoid", x, SavedValue::output, {UnaryKind::sigmoid}, [](auto v) { return 1 / (1 + std::exp(-v)); },
+      "sigmoid", x, SavedValue::output, {UnaryKind::sigmoid}, [](auto v) { return kernels::sigmoid(v); },
       [](auto y) { return y * (1 - y); });
 }
 Tensor silu(const Tensor& x) {
   // d/dx x·σ(x) = σ(x) (1 + x (1 − σ(x)))
   return unary_op(
-      "silu", x, SavedValue::input, {UnaryKind::silu}, [](auto v) { return v / (1 + std::exp(-v)); },
+      "silu", x, SavedValue::input, {UnaryKind::silu}, [](auto v) { return v * kernels::sigmoid(v); },
       [](auto v) {
-        auto s = 1 / (1 + std::exp(-v));
+        auto s = kernels::sigmoid(v);
         return s * (1 + v * (1 - s));
       });
 }
@@ -190,12 +191,12 @@ Tensor swiglu(const Tensor& gate, const Tensor& up) {
              gate.defined() ? shape_str(gate.shape()) : "?", " (as 'gate'), got ",
              up.defined() ? shape_str(up.shape()) : "undefined");
   return binary_op(
-      "swiglu", gate, up, BinaryKind::swiglu, [](auto g, auto u) { return g / (1 + std::exp(-g)) * u; },
+      "swiglu", gate, up, BinaryKind::swiglu, [](auto g, auto u) { return g * kernels::sigmoid(g) * u; },
       [](auto g, auto u) {
-        auto s = 1 / (1 + std::exp(-g));
+        auto s = kernels::sigmoid(g);
         return s * (1 + g * (1 - s)) * u;
       },
-      [](auto g, auto) { return g / (1 + std::exp(-g)); });
+      [](auto g, auto) { return g * kernels::sigmoid(g); });
 }
 
 }  // namespace hqlt
