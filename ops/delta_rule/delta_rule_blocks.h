@@ -56,6 +56,20 @@ struct Plan {
   HQLT_HD int chunk_rows(int n) const { return int(hd_min<int64_t>(C, T - int64_t(n) * C)); }
 };
 
+// Lays a block's tiles out one after another from `base`; with base null it only counts
+// the words, so a layout's size is computed by the same code that carves it.
+template <typename T>
+struct SmemCarver {
+  T* base;
+  size_t words = 0;
+
+  HQLT_HD T* operator()(size_t n) {
+    T* ptr = base ? base + words : nullptr;
+    words += n;
+    return ptr;
+  }
+};
+
 // Shared-memory tiles of one block; `carve` lays them out from `base` (or, with base null,
 // only counts the words).
 template <typename T>
@@ -68,12 +82,7 @@ struct Tiles {
 
   HQLT_HD static Tiles carve(T* base, const Plan& p, bool backward) {
     Tiles t{};
-    size_t at = 0;
-    auto take = [&](size_t n) {
-      T* ptr = base ? base + at : nullptr;
-      at += n;
-      return ptr;
-    };
+    SmemCarver<T> take{base};
     const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c(), cv = size_t(p.C) * p.ld_v();
     const size_t kv = size_t(p.dk) * p.ld_v();
     t.q = take(ck), t.k = take(ck), t.beta = take(p.C);
@@ -85,7 +94,7 @@ struct Tiles {
       t.dS = take(kv);
       t.dO = take(cv), t.dD = take(cv), t.X = take(cv);
     }
-    t.words = at;
+    t.words = take.words;
     return t;
   }
 };

@@ -58,12 +58,7 @@ struct FwTiles {
   HQLT_HD static FwTiles carve(T* base, const FwPlan& f, bool backward) {
     const db::Plan& p = f.p;
     FwTiles w{};
-    size_t at = 0;
-    auto take = [&](size_t n) {
-      T* ptr = base ? base + at : nullptr;
-      at += n;
-      return ptr;
-    };
+    db::SmemCarver<T> take{base};
     const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c(), cv = size_t(p.C) * p.ld_v();
     const size_t kv = size_t(p.dk) * p.ld_v();
     db::Tiles<T>& t = w.t;
@@ -78,7 +73,7 @@ struct FwTiles {
       t.dO = take(cv), t.dD = take(cv), t.X = take(cv);
       w.dS_read = f.split() ? take(kv) : t.dS;
     }
-    w.words = t.words = at;
+    w.words = t.words = take.words;
     return w;
   }
 };
@@ -347,16 +342,11 @@ struct KvTiles {
 
   HQLT_HD static KvTiles carve(T* base, const KvPlan& p, bool backward) {
     KvTiles t{};
-    size_t at = 0;
-    auto take = [&](size_t n) {
-      T* ptr = base ? base + at : nullptr;
-      at += n;
-      return ptr;
-    };
+    db::SmemCarver<T> take{base};
     const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c();
     t.q = take(ck), t.k = take(ck), t.P = take(cc);
     t.dS = backward ? take(cc) : nullptr;
-    t.words = at;
+    t.words = take.words;
     return t;
   }
 };

@@ -77,12 +77,7 @@ struct Tiles {
 
   HQLT_HD static Tiles carve(T* base, const Plan& p, bool backward) {
     Tiles t{};
-    size_t at = 0;
-    auto take = [&](size_t n) {
-      T* ptr = base ? base + at : nullptr;
-      at += n;
-      return ptr;
-    };
+    delta_blocks::SmemCarver<T> take{base};
     const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c(), cv = size_t(p.C) * p.ld_v();
     t.q = take(ck), t.k = take(ck);
     t.V = take(cv), t.P = take(cc);
@@ -90,7 +85,7 @@ struct Tiles {
     t.ks = take(size_t(p.dk)), t.zr = take(size_t(p.C));
     t.dN = backward ? take(cv) : nullptr;
     t.G = backward ? take(cc) : nullptr;
-    t.words = at;
+    t.words = take.words;
     return t;
   }
 };
