@@ -4,18 +4,13 @@
 
 #include "cuda/check.h"
 #include "cuda/runtime.h"
+#include "cuda/strided.h"
 #include "engine/tensor.h"
 
 namespace hqlt::cuda {
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int kSumBlocks = 264;  // a fixed grid (2 per SM of an H100/H200), so the order is fixed
-
-int blocks_for_n(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return int(b < 65535 ? (b > 0 ? b : 1) : 65535);
-}
 
 template <typename T>
 __global__ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, nn::AdamWCoefficients<T> c) {
@@ -49,7 +44,7 @@ __global__ void scale_kernel(T* x, int64_t n, T c) {
 template <typename T>
 void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, const nn::AdamWCoefficients<T>& c) {
   if (n == 0) return;
-  adamw_kernel<T><<<blocks_for_n(n), kThreads>>>(p, g, m, v, n, c);
+  adamw_kernel<T><<<blocks_for(n), kThreads>>>(p, g, m, v, n, c);
   HQLT_CUDA_CHECK_LAUNCH("adamw_kernel");
 }
 
@@ -69,7 +64,7 @@ double sum_of_squares(const T* x, int64_t n) {
 template <typename T>
 void scale_in_place(T* x, int64_t n, T c) {
   if (n == 0) return;
-  scale_kernel<T><<<blocks_for_n(n), kThreads>>>(x, n, c);
+  scale_kernel<T><<<blocks_for(n), kThreads>>>(x, n, c);
   HQLT_CUDA_CHECK_LAUNCH("scale_kernel");
 }
 

@@ -17,7 +17,7 @@ void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, const nn::AdamWCoeffi
 template <typename T>
 double sum_of_squares(const T* x, int64_t n);
 
-// x *= c.
+// x *= c (clipping's scale; also mean's backward, ops/reduce).
 template <typename T>
 void scale_in_place(T* x, int64_t n, T c);
 

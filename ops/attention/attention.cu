@@ -24,6 +24,7 @@
 
 #include "cuda/blocks.cuh"
 #include "cuda/check.h"
+#include "cuda/strided.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/attention/attention_cuda.h"
@@ -410,9 +411,7 @@ void backward_cuda(const Problem& p, const Tensor& q, const Tensor& k, const Ten
   dispatch_float(q.dtype(), "attention", [&]<typename T>() {
     if (p.q_len > 0) {
       const int64_t rows = bh * p.q_len;
-      const int threads = 256;
-      const int64_t blocks = (rows + threads - 1) / threads;
-      row_dot_kernel<T><<<unsigned(blocks < 65535 ? blocks : 65535), threads>>>(
+      row_dot_kernel<T><<<cuda::blocks_for(rows), cuda::kThreads>>>(
           rows, p.q_len, p.heads, p.d_v, out.data<T>(), dout.data<T>(), dl.data<T>());
       HQLT_CUDA_CHECK_LAUNCH("attention row_dot_kernel");
     }

@@ -14,6 +14,7 @@
 #include "engine/error.h"
 #include "ops/delta_rule/delta_rule_blocks.h"
 #include "ops/delta_rule/delta_rule_cuda.h"
+#include "ops/delta_rule/delta_rule_finish.cuh"
 
 namespace hqlt::detail {
 namespace {
@@ -30,13 +31,6 @@ template <typename T>
 __global__ void __launch_bounds__(db::kThreads) backward_kernel(db::BackwardArgs<T> a, db::Plan p) {
   extern __shared__ __align__(16) unsigned char smem[];
   db::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
-template <typename T>
-__global__ void finish_kernel(db::Plan p, const T* q, const T* k, const T* part_q, const T* part_k,
-                              const T* part_beta, T* dq, T* dk, T* dbeta) {
-  for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < p.rows(); r += int64_t(gridDim.x) * blockDim.x)
-    db::finish_row(p, r, q, k, part_q, part_k, part_beta, dq, dk, dbeta);
 }
 
 db::Plan plan_for(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2, bool backward) {
@@ -109,14 +103,8 @@ DeltaRuleGrads delta_rule_backward_cuda(const Tensor& q, const Tensor& k, const 
     const size_t smem = prepare<T>(backward_kernel<T>, p, true);
     backward_kernel<T><<<unsigned(p.blocks()), db::kThreads, smem>>>(a, p);
     HQLT_CUDA_CHECK_LAUNCH("delta_rule backward_kernel");
-    if (p.rows() > 0) {
-      const int threads = 256;
-      const int64_t blocks = (p.rows() + threads - 1) / threads;
-      finish_kernel<T><<<unsigned(blocks < 65535 ? blocks : 65535), threads>>>(
-          p, q.data<T>(), k.data<T>(), part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(), g.dq.data<T>(),
-          g.dk.data<T>(), g.dbeta.data<T>());
-      HQLT_CUDA_CHECK_LAUNCH("delta_rule finish_kernel");
-    }
+    db::launch_finish(p, q.data<T>(), k.data<T>(), part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(),
+                      g.dq.data<T>(), g.dk.data<T>(), g.dbeta.data<T>());
   });
   return g;
 }

@@ -15,6 +15,7 @@
 #include "cuda/check.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
+#include "ops/delta_rule/delta_rule_finish.cuh"
 #include "ops/hybrid_chunk/hybrid_chunk_blocks.h"
 #include "ops/hybrid_chunk/hybrid_chunk_cuda.h"
 
@@ -46,13 +47,6 @@ template <typename T>
 __global__ void __launch_bounds__(db::kThreads) kv_backward_kernel(hb::KvBackwardArgs<T> a, hb::KvPlan p) {
   extern __shared__ __align__(16) unsigned char smem[];
   hb::kv_backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
-template <typename T>
-__global__ void finish_kernel(db::Plan p, const T* q, const T* k, const T* part_q, const T* part_k,
-                              const T* part_beta, T* dq, T* dk, T* dbeta) {
-  for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < p.rows(); r += int64_t(gridDim.x) * blockDim.x)
-    db::finish_row(p, r, q, k, part_q, part_k, part_beta, dq, dk, dbeta);
 }
 
 size_t word_bytes(DType dt) { return dt == DType::f32 ? sizeof(float) : sizeof(double); }
@@ -155,14 +149,8 @@ Grads backward_cuda(const Problem& p, const Inputs& in, const Tensor& lse, const
     const size_t smem = prepare(fw_backward_kernel<T>, hb::FwTiles<T>::carve(nullptr, f, true).words * sizeof(T));
     fw_backward_kernel<T><<<unsigned(fp.blocks()), db::kThreads, smem>>>(a, f);
     HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk fw_backward_kernel");
-    if (fp.rows() > 0) {
-      const int threads = 256;
-      const int64_t blocks = (fp.rows() + threads - 1) / threads;
-      finish_kernel<T><<<unsigned(blocks < 65535 ? blocks : 65535), threads>>>(
-          fp, q_fw, k_fw, part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(), g.q_fw.data<T>(),
-          g.k_fw.data<T>(), g.beta.data<T>());
-      HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk finish_kernel");
-    }
+    db::launch_finish(fp, q_fw, k_fw, part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(), g.q_fw.data<T>(),
+                      g.k_fw.data<T>(), g.beta.data<T>());
   });
   return g;
 }

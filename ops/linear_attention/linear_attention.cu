@@ -10,6 +10,7 @@
 
 #include "cuda/blocks.cuh"
 #include "cuda/check.h"
+#include "cuda/strided.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/linear_attention/linear_attention_blocks.h"
@@ -54,12 +55,6 @@ __global__ void finish_kernel(lb::Plan p, const T* q, const T* k, const T* dz, c
     lb::finish_column(p, e / p.dk, e % p.dk, q, k, dz, part_q, part_k, dq, dk);
 }
 
-// Blocks for a grid-stride loop over n items.
-unsigned grid_for(int64_t n, int threads) {
-  const int64_t blocks = (n + threads - 1) / threads;
-  return unsigned(blocks < 65535 ? blocks : 65535);
-}
-
 lb::Plan plan_for(const Tensor& q, const Dims& d, Normalizer normalizer, double eps, bool backward) {
   const size_t word = q.dtype() == DType::f32 ? sizeof(float) : sizeof(double);
   const lb::Plan p = lb::make_plan(d.batch, d.time, d.heads, d.dk, d.dv, d.chunk, normalizer == Normalizer::time,
@@ -77,7 +72,6 @@ size_t prepare(K kernel, const lb::Plan& p, bool backward) {
   return bytes;
 }
 
-constexpr int kRowThreads = 256;  // threads per block of the per-row passes
 
 }  // namespace
 
@@ -87,7 +81,7 @@ void forward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
   if (p.rows() == 0) return;
   dispatch_float(q.dtype(), "linear_attention", [&]<typename T>() {
     if (!p.by_time) {
-      heads_z_kernel<T><<<grid_for(p.rows(), kRowThreads), kRowThreads>>>(p, q.data<T>(), k.data<T>(), z.data<T>());
+      heads_z_kernel<T><<<cuda::blocks_for(p.rows()), cuda::kThreads>>>(p, q.data<T>(), k.data<T>(), z.data<T>());
       HQLT_CUDA_CHECK_LAUNCH("linear_attention heads_z_kernel");
     }
     const lb::ForwardArgs<T> a{q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), z.data<T>()};
@@ -110,7 +104,7 @@ void backward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
   };
   Tensor part_q = shares(dq), part_k = shares(dk);
   dispatch_float(q.dtype(), "linear_attention", [&]<typename T>() {
-    dz_kernel<T><<<grid_for(p.rows(), kRowThreads), kRowThreads>>>(p, out.data<T>(), dout.data<T>(), z.data<T>(),
+    dz_kernel<T><<<cuda::blocks_for(p.rows()), cuda::kThreads>>>(p, out.data<T>(), dout.data<T>(), z.data<T>(),
                                                                    dz.data<T>());
     HQLT_CUDA_CHECK_LAUNCH("linear_attention dz_kernel");
     const lb::BackwardArgs<T> a{q.data<T>(),  k.data<T>(),      v.data<T>(),     z.data<T>(),     dz.data<T>(),
@@ -118,7 +112,7 @@ void backward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
     const size_t smem = prepare<T>(backward_kernel<T>, p, true);
     backward_kernel<T><<<unsigned(p.blocks()), lb::kThreads, smem>>>(a, p);
     HQLT_CUDA_CHECK_LAUNCH("linear_attention backward_kernel");
-    finish_kernel<T><<<grid_for(p.B * p.T * p.dk, kRowThreads), kRowThreads>>>(
+    finish_kernel<T><<<cuda::blocks_for(p.B * p.T * p.dk), cuda::kThreads>>>(
         p, q.data<T>(), k.data<T>(), dz.data<T>(), part_q.data<T>(), part_k.data<T>(), dq.data<T>(), dk.data<T>());
     HQLT_CUDA_CHECK_LAUNCH("linear_attention finish_kernel");
   });

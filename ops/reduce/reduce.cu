@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/check.h"
+#include "cuda/optim.h"
 #include "cuda/strided.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
@@ -32,12 +33,6 @@ template <typename T>
 __global__ void max_backward_kernel(int64_t n_out, int64_t count, T* drows, const T* g, const int64_t* where) {
   for (int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; o < n_out; o += int64_t(gridDim.x) * blockDim.x)
     rm::max_backward_at(o, drows, g, where, count);
-}
-
-template <typename T>
-__global__ void scale_kernel(int64_t n, T* t, T scale) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    t[i] *= scale;
 }
 
 template <typename T>
@@ -87,8 +82,7 @@ void reduce_scale_cuda(const Tensor& t, double scale) {
   const int64_t n = t.numel();
   if (n == 0) return;
   dispatch_float(t.dtype(), "mean", [&]<typename T>() {
-    scale_kernel<T><<<cuda::blocks_for(n), cuda::kThreads>>>(n, t.data<T>(), T(scale));
-    HQLT_CUDA_CHECK_LAUNCH("reduce scale_kernel");
+    cuda::scale_in_place(t.data<T>(), n, T(scale));
   });
 }
 
