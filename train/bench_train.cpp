@@ -114,7 +114,8 @@ int bench_train(const Args& args) {
   int threads = 0;
   bool json = false;
   double budget = 5.0;
-  std::string config_file, device_name_arg = "cpu";
+  std::string config_file;
+  Device device = Device::cpu;
   int64_t batch = 0, seq_len = 0;
   bool tf32 = false;
   ArgReader r("bench train", args);
@@ -139,8 +140,7 @@ int bench_train(const Args& args) {
     } else if (r.is("--seq-len")) {
       seq_len = r.positive_int();
     } else if (r.is("--device")) {
-      device_name_arg = r.value();
-      train::parse_device(device_name_arg, "bench train");
+      device = train::parse_device(r.value(), "bench train");
     } else if (r.is("--tf32")) {
       tf32 = true;
     } else {
@@ -176,7 +176,6 @@ int bench_train(const Args& args) {
     short_conv_off = model_name == "delta_net";
     if (short_conv_off) config.use_short_conv = false;  // the anchor's DeltaNet has none
   }
-  const Device device = train::parse_device(device_name_arg, "bench train");
   HQLT_CHECK(!tf32 || device == Device::cuda, "bench train: --tf32 goes with --device cuda");
   train::require_device(device, "bench train");
 #ifdef HQLT_HAS_CUDA
@@ -257,7 +256,7 @@ int bench_train(const Args& args) {
         "{\"model\":\"%s\",\"preset\":\"%s\",\"device\":\"%s\",\"tf32\":%s,\"threads\":%d,"
         "\"batch\":%lld,\"seq_len\":%lld,\"ms_per_step\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mb\":%.1f,"
         "\"peak_gpu_mb\":%.1f,\"ms_fwd\":%.3f,\"ms_bwd\":%.3f,\"ms_opt\":%.3f,\"steps\":%zu}\n",
-        model_name.c_str(), preset.name, device_name_arg.c_str(), tf32 ? "true" : "false", num_threads(),
+        model_name.c_str(), preset.name, device_name(device), tf32 ? "true" : "false", num_threads(),
         (long long)B, (long long)T, ms, tokens_per_s, rss, gpu_peak_mb, median(fwd), median(bwd), median(opt),
         total.size());
   } else {

@@ -120,12 +120,12 @@ EvalResult evaluate(const models::CausalLM& model, const Task& task, Split split
   result.buckets = length_buckets(lengths[order.front()], lengths[order.back()]);
   const int64_t vocab = task.vocab_size();
   double loss_sum = 0;
+  const Device device = model.device();
   for (size_t first = 0; first < order.size(); first += size_t(batch_size)) {
     const size_t last = std::min(order.size(), first + size_t(batch_size));
     std::vector<Example> rows;
     for (size_t i = first; i < last; ++i) rows.push_back(std::move(examples[order[i]]));
     const Batch batch = collate(rows);
-    const Device device = model.device();
     const Tensor logits = model.forward(batch.input_ids.to(device));
     const BatchScore score = score_batch(logits, batch.targets);
     const Accuracy acc = score.total();

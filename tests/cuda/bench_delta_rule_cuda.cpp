@@ -55,12 +55,7 @@ TEST_SUITE("cuda_bench") {
   TEST_CASE("cuda delta rule forward and backward timing") {
     HQLT_SKIP_WITHOUT_GPU();
 #ifdef HQLT_HAS_CUDA
-    if (!testing::full_bench()) {
-      bench_shape(2, 4, 64, 1024, 1);
-      return;
-    }
-    for (int64_t d : {64, 128})
-      for (int64_t t : {1024, 4096, 16384}) bench_shape(8, 16, d, t, t >= 16384 ? 2 : 5);
+    testing::for_bench_shapes(bench_shape);
 #endif
   }
 }

@@ -58,13 +58,12 @@ TEST_SUITE("cuda_bench") {
 #ifdef HQLT_HAS_CUDA
     const LinearAttentionNormalizer normalizers[] = {LinearAttentionNormalizer::reference_heads,
                                                      LinearAttentionNormalizer::time};
-    if (!testing::full_bench()) {
-      bench_shape(2, 4, 64, 1024, normalizers[0], 1);
-      return;
-    }
-    for (int64_t d : {64, 128})
-      for (int64_t t : {1024, 4096, 16384})
-        for (LinearAttentionNormalizer n : normalizers) bench_shape(8, 16, d, t, n, t >= 16384 ? 2 : 5);
+    testing::for_bench_shapes([&](int64_t batch, int64_t heads, int64_t d, int64_t t, int reps) {
+      for (LinearAttentionNormalizer n : normalizers) {
+        bench_shape(batch, heads, d, t, n, reps);
+        if (!testing::full_bench()) break;  // the quick run: one normaliser
+      }
+    });
 #endif
   }
 }

@@ -57,6 +57,18 @@ inline bool full_bench() {
   return mode != nullptr && std::strcmp(mode, "full") == 0;
 }
 
+// The fused kernels' benchmark shapes (issue 6's table): B = 8, H = 16, d = 64 and 128,
+// T = 1k / 4k / 16k, `bench(batch, heads, d, t, reps)` each (2 timed runs at 16k, 5
+// otherwise); without HQLT_BENCH=full one small shape once.
+inline void for_bench_shapes(const std::function<void(int64_t, int64_t, int64_t, int64_t, int)>& bench) {
+  if (!full_bench()) {
+    bench(2, 4, 64, 1024, 1);
+    return;
+  }
+  for (int64_t d : {64, 128})
+    for (int64_t t : {1024, 4096, 16384}) bench(8, 16, d, t, t >= 16384 ? 2 : 5);
+}
+
 // One line of a fused kernel's table: forward and forward + backward, ms, TFLOP/s and the
 // fraction of the f32 peak.
 inline void print_fwd_bwd(const char* what, int64_t batch, int64_t heads, int64_t d, int64_t t, double fwd_flop,
