@@ -1,6 +1,6 @@
 #pragma once
 // CausalLM: the language model around every token mixer — embeddings, L pre-norm decoder
-// blocks, final RMSNorm, LM head (spec/models.md §1.7, §2). Its parameter names are the
+// blocks, final RMSNorm, LM head (docs/math/models.md §1.7, §2). Its parameter names are the
 // reference state-dict names (§7.1): "model.embeddings.weight", "model.layers.{i}.attn.…",
 // "model.layers.{i}.mlp.…", "model.norm.weight", "lm_head.weight".
 //
@@ -68,12 +68,12 @@ class CausalLM : public nn::Module {
   // Logits for every position. Token ids outside the vocabulary throw hqlt::Error.
   Tensor forward(const Tensor& input_ids) const;
   // The final-normed hidden state [B, T, D] for given input embeddings [B, T, D] (no
-  // token embedding, no LM head: how the RL agents use the backbone, tasks.md §C).
+  // token embedding, no LM head: how the RL agents use the backbone, docs/math/tasks.md §C).
   Tensor hidden_states(const Tensor& inputs_embeds) const;
   // The LM head on a final hidden state: [B, T, D] -> [B, T, V].
   Tensor logits(const Tensor& hidden) const;
 
-  // Streaming decoding (spec/models.md §5.10): the logits [B, V] that forward() would give
+  // Streaming decoding (docs/math/models.md §5.10): the logits [B, V] that forward() would give
   // at the next position of the sequence fed so far, for one new token per row, ids [B] or
   // [B, 1]. `state` starts default-constructed (empty) and carries every layer's cache;
   // the first step fixes B. Runs under NoGrad. The recurrent families (delta_net, every

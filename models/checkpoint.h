@@ -1,5 +1,5 @@
 #pragma once
-// Checkpoints in the Hugging Face layout of the reference (spec/models.md §7): a folder with
+// Checkpoints in the Hugging Face layout of the reference (docs/math/models.md §7): a folder with
 //
 //   config.json          every config key (models/config_json.h)
 //   model.safetensors    every parameter under its reference state-dict name (§7.1),

@@ -1,6 +1,6 @@
 #pragma once
 // ModelConfig: every config key that changes the math of the three model families, with the
-// reference classes' defaults (spec/models.md §7.2), plus hqlt's own options where the
+// reference classes' defaults (docs/math/models.md §7.2), plus hqlt's own options where the
 // reference code does something surprising (§5.5, §5.6, §9). Reading and writing the
 // Hugging Face `config.json` is in config_json.h; this file is only the values, their
 // defaults, what follows from them, and which combinations are valid.

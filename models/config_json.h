@@ -1,6 +1,6 @@
 #pragma once
 // ModelConfig <-> config.json, in the Hugging Face layout the reference writes
-// (spec/models.md §7, §7.2): one JSON object holding every config attribute of the
+// (docs/math/models.md §7, §7.2): one JSON object holding every config attribute of the
 // family's class, plus `model_type`, `architectures` and `torch_dtype`.
 //
 // Reading (config_from_json):

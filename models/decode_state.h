@@ -1,7 +1,7 @@
 #pragma once
 // DecodeState: what streaming (cached) decoding keeps between tokens, so that feeding a
 // sequence one token at a time through CausalLM::step gives exactly the logits of one
-// forward() on the whole sequence (spec/models.md §5.10). One LayerCache per decoder
+// forward() on the whole sequence (docs/math/models.md §5.10). One LayerCache per decoder
 // block; each token mixer uses the fields its family needs and leaves the rest empty:
 //
 //   Transformer (§3)          keys/values: every RoPE'd key and value so far (the last W

@@ -1,6 +1,6 @@
 #pragma once
 // DecoderBlock: one pre-norm residual layer, the same for all three families
-// (spec/models.md §2):
+// (docs/math/models.md §2):
 //
 //   h = h + Mixer( RMSNorm_attn(h) )
 //   h = h + MLP( RMSNorm_mlp(h) )

@@ -1,5 +1,5 @@
 #pragma once
-// DeltaNetLayer: the token mixer of the DeltaNet baseline (spec/models.md §4). Per token,
+// DeltaNetLayer: the token mixer of the DeltaNet baseline (docs/math/models.md §4). Per token,
 // with H heads of key dim d_k and value dim d_v:
 //
 //   q = silu(conv_q(x W_qᵀ)), k = silu(conv_k(x W_kᵀ)), v = silu(conv_v(x W_vᵀ))

@@ -1,5 +1,5 @@
 #pragma once
-// HQLTLayer: the Hybrid Quadratic-Linear Transformer token mixer (spec/models.md §5). One
+// HQLTLayer: the Hybrid Quadratic-Linear Transformer token mixer (docs/math/models.md §5). One
 // layer holds a KV-memory (softmax attention over a bounded set of recent tokens) and an
 // FW-memory (delta-rule fast weights, or linear attention) that share the projections;
 // their per-head outputs are mixed, normalised and projected.

@@ -1,6 +1,6 @@
 #pragma once
 // TokenMixer: what the three model families plug into the "attn" slot of every decoder block
-// (spec/models.md §2): the Transformer's attention (§3), DeltaNet (§4) or an HQLT layer (§5).
+// (docs/math/models.md §2): the Transformer's attention (§3), DeltaNet (§4) or an HQLT layer (§5).
 //
 //   x   [B, T, D]   the block's normalised hidden state RMSNorm_attn(h), f32 or f64
 //   ->  [B, T, D]   the mixer output a, added to the residual stream by the block

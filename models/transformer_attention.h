@@ -1,5 +1,5 @@
 #pragma once
-// TransformerAttention: the token mixer of the Transformer baseline (spec/models.md §3).
+// TransformerAttention: the token mixer of the Transformer baseline (docs/math/models.md §3).
 // With d = D / H heads of queries and H_kv heads of keys and values:
 //
 //   q = x W_qᵀ, k = x W_kᵀ, v = x W_vᵀ        split into heads (no biases)

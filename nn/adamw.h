@@ -17,7 +17,7 @@
 // Parameter groups carry their own weight decay. decay_groups() builds the usual two:
 // matrices decay, while norm weights, biases, scalars (any parameter with fewer than 2
 // dims) and embedding tables do not — unless decay_everything, which is what the
-// reference trainers do (spec/tasks.md: "weight decay 0.1 on all parameters").
+// reference trainers do (docs/math/tasks.md §A.9, §B.2: weight decay on every parameter).
 //
 // The state is exposed (state()) and round-trips through state_dict() / load_state_dict()
 // with names "<param>.exp_avg", "<param>.exp_avg_sq" and "<param>.step" (i64, shape [1]),

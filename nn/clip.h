@@ -6,7 +6,7 @@
 //
 // and the pre-clip N is returned (the number training logs show as grad_norm). When N is
 // NaN or infinite nothing is scaled and N is returned as it is, so the caller can skip the
-// step (the LM trainer's skip_nan_inf, spec/tasks.md §B.2).
+// step (the LM trainer's skip_nan_inf, docs/math/tasks.md §B.2).
 //
 // The squares are summed in double over fixed blocks of 2^16 elements, in parallel, and
 // the block sums are added in order: the result has the same bits for any thread count.

@@ -1,6 +1,6 @@
 #pragma once
 // Embedding: a table of V learned vectors read by token id, h⁰_t = E[x_t]
-// (spec/models.md §1.7), on ops/embedding/embedding.h.
+// (docs/math/models.md §1.7), on ops/embedding/embedding.h.
 //
 //   ids     any shape S (e.g. [B, T]), i32 or i64, values in [0, V)
 //   weight  [V, D]       parameter "weight"

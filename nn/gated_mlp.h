@@ -1,5 +1,5 @@
 #pragma once
-// GatedMLP (SwiGLU), the feed-forward half of every decoder block (spec/models.md §1.6):
+// GatedMLP (SwiGLU), the feed-forward half of every decoder block (docs/math/models.md §1.6):
 //
 //   mlp(x) = ( silu(x gate_projᵀ) ⊙ (x up_projᵀ) ) down_projᵀ
 //

@@ -1,6 +1,6 @@
 #pragma once
 // Initialisation for training from scratch, as the reference's _init_weights
-// (spec/models.md §6), plus the in-place fillers it is made of.
+// (docs/math/models.md §6), plus the in-place fillers it is made of.
 //
 // init_weights(model, config) visits every module, sub-modules before their parent (the
 // order of PyTorch's Module.apply), and

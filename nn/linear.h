@@ -1,6 +1,6 @@
 #pragma once
 // Linear: y = x Wᵀ (+ b), with W stored [out, in] as in PyTorch and in the checkpoints
-// (spec/models.md §0). No layer of the three model families has a bias except the
+// (docs/math/models.md §0). No layer of the three model families has a bias except the
 // Transformer's optional qkv_bias, so the bias is off by default.
 //
 //   x       [..., in]     any leading dims (none too: [in] gives [out]), f32 or f64

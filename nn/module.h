@@ -2,7 +2,7 @@
 // Module: the base class of every layer and model. A module owns named parameters and named
 // sub-modules, both kept in registration order, so that the dotted names it reports
 // ("layers.0.mlp.down_proj.weight") are exactly the state-dict names of the reference
-// implementation (spec/models.md §7.1) and the order is stable from run to run.
+// implementation (docs/math/models.md §7.1) and the order is stable from run to run.
 //
 //   register_parameter("weight", t)   t becomes a leaf that requires grad; the returned
 //                                     reference is a stable slot (replacing the Tensor in

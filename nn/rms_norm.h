@@ -1,5 +1,5 @@
 #pragma once
-// RMSNorm and its gated variant (spec/models.md §1.1–1.2), over the last dim of size N:
+// RMSNorm and its gated variant (docs/math/models.md §1.1–1.2), over the last dim of size N:
 //
 //   RMSNorm:       y = weight ⊙ x / sqrt(mean_i x_i² + ε)
 //   GatedRMSNorm:  y = (weight ⊙ x / sqrt(mean_i x_i² + ε)) ⊙ silu(g),  silu(g) = g·σ(g)

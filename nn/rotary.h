@@ -1,5 +1,5 @@
 #pragma once
-// RotaryEmbedding: RoPE as a module (spec/models.md §1.5), a thin wrapper over
+// RotaryEmbedding: RoPE as a module (docs/math/models.md §1.5), a thin wrapper over
 // ops/rope/rope.h that remembers the head dim and the base. Non-interleaved rotate-half
 // convention over the whole head dim; with m = dim/2 and ω_i = base^(−2i/dim), position p:
 //

@@ -1,6 +1,6 @@
 #pragma once
 // Reading and writing the safetensors format (the model.safetensors of a Hugging Face
-// checkpoint, spec/models.md §7):
+// checkpoint, docs/math/models.md §7):
 //
 //   bytes 0..7        N, the header length, unsigned 64-bit little-endian
 //   bytes 8..8+N-1    a JSON object: name -> {"dtype": "F32", "shape": [..],

@@ -4,7 +4,7 @@
 // (0 for the first update).
 //
 // Plain counting (Counting::plain — the synthetic-task trainer's
-// LinearWarmupCosineAnnealing, spec/tasks.md §A.9), W = warmup_steps, E = decay_end:
+// LinearWarmupCosineAnnealing, docs/math/tasks.md §A.9), W = warmup_steps, E = decay_end:
 //
 //   k < W:        lr = peak · k / W                          (the first update uses lr = 0)
 //   W ≤ k < E:    lr = floor + f((k − W) / (E − W)) · (peak − floor)

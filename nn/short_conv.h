@@ -1,5 +1,5 @@
 #pragma once
-// ShortConvolution (spec/models.md §1.4): a causal depthwise convolution along time with K
+// ShortConvolution (docs/math/models.md §1.4): a causal depthwise convolution along time with K
 // taps per channel and no bias ever, optionally followed by SiLU:
 //
 //   y[b, t, c] = act( Σ_{i=0}^{K-1} weight[c, 0, i] · x[b, t-(K-1)+i, c] )    (x[b, <0, c] = 0)

@@ -93,8 +93,8 @@ const std::vector<OpCase>& op_cases() {
   return cases;
 }
 
-// PyTorch anchors (ms, fwd+bwd, median) from ../shared/anchors/torch.json, by op, window, T
-// and threads; 0 where there is none.
+// The PyTorch anchors (ms, fwd+bwd, median, measured with PyTorch outside this repository),
+// by op, window, T and threads; 0 where there is none.
 double torch_anchor_ms(const std::string& op, int64_t window, int64_t T, int threads) {
   struct Row {
     const char* op;

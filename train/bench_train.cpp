@@ -1,6 +1,6 @@
 // hqlt bench train: the time of one full training step (forward, cross-entropy, backward,
-// AdamW) of a named model at the shapes of the PyTorch anchors
-// (/work/shared/anchors/torch_bench.py, section "train"), so tokens/s compare directly:
+// AdamW) of a named model at the shapes of the PyTorch anchor benchmark (its "train"
+// section), so tokens/s compare directly:
 //
 //   parity-small  vocab 3,   d_model 128, 2 layers, 4 heads, batch 256, T 40
 //   lm-small      vocab 256, d_model 256, 4 layers, 4 heads, batch 16,  T 256

@@ -1,6 +1,6 @@
 #pragma once
 // Evaluation of a model on a task split: loss, accuracy at the supervised positions
-// (tasks.md §A.8: argmax over all vocab logits equals the target), and the same accuracy
+// (docs/math/tasks.md §A.8: argmax over all vocab logits equals the target), and the same accuracy
 // per length bucket (the paper's length-generalisation readout, e.g. parity at L = 40..256).
 //
 // Examples 0 .. count−1 of the split are sorted by length and batched with their neighbours,

@@ -1,5 +1,5 @@
 // hqlt logits: the model's logits for given token ids, written to a safetensors file — the
-// way to compare this engine with the reference on the same checkpoint (spec/models.md §7).
+// way to compare this engine with the reference on the same checkpoint (docs/math/models.md §7).
 //
 //   input:  IDS.safetensors holding `input_ids`, i32 or i64, [B, T], values in [0, vocab)
 //   output: OUT.safetensors holding `logits`, f32, [B, T, vocab], written atomically

@@ -16,7 +16,7 @@ std::vector<std::string> known_models() {
 
 namespace {
 
-// tasks.md §A.7: the HQLT configuration main.py builds for the synthetic tasks.
+// docs/math/tasks.md §A.7: the HQLT configuration main.py builds for the synthetic tasks.
 ModelConfig hybrid(AttnMode mode) {
   ModelConfig c = models::default_config(ModelType::hybrid_qlt);
   c.attn_mode = mode;
@@ -48,7 +48,7 @@ ModelConfig named_model_config(const std::string& name, int64_t vocab_size, cons
     c = hybrid(AttnMode::delayed);
   } else if (name == "delayed_chunk_hqlt") {
     c = hybrid(AttnMode::chunk);
-    default_chunk = 16;  // the paper's yaml for Delayed-Chunk (tasks.md §A.9)
+    default_chunk = 16;  // the paper's yaml for Delayed-Chunk (docs/math/tasks.md §A.9)
   } else if (name == "sync_linear_hqlt") {
     c = hybrid(AttnMode::sync_chunk_linear);
   } else {

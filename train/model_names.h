@@ -1,6 +1,6 @@
 #pragma once
 // The models `hqlt train --model NAME` knows, as small configs for the synthetic tasks
-// (spec/tasks.md §A.7: d_model 128, 2 layers, 4 heads of 32, chunk 8, init range 0.006,
+// (docs/math/tasks.md §A.7: d_model 128, 2 layers, 4 heads of 32, chunk 8, init range 0.006,
 // short convolutions, β ∈ (0, 2), dynamic vector mixing, gated output norm):
 //
 //   transformer           KV-memory only: full causal softmax attention with RoPE (§3)
@@ -29,7 +29,7 @@ struct ModelShape {
   int64_t num_layers = 2;
   int64_t num_heads = 4;
   std::optional<int64_t> chunk_size;           // null: 8, or 16 for delayed_chunk_hqlt
-  std::optional<int64_t> intermediate_size;    // null: from hidden_ratio 4 (models.md §1.6)
+  std::optional<int64_t> intermediate_size;    // null: from hidden_ratio 4 (docs/math/models.md §1.6)
   double initializer_range = 0.006;
 };
 

@@ -41,7 +41,7 @@ int64_t sample_token(const float* logits, int64_t vocab, const SamplingOptions& 
 // set; for T = 0, one-hot at the argmax. Shared by sample_token and its tests.
 std::vector<double> sampling_probabilities(const float* logits, int64_t vocab, const SamplingOptions& options);
 
-// Autoregressive decoding with cached states (spec/models.md §5.10): the last `context`
+// Autoregressive decoding with cached states (docs/math/models.md §5.10): the last `context`
 // tokens of the prompt are fed one by one through model.step, then each of `count` new
 // tokens is sampled from the latest logits and fed back; `on_token` sees each new id as soon
 // as it is drawn. Returns the new ids. Each token costs one step: O(1) model work for the

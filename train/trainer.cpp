@@ -256,7 +256,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
                 s.options.model.c_str(), s.task->name().c_str(), (long long)s.state.step,
                 format_duration(report.seconds).c_str(), report.test.loss,
                 100 * report.test.accuracy.token_accuracy(), (long long)report.test.accuracy.sequences);
-    if (s.task->name() == "text")  // byte-level: the loss in bits per byte (tasks.md §D.2)
+    if (s.task->name() == "text")  // byte-level: the loss in bits per byte (docs/math/tasks.md §D.2)
       std::printf("  %.4f bits per byte\n", report.test.loss / std::log(2.0));
     std::fputs(bucket_table(report.test).c_str(), stdout);
     std::printf("plots: %s/loss.png, %s/accuracy.png%s\nrun folder: %s\n", s.run.path.c_str(), s.run.path.c_str(),

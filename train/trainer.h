@@ -2,9 +2,9 @@
 // The training loop of `hqlt train` (and of each model in `hqlt experiment`):
 //
 //   for each step: batch of examples [k·B, (k+1)·B) of the train split → logits → masked
-//   cross-entropy (ignore −1, tasks.md §A.8) → backward → optional clipping → AdamW at the
-//   schedule's lr → every log_interval a metrics line, every eval_interval a validation
-//   pass, every checkpoint_interval a checkpoint
+//   cross-entropy (ignore −1, docs/math/tasks.md §A.8) → backward → optional clipping → AdamW
+//   at the schedule's lr → every log_interval a metrics line, every eval_interval a
+//   validation pass, every checkpoint_interval a checkpoint
 //
 // then a final checkpoint, the test evaluation by length, test.json and the plots.
 //

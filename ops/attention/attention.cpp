@@ -48,7 +48,7 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
   HQLT_CHECK(std::isfinite(scale), op, ": argument 'scale': expected a finite value, got ", scale);
   HQLT_CHECK(window == -1 || window >= 1, op, ": argument 'window': expected -1 (no window) or >= 1, got ", window);
   HQLT_CHECK(window == -1 || causal, op, ": argument 'window': a window (got ", window,
-             ") needs causal = true; non-causal windowed attention is not defined (spec/kernels.md §3)");
+             ") needs causal = true; non-causal windowed attention is not defined (docs/math/kernels.md §3)");
   HQLT_CHECK(query_offset >= 0, op, ": argument 'query_offset': expected >= 0, got ", query_offset);
   const int64_t q_len = q.size(1), k_len = k.size(1);
   if (causal) {

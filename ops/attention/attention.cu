@@ -1,5 +1,5 @@
 // The CUDA kernels of attention(): tiled softmax attention with an online softmax, forward
-// and backward (spec/kernels.md §3, FlashAttention-2 scheme). Math and layouts: attention.h.
+// and backward (docs/math/kernels.md §3, FlashAttention-2 scheme). Math and layouts: attention.h.
 //
 // Work split. A query row (forward, dQ) or key row (dK/dV) is owned by SPLIT adjacent
 // lanes, each holding a 32-wide slice of the feature dim in registers (d padded to

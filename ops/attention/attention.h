@@ -1,5 +1,5 @@
 #pragma once
-// Softmax attention, tiled with an online softmax (spec/kernels.md §3, FlashAttention-2
+// Softmax attention, tiled with an online softmax (docs/math/kernels.md §3, FlashAttention-2
 // scheme), with an optional causal mask, sliding window and KV-cache offset.
 //
 // Per batch b and head h, with scale s (usually d_k^{-1/2}) and p_i = query_offset + i the
@@ -8,9 +8,9 @@
 //   o_i = Σ_{j ∈ N(i)} softmax_j( s · q_i·k_j ) v_j
 //
 //   N(i) = { 0 .. Tk-1 }                         causal = false (window must be -1)
-//   N(i) = { j : j ≤ p_i }                        causal, window = -1   (models.md §3)
+//   N(i) = { j : j ≤ p_i }                        causal, window = -1   (docs/math/models.md §3)
 //   N(i) = { j : p_i − W + 1 ≤ j ≤ p_i }          causal, window = W ≥ 1 (W keys incl. self;
-//                                                 the SWA_C of models.md §5.2 has W = C)
+//                                                 the SWA_C of docs/math/models.md §5.2 has W = C)
 //
 // query_offset = n says a KV cache of n tokens precedes the queries: the keys hold the
 // cache and then the queries' own tokens, so a call on the last Tq rows with offset
@@ -18,8 +18,8 @@
 // query_offset + Tq ≤ Tk: then key p_i exists for every query, every N(i) holds at least
 // that key, and no row is ever empty (with query_offset ≥ 0 an empty row cannot happen).
 // A non-causal call sees every key and ignores query_offset; it needs Tk ≥ 1 when there
-// are query rows. The spec defines a window only for causal attention, so a window
-// without `causal` is an error. k and v have as many heads as q (no grouped-query
+// are query rows. docs/math/kernels.md §3 defines a window only for causal attention, so a
+// window without `causal` is an error. k and v have as many heads as q (no grouped-query
 // sharing; every paper config is MHA).
 //
 //   q   [B, Tq, H, d_k]   any strides, f32 or f64 (k and v of the same dtype, all on cpu)
@@ -31,7 +31,7 @@
 // row sum ℓ and output accumulator per query tile while it walks the key tiles, and
 // saves only the output O and the log-sum-exp LSE_i = m_i + log ℓ_i ([B, H, Tq], in the
 // input dtype). Key tiles outside the causal/window band are skipped, not masked
-// (kernels.md §3.3). The backward (§3.2) recomputes P = exp(s·QKᵀ − LSE) tile by tile and
+// (docs/math/kernels.md §3.3). The backward (§3.2) recomputes P = exp(s·QKᵀ − LSE) tile by tile and
 // uses Dl_i = Σ_d dO_{i,d} O_{i,d}:
 //   dV += Pᵀ dO,  dS = P ⊙ (dO Vᵀ − Dl),  dQ += s·dS K,  dK += s·dSᵀ Q.
 // Saved for backward: q, k, v (contiguous copies only when the inputs were not

@@ -1,4 +1,4 @@
-// The CPU kernels of tiled softmax attention (spec/kernels.md §3): forward with an online
+// The CPU kernels of tiled softmax attention (docs/math/kernels.md §3): forward with an online
 // softmax over key tiles, backward with P recomputed from the saved log-sum-exp.
 //
 // Layout: q, k, v, out are token-major [B, T, H, d], so the rows of one (b, h) are a

@@ -1,13 +1,13 @@
 #pragma once
 // Causal depthwise 1-D convolution along time, no bias: the `ShortConvolution` of the
-// models (spec/models.md §1.4). Every channel c has its own K taps, and output t sees only
+// models (docs/math/models.md §1.4). Every channel c has its own K taps, and output t sees only
 // inputs t-K+1 .. t (zeros left of t = 0):
 //
 //   y[b, t, c] = Σ_{j=0}^{K-1} w[c, j] · x[b, t-(K-1)+j, c]        (x[b, <0, c] = 0)
 //
 // so w[c, K-1] multiplies the current token. This is PyTorch's
 // Conv1d(Ch, Ch, K, groups=Ch, padding=K-1, bias=False) on x transposed to [B, Ch, T], cut
-// to its first T outputs. Backward (spec/kernels.md §7.8):
+// to its first T outputs. Backward (docs/math/kernels.md §7.8):
 //
 //   dx[b, s, c] = Σ_j w[c, j] · dy[b, s+(K-1)-j, c]     (terms past T-1 dropped: anti-causal)
 //   dw[c, j]    = Σ_{b,t} dy[b, t, c] · x[b, t-(K-1)+j, c]

@@ -2,7 +2,7 @@
 // The delta rule (DeltaNet's fast-weight memory), computed chunkwise.
 //
 // Per (batch b, head h), a state S ∈ R^{d_k×d_v} starts at the initial state and each token
-// t = 0..T-1 first writes, then reads (/work/shared/spec/models.md §4.2, kernels.md §1.1):
+// t = 0..T-1 first writes, then reads (docs/math/models.md §4.2, docs/math/kernels.md §1.1):
 //
 //   q̂_t, k̂_t = ℓ2(q_t), ℓ2(k_t)   when l2norm_qk (ℓ2(x) = x / sqrt(Σ x² + 1e-6), §1.3),
 //               else q_t, k_t as given
@@ -23,13 +23,13 @@
 //   o:             [B, T, H, d_v]   contiguous, same dtype as q
 //   final_state:   [B, H, d_k, d_v] contiguous
 //
-// delta_rule computes this with the chunkwise UT/WY algorithm (kernels.md §2, derivation in
-// NOTES.md): inside a chunk of C tokens the C rank-1 updates become small matrix products,
+// delta_rule computes this with the chunkwise UT/WY algorithm (docs/math/kernels.md §2, derivation
+// in NOTES.md): inside a chunk of C tokens the C rank-1 updates become small matrix products,
 // and only the d_k×d_v state is carried from chunk to chunk. T need not be a multiple of C
 // (the last chunk is shorter). Batch × head pairs run in parallel (OpenMP).
 //
 // Gradients flow to q, k, v, beta and initial_state from both outputs; an output that
-// received no gradient counts as zero. Backward saves what kernels.md §2.4 asks for: the
+// received no gradient counts as zero. Backward saves what docs/math/kernels.md §2.4 asks for: the
 // raw (pre-ℓ2) q and k, v, beta and the initial state (contiguous copies only when the
 // inputs were not contiguous). Everything else — ℓ2 norms, the WY matrices, the per-chunk
 // states S_n — is recomputed chunk by chunk; nothing of size T×T is ever formed.
@@ -59,7 +59,7 @@ DeltaRuleOutput delta_rule_reference(const Tensor& q, const Tensor& k, const Ten
 
 namespace detail {
 
-// The epsilon of the in-kernel ℓ2 normalisation (models.md §1.3), shared by both entries.
+// The epsilon of the in-kernel ℓ2 normalisation (docs/math/models.md §1.3), shared by both entries.
 inline constexpr double kDeltaRuleL2Eps = 1e-6;
 
 // Checks the arguments of delta_rule / delta_rule_reference (`op` names the caller) and

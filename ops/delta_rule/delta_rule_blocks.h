@@ -3,7 +3,7 @@
 // d_v columns), written once as host/device code so that the very same algorithm runs in
 // the CUDA kernels (delta_rule.cu) and, thread by thread, on the CPU in the tests
 // (tests/ops/test_delta_rule_blocks.cpp). The math is the CPU kernel's (delta_rule_cpu.cpp,
-// NOTES.md, spec/kernels.md §2); what differs is how the work is cut.
+// NOTES.md, docs/math/kernels.md §2); what differs is how the work is cut.
 //
 // Why slices of d_v. Every quantity of the forward is column-separable in d_v: with the
 // chunk's K̂, β fixed, Δ = Tw (V_b − K_b S_n), O = s (Q̂ S_n + P Δ) and S += K̂ᵀ Δ only mix
@@ -195,7 +195,7 @@ HQLT_HD void load_rows(int tid, int nt, const Plan& p, const Where& w, const Til
   for (int e = tid; e < c * w.vs; e += nt) cols(e / w.vs, e % w.vs);
 }
 
-// Phase: ℓ2-normalise rows of Q̂ and K̂ in place (models.md §1.3), one thread per row.
+// Phase: ℓ2-normalise rows of Q̂ and K̂ in place (docs/math/models.md §1.3), one thread per row.
 template <typename T>
 HQLT_HD void normalise_rows(int tid, int nt, const Plan& p, const Tiles<T>& s, int c) {
   const int dk = int(p.dk), ldk = p.ld_k();
@@ -224,7 +224,7 @@ HQLT_HD void chunk_products(int tid, int nt, const Plan& p, const Tiles<T>& s, i
                   [&](int i, int j, T x) { s.R[i * ldv + j] -= x; });
 }
 
-// Phase: Tw = (I + L(diag(β) G))⁻¹ (kernels.md §2.2 F3), one thread per column:
+// Phase: Tw = (I + L(diag(β) G))⁻¹ (docs/math/kernels.md §2.2 F3), one thread per column:
 // Tw_ij = δ_ij − β_i Σ_{j≤l<i} G_il Tw_lj, and column j is zero above row j. A column reads
 // only itself and G, so the columns need no barrier between them.
 template <typename T>
@@ -503,7 +503,7 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
 
 // The last pass, one call per row r of the B·T·H rows: adds the slices' shares of ∂L/∂Q̂,
 // ∂L/∂K̂ and ∂L/∂β in slice order, and takes ∂L/∂Q̂ back through the ℓ2 normalisation
-// (kernels.md §7.1: dx = ρ (g − (y·g) y), y = ρ x) from the raw row x.
+// (docs/math/kernels.md §7.1: dx = ρ (g − (y·g) y), y = ρ x) from the raw row x.
 template <typename T>
 HQLT_HD void finish_row(const Plan& p, int64_t r, const T* q, const T* k, const T* part_q, const T* part_k,
                         const T* part_beta, T* dq, T* dk, T* dbeta) {

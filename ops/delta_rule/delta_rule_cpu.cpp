@@ -1,9 +1,9 @@
-// The chunkwise delta rule on the CPU: forward (kernels.md §2.2) and hand-written backward
-// (§2.3), one (batch, head) pair per OpenMP task. Inside a task every product is a small
+// The chunkwise delta rule on the CPU: forward (docs/math/kernels.md §2.2) and hand-written
+// backward (§2.3), one (batch, head) pair per OpenMP task. Inside a task every product is a small
 // GEMM on [C, d] or [C, C] tiles (hqlt::gemm::gemm runs single-threaded inside the parallel
 // loop), so the only sequential work over the sequence is the d_k×d_v state update per
-// chunk. The derivation, and why some steps differ in form from the spec's tables, is in
-// NOTES.md.
+// chunk. The derivation, and why some steps differ in form from the tables of
+// docs/math/kernels.md §2.2–2.3, is in NOTES.md.
 //
 // Notation per chunk (c rows, c = C except maybe the last): Q̂, K̂ [c, d_k] (ℓ2-normalised
 // when asked), V [c, d_v], β [c], K_b = diag(β) K̂, G = K̂ K̂ᵀ, Tw = (I + L(diag(β) G))⁻¹,
@@ -80,7 +80,7 @@ struct ChunkRows {
   }
 };
 
-// Copies row x into dst, ℓ2-normalised when asked (models.md §1.3); returns the factor r.
+// Copies row x into dst, ℓ2-normalised when asked (docs/math/models.md §1.3); returns the factor r.
 template <typename T>
 T load_row(T* dst, const T* x, int64_t d, bool l2) {
   if (!l2) {
@@ -109,7 +109,7 @@ void load_chunk(const ChunkRows<T>& r, const HeadInputs<T>& in, const Geometry& 
 }
 
 // The gradient of the raw row from the gradient g of its ℓ2-normalised copy y = r·x
-// (kernels.md §7.1): dx = r (g − (y·g) y). Without ℓ2 the gradient passes through.
+// (docs/math/kernels.md §7.1): dx = r (g − (y·g) y). Without ℓ2 the gradient passes through.
 template <typename T>
 void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
   if (!l2) {
@@ -121,7 +121,7 @@ void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
   for (int64_t j = 0; j < d; ++j) dx[j] = r * (g[j] - dot * y[j]);
 }
 
-// Tw = (I + A)⁻¹ with A = L(diag(β) G) (kernels.md §2.2 F2–F3), by forward substitution:
+// Tw = (I + A)⁻¹ with A = L(diag(β) G) (docs/math/kernels.md §2.2 F2–F3), by forward substitution:
 // row i of Tw is e_i − Σ_{l<i} A_il · (row l of Tw), and row l is zero right of column l.
 template <typename T>
 void wy_inverse(T* tw, const T* G, const T* b, int64_t c, int64_t ld) {
@@ -145,7 +145,7 @@ void keep_lower_with_diagonal(T* x, int64_t c, int64_t ld) {
 
 // The WY part of one chunk, given the state S_n before it (§2.1):
 //   G = K̂ K̂ᵀ,  Tw = (I + L(diag(β) G))⁻¹,  Δ = Tw (V_b − K_b S_n)
-// Δ = U − W S_n of the spec with the product by Tw taken last, which saves the two
+// Δ = U − W S_n of §2.1 with the product by Tw taken last, which saves the two
 // [c, d] products W = Tw K_b and U = Tw V_b. `R` is a [C, d_v] scratch tile.
 template <typename T>
 void chunk_delta(const ChunkRows<T>& r, int64_t c, const Geometry& g, const T* S, T* G, T* Tw, T* R, T* D) {

@@ -1,6 +1,6 @@
-// delta_rule_reference: the delta rule as its definition states it (spec/kernels.md §1.1,
-// models.md §4.2), one token at a time, built only from recorded primitive ops. Autograd
-// then derives the backward (the BPTT of kernels.md §1.2) on its own, which makes this an
+// delta_rule_reference: the delta rule as its definition states it (docs/math/kernels.md §1.1,
+// docs/math/models.md §4.2), one token at a time, built only from recorded primitive ops. Autograd
+// then derives the backward (the BPTT of docs/math/kernels.md §1.2) on its own, which makes this an
 // independent oracle for the chunked kernel's hand-written backward.
 #include <cmath>
 #include <vector>

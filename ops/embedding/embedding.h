@@ -15,7 +15,7 @@
 //     index: [K], i32/i64, values in [0, N) (repeats allowed)
 //     out:   [.., K, ..],  out[.., k, ..] = x[.., index[k], ..]
 //
-//   embedding(weight, ids, padding_idx)   (spec/models.md §1.7: h⁰_t = E[x_t])
+//   embedding(weight, ids, padding_idx)   (docs/math/models.md §1.7: h⁰_t = E[x_t])
 //     weight: [V, D], f32/f64
 //     ids:    any shape S (e.g. [B, T]), i32/i64, values in [0, V)
 //     out:    [S..., D],  out[s, :] = weight[ids[s], :]

@@ -1,25 +1,26 @@
 #pragma once
-// The Delayed-Chunk hybrid token mixer in one op (spec/models.md §5.5, kernels.md §4): a
-// read-only fast-weight (FW) memory over all earlier FW blocks and a softmax-attention (KV)
+// The Delayed-Chunk hybrid token mixer in one op (docs/math/models.md §5.5, docs/math/kernels.md
+// §4): a read-only fast-weight (FW) memory over all earlier FW blocks and a softmax-attention (KV)
 // memory over the current attention chunk, sharing the values v.
 //
 // Per batch b and head h, with scale s (d_k^{-1/2} unless given) and the two block lengths
 // C_kv = chunk_size, C_fw = fw_block_size:
 //
 //   q̂_t, k̂_t = ℓ2(q_fw_t), ℓ2(k_fw_t)   when l2norm_qk (ℓ2(x) = x / sqrt(Σ x² + 1e-6),
-//                models.md §1.3; the caller has already applied the SiLU), else as given
-//   S         = the delta-rule state of models.md §4.2 on (k̂, v, β), starting at the
+//                docs/math/models.md §1.3; the caller has already applied the SiLU), else as given
+//   S         = the delta-rule state of docs/math/models.md §4.2 on (k̂, v, β), starting at the
 //               initial state: δ_t = β_t (v_t − Sᵀ k̂_t),  S ← S + k̂_t δ_tᵀ
 //   P_m       = S after tokens 0..m-1 (P_0 = initial state)
 //   o_fw_t    = s · P_{F(t)}ᵀ q̂_t,   F(t) = C_fw · floor(t / C_fw)
 //               (the state at the start of t's FW block: NO term from t's own block)
 //   o_kv_t    = Σ_{j = c(t)..t} softmax_j(s · q_kv_t · k_kv_j) v_j,   c(t) = C_kv · floor(t / C_kv)
-//               (causal softmax attention inside t's attention chunk only, models.md §5.2 CA_C)
+//               (causal softmax attention inside t's attention chunk only,
+//               docs/math/models.md §5.2 CA_C)
 //   final_state = S after all T tokens
 //
 // The reference code hard-wires the FW block to 64 whatever chunk_size is (the quirk of
-// models.md §5.5): pass fw_block_size = 64 to match it, or fw_block_size = chunk_size for the
-// paper's definition (the two agree for chunk_size = 64, every LM config).
+// docs/math/models.md §5.5): pass fw_block_size = 64 to match it, or fw_block_size = chunk_size for
+// the paper's definition (the two agree for chunk_size = 64, every LM config).
 //
 //   q_fw, k_fw:    [B, T, H, d_k]  FW query/key after the layer's SiLU; any strides; f32 or f64
 //   q_kv, k_kv:    [B, T, H, d_k]  KV query/key (raw, or RoPE'd by the caller)
@@ -35,10 +36,10 @@
 // (hybrid_chunk.cu, hybrid_chunk_cuda.h). T may be 0 (final_state = initial state).
 //
 // hybrid_chunk runs the fused CPU kernel (hybrid_chunk_cpu.cpp, idea in NOTES.md): the FW
-// part with the chunkwise UT/WY delta rule over FW blocks (kernels.md §2.2 F1–F7, read
+// part with the chunkwise UT/WY delta rule over FW blocks (docs/math/kernels.md §2.2 F1–F7, read
 // O_fw = s Q̂_n S_n), the KV part one C_kv×C_kv score tile per attention chunk, so no T×T
 // matrix is ever formed. Every output is differentiable with respect to all seven inputs
-// (an output that received no gradient counts as zero); the backward is kernels.md §4.2.
+// (an output that received no gradient counts as zero); the backward is docs/math/kernels.md §4.2.
 // Saved for backward: the inputs q_fw, k_fw, q_kv, k_kv, v, beta and the initial state
 // (contiguous copies only when an input was not contiguous) and the attention's log-sum-exp
 // LSE [B, H, T]. The ℓ2 norms, the WY matrices, the block states S_n and the attention
@@ -73,7 +74,7 @@ HybridChunkOutput hybrid_chunk_reference(const Tensor& q_fw, const Tensor& k_fw,
 // ---- The pieces behind the two entries ------------------------------------------------
 namespace hybrid_chunk_detail {
 
-// The ε of the in-op ℓ2 normalisation (models.md §1.3; the default of l2_normalize).
+// The ε of the in-op ℓ2 normalisation (docs/math/models.md §1.3; the default of l2_normalize).
 inline constexpr double kL2Eps = 1e-6;
 
 // One call's sizes and options, after checking. Element (b, t, h, i) of a contiguous

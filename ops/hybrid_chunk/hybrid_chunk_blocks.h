@@ -1,5 +1,5 @@
 #pragma once
-// The Delayed-Chunk hybrid op as the GPU runs it (kernels.md §4), written once as
+// The Delayed-Chunk hybrid op as the GPU runs it (docs/math/kernels.md §4), written once as
 // host/device phases on the pattern of ops/delta_rule/delta_rule_blocks.h, whose generic
 // pieces (Plan, Where, Tiles, tile_product, HostPhases, finish_row) and delta-rule steps
 // (load_rows, normalise_rows, solve_tw, chunk_delta, load_state/store_state) it reuses. The
@@ -158,8 +158,8 @@ HQLT_HD void fw_forward_block(const FwForwardArgs<T>& a, const FwPlan& f, T* sme
       if (f.split() && t0 % f.fw_block == 0) copy_state(tid, nt, p, w, ft.S_read, s.S);
     });
     if (p.l2) phase([&](int tid, int nt) { db::normalise_rows(tid, nt, p, s, c); });
-    // G, R = V − K̂ S_n, and the read O_fw = s Q̂ S_F straight to global memory (kernels.md
-    // §4.1 step 3: no intra-block term).
+    // G, R = V − K̂ S_n, and the read O_fw = s Q̂ S_F straight to global memory
+    // (docs/math/kernels.md §4.1 step 3: no intra-block term).
     phase([&](int tid, int nt) {
       gram_and_residual(tid, nt, p, s, c, vs);
       if (a.o) {
@@ -198,8 +198,8 @@ struct FwBackwardArgs {
   T* part_beta;               // [slices, B·T·H]
 };
 
-// The reverse pass over one block's chunks (NOTES.md "Backward", kernels.md §4.2: §2.3 with
-// P = 0), carrying dS = ∂L/∂S_{n+1}.
+// The reverse pass over one block's chunks (NOTES.md "Backward", docs/math/kernels.md §4.2: §2.3
+// with P = 0), carrying dS = ∂L/∂S_{n+1}.
 template <typename T, typename Phases>
 HQLT_HD void fw_backward_block(const FwBackwardArgs<T>& a, const FwPlan& f, T* smem, int64_t block,
                                const Phases& phase) {
@@ -408,8 +408,8 @@ HQLT_HD void kv_scores(int tid, int nt, const KvPlan& p, const KvWhere& w, const
                   [&](int i, int j, T x) { s.P[i * ldc + j] = j <= i ? scale * x : T(0); });
 }
 
-// Row i of the softmax over its causal scores (kernels.md §3.1 with the whole chunk as one
-// tile, so no running rescale): row[j] ← exp(row[j] − m) / ℓ for j ≤ i; returns
+// Row i of the softmax over its causal scores (docs/math/kernels.md §3.1 with the whole chunk as
+// one tile, so no running rescale): row[j] ← exp(row[j] − m) / ℓ for j ≤ i; returns
 // LSE = m + log ℓ. The CPU kernel's order of operations.
 template <typename T>
 HQLT_HD T softmax_row(T* row, int i) {
@@ -461,8 +461,9 @@ struct KvBackwardArgs {
   T* dv;               // [B, T, H, d_v]: the KV part's dv (the FW pass adds its own)
 };
 
-// Backward of one chunk (kernels.md §3.2, NOTES.md): P = exp(s Q Kᵀ − LSE) ⊙ M recomputed,
-// dV = Pᵀ dO, dS = P ⊙ (dO Vᵀ − Dl) with Dl_i = Σ_j P_ij dP_ij, dQ = s dS K, dK = s dSᵀ Q.
+// Backward of one chunk (docs/math/kernels.md §3.2, NOTES.md): P = exp(s Q Kᵀ − LSE) ⊙ M
+// recomputed, dV = Pᵀ dO, dS = P ⊙ (dO Vᵀ − Dl) with Dl_i = Σ_j P_ij dP_ij, dQ = s dS K,
+// dK = s dSᵀ Q.
 template <typename T, typename Phases>
 HQLT_HD void kv_backward_block(const KvBackwardArgs<T>& a, const KvPlan& p, T* smem, int64_t block,
                                const Phases& phase) {

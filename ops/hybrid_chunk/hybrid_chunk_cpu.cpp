@@ -1,9 +1,9 @@
-// The CPU kernels of the Delayed-Chunk hybrid op: forward (kernels.md §4.1) and hand-written
-// backward (§4.2). The derivation and the measured speed are in NOTES.md.
+// The CPU kernels of the Delayed-Chunk hybrid op: forward (docs/math/kernels.md §4.1) and
+// hand-written backward (§4.2). The derivation and the measured speed are in NOTES.md.
 //
 // Work items, run by OpenMP threads with a dynamic schedule (never nested):
 //   * one FW item per (batch, head): the chunkwise delta rule over FW blocks of C_fw tokens
-//     (kernels.md §2.2), reading O_fw = s Q̂_n S_n before each block's write. Sequential
+//     (docs/math/kernels.md §2.2), reading O_fw = s Q̂_n S_n before each block's write. Sequential
 //     over blocks, so this is the coarse, heavy part.
 //   * one KV item per (batch, head, attention chunk): one C_kv×C_kv score tile, softmax,
 //     product with the chunk's values. Chunks are independent.
@@ -99,7 +99,7 @@ struct RowStore {
   }
 };
 
-// Copies row x into dst, ℓ2-normalised when asked (models.md §1.3); returns the factor r.
+// Copies row x into dst, ℓ2-normalised when asked (docs/math/models.md §1.3); returns the factor r.
 template <typename T>
 T load_row(T* dst, const T* x, int64_t d, bool l2) {
   if (!l2) {
@@ -130,8 +130,8 @@ void load_block(const BlockRows<T>& r, const HeadRows<T>& h, const Problem& p, i
   prefetch_rows(h.v, h.ld_v, t0 + c, next, p.dv);
 }
 
-// dx of the raw row from the gradient g of its ℓ2-normalised copy y = r·x (kernels.md §7.1):
-// dx = r (g − (y·g) y). Without ℓ2 the gradient passes through.
+// dx of the raw row from the gradient g of its ℓ2-normalised copy y = r·x (docs/math/kernels.md
+// §7.1): dx = r (g − (y·g) y). Without ℓ2 the gradient passes through.
 template <typename T>
 void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
   if (!l2) {
@@ -144,7 +144,7 @@ void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
   for (int64_t j = 0; j < d; ++j) dx[j] = r * (g[j] - dot * y[j]);
 }
 
-// Tw = (I + A)⁻¹ with A = L(diag(β) G) (kernels.md §2.2 F2–F3), by forward substitution:
+// Tw = (I + A)⁻¹ with A = L(diag(β) G) (docs/math/kernels.md §2.2 F2–F3), by forward substitution:
 // row i of Tw is e_i − Σ_{l<i} A_il · (row l of Tw), and row l is zero right of column l.
 template <typename T>
 void wy_inverse(T* tw, const T* G, const T* b, int64_t c, int64_t ld) {
@@ -161,9 +161,9 @@ void wy_inverse(T* tw, const T* G, const T* b, int64_t c, int64_t ld) {
   }
 }
 
-// The write of one block (kernels.md §2.1), given R = K̂ S_n [c, d_v] (overwritten):
+// The write of one block (docs/math/kernels.md §2.1), given R = K̂ S_n [c, d_v] (overwritten):
 //   G = K̂ K̂ᵀ,  Tw = (I + L(diag(β) G))⁻¹,  Δ = Tw diag(β) (V − K̂ S_n),  S_{n+1} = S_n + K̂ᵀ Δ
-// (Δ = U − W S_n of the spec with the product by Tw taken last: no [c, d] products W, U).
+// (Δ = U − W S_n of §2.1 with the product by Tw taken last: no [c, d] products W, U).
 template <typename T>
 void finish_write(const BlockRows<T>& r, int64_t c, const Problem& p, T* S, T* R, T* G, T* Tw, T* D) {
   const int64_t C = p.fw_block, dk = p.dk, dv = p.dv;
@@ -251,7 +251,7 @@ struct FwGrads {
   T *dq, *dk, *dv, *dbeta, *ds0;
 };
 
-// The FW backward of one (batch, head) pair (kernels.md §4.2, i.e. §2.3 with P = 0).
+// The FW backward of one (batch, head) pair (docs/math/kernels.md §4.2, i.e. §2.3 with P = 0).
 // d_o (rows at (b, 0, h)) and d_fin may be null: zero gradient.
 template <typename T>
 void fw_backward_head(const Problem& p, const HeadRows<T>& h, const T* s0, const T* d_o, const T* d_fin,
@@ -366,7 +366,7 @@ struct KvScratch {
   }
 };
 
-// Forward of the chunk at rows [t0, t0 + c) of one pair (kernels.md §3.1 with the whole
+// Forward of the chunk at rows [t0, t0 + c) of one pair (docs/math/kernels.md §3.1 with the whole
 // chunk as one tile, so the softmax needs no running rescale): P = softmax(s Q Kᵀ ⊙ M),
 // O = P V, LSE = m + log ℓ per row.
 template <typename T>
@@ -400,7 +400,7 @@ struct KvGrads {
   T *dq, *dk, *dv;
 };
 
-// Backward of one chunk (kernels.md §3.2), P recomputed from the saved LSE; d_o (rows at
+// Backward of one chunk (docs/math/kernels.md §3.2), P recomputed from the saved LSE; d_o (rows at
 // (b, 0, h)) may be null: zero gradient. Dl_i = Σ_j P_ij dP_ij, which equals Σ_d dO_id O_id.
 template <typename T>
 void kv_backward_chunk(const Problem& p, const HeadRows<T>& h, int64_t t0, int64_t c, const T* lse, const T* d_o,

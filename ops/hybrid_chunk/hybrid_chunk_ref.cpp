@@ -1,8 +1,9 @@
-// hybrid_chunk_reference: the Delayed-Chunk op as models.md §5.5 defines it, built only from
-// recorded primitive ops so that autograd derives an independent backward (the oracle of
-// kernels.md §9.3). The FW part is the delta rule one token at a time (models.md §4.2), with
-// a snapshot of the state at the start of every FW block that the block's queries read; the
-// KV part is a dense masked softmax over each attention chunk (models.md §5.2, CA_C).
+// hybrid_chunk_reference: the Delayed-Chunk op as docs/math/models.md §5.5 defines it, built only
+// from recorded primitive ops so that autograd derives an independent backward (the oracle of
+// docs/math/kernels.md §9.3). The FW part is the delta rule one token at a time
+// (docs/math/models.md §4.2), with a snapshot of the state at the start of every FW block that the
+// block's queries read; the KV part is a dense masked softmax over each attention chunk
+// (docs/math/models.md §5.2, CA_C).
 #include <algorithm>
 #include <limits>
 #include <utility>

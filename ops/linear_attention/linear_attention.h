@@ -1,7 +1,7 @@
 #pragma once
 // Causal linear attention with the elu+1 feature map: the FW-memory of the HQLT variant
-// `sync_chunk_linear` (spec/models.md §5.6; algorithm and backward in spec/kernels.md §5).
-// Per batch b and head h, with φ = elu1 (x+1 for x > 0, eˣ otherwise) applied inside the op
+// `sync_chunk_linear` (docs/math/models.md §5.6; algorithm and backward in docs/math/kernels.md
+// §5). Per batch b and head h, with φ = elu1 (x+1 for x > 0, eˣ otherwise) applied inside the op
 // to the raw q and k, and the read scale s = d_k^{-1/2}:
 //
 //   num_t = s · Σ_{j≤t} (φ(q_t)·φ(k_j)) v_j                          (∈ R^{d_v})
@@ -9,13 +9,13 @@
 //
 // The normaliser z_t has two forms, chosen by `normalizer`:
 //   reference_heads (default, bug-compatible with the reference code and the checkpoints
-//       trained with it, models.md §5.6): the cumulative sum runs over the *head* axis of the
-//       current token, z_{t,h} = s · φ(q_{t,h}) · Σ_{h'≤h} φ(k_{t,h'}). Heads interact here,
-//       and only here.
+//       trained with it, docs/math/models.md §5.6): the cumulative sum runs over the *head*
+//       axis of the current token, z_{t,h} = s · φ(q_{t,h}) · Σ_{h'≤h} φ(k_{t,h'}). Heads
+//       interact here, and only here.
 //   time (the intended, standard linear attention): z_t = s · φ(q_t) · Σ_{j≤t} φ(k_j).
 //
-// linear_attention runs the chunkwise form of kernels.md §5: inside a chunk of C tokens a
-// masked C×C product, across chunks a d_k×d_v running state Z (Z_0 = 0; the spec defines
+// linear_attention runs the chunkwise form of docs/math/kernels.md §5: inside a chunk of C
+// tokens a masked C×C product, across chunks a d_k×d_v running state Z (Z_0 = 0; §5 defines
 // no initial or final state for this op, so there is none). linear_attention_reference is
 // the plain full-matrix form, (φ(Q)φ(K)ᵀ ⊙ M) V with a causal mask M, composed of recorded
 // primitive ops (elu_plus_one, matmul, mul, sum, div, views), so autograd gives it an

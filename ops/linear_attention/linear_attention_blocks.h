@@ -3,7 +3,7 @@
 // slice of d_v columns), written once as host/device code so that the very same algorithm
 // runs in the CUDA kernels (linear_attention.cu) and, thread by thread, on the CPU in the
 // tests (tests/ops/test_linear_attention_blocks.cpp). The math is the CPU kernel's
-// (linear_attention_cpu.cpp, NOTES.md, spec/kernels.md §5); the cut of the work, the phase
+// (linear_attention_cpu.cpp, NOTES.md, docs/math/kernels.md §5); the cut of the work, the phase
 // discipline and the tile products are the delta rule's (ops/delta_rule/delta_rule_blocks.h,
 // whose generic pieces this file uses).
 //
@@ -52,7 +52,7 @@ struct Plan : delta_blocks::Plan {
   double eps = 1e-10;
 };
 
-// φ = elu + 1 (kernels.md §7.3) and its slope from φ alone: φ' = 1 for x > 0, e^x = φ
+// φ = elu + 1 (docs/math/kernels.md §7.3) and its slope from φ alone: φ' = 1 for x > 0, e^x = φ
 // otherwise, and φ > 1 exactly when x > 0, so φ' = min(φ, 1).
 template <typename T>
 HQLT_HD T elu1(T x) {
@@ -115,7 +115,7 @@ inline Plan make_plan(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t dv, i
 
 // ---- the per-row passes outside the blocks ----------------------------------------------
 
-// reference_heads (models.md §5.6): z of row r = (b, t, h) of the B·T·H rows,
+// reference_heads (docs/math/models.md §5.6): z of row r = (b, t, h) of the B·T·H rows,
 // s · Φq_{t,h} · Σ_{h'≤h} Φk_{t,h'}. One call per row, so each sums its own prefix of heads.
 template <typename T>
 HQLT_HD T heads_z_row(const Plan& p, int64_t r, const T* q, const T* k) {

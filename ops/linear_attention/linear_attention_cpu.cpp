@@ -1,4 +1,4 @@
-// The CPU kernels of chunked causal linear attention (spec/kernels.md §5; the derivation
+// The CPU kernels of chunked causal linear attention (docs/math/kernels.md §5; the derivation
 // and the measured speed are in NOTES.md).
 //
 // Idea: every (batch, head) pair is one task for one thread (OpenMP over B·H, never nested).
@@ -93,7 +93,7 @@ struct Task {
   int64_t offset(int64_t t, int64_t t_len, int64_t heads, int64_t d) const { return ((b * t_len + t) * heads + h) * d; }
 };
 
-// ---- the reference_heads normaliser (models.md §5.6): a pass over tokens -----------------
+// ---- the reference_heads normaliser (docs/math/models.md §5.6): a pass over tokens --------
 
 // z[b, t, h] = s · φ(q_{t,h}) · Σ_{h'≤h} φ(k_{t,h'}).
 template <typename T>
@@ -119,7 +119,7 @@ void heads_normalizer_forward(const T* q, const T* k, T* z, const Dims& d, T s) 
 
 // The normaliser's share of the feature gradients, written (not added) into dq and dk:
 // dz_h = −(dO_h·O_h)/(z_h + eps), dΦq_h = s·dz_h·Σ_{h'≤h} φ(k_{h'}),
-// dΦk_h = s·Σ_{h''≥h} dz_{h''} φ(q_{h''}) (kernels.md §5, last paragraph).
+// dΦk_h = s·Σ_{h''≥h} dz_{h''} φ(q_{h''}) (docs/math/kernels.md §5, last paragraph).
 template <typename T>
 void heads_normalizer_backward(const T* q, const T* k, const T* z, const T* out, const T* dout, T* dq, T* dk,
                                const Dims& d, T s, T eps) {

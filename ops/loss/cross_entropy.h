@@ -8,7 +8,7 @@
 //   loss  = Σ_i w_i · nll_i / Σ_i w_i        (sums over counted positions only)
 //
 // with w_i = 1 (plain mean over counted positions, the causal-LM loss of
-// /work/shared/spec/models.md §1.7) or w_i = mask_i (a 0/1 mask or non-negative weights,
+// docs/math/models.md §1.7) or w_i = mask_i (a 0/1 mask or non-negative weights,
 // as used by the synthetic tasks). When nothing counts (every target is ignore_index, or
 // the weights of the counted positions sum to 0) the loss is defined as 0 and every
 // gradient is 0, so a batch with no supervised token is harmless rather than NaN.
@@ -25,7 +25,7 @@
 //
 // Backward saves the logits (as given, no copy when contiguous), the targets, the mask
 // and the per-row log-sum-exp lse_i only — never the [N, V] softmax — and recomputes
-// (spec/kernels.md §7.10):
+// (docs/math/kernels.md §7.10):
 //
 //   dlogits_ij = (exp(z_ij − lse_i) − [j = y_i]) · g · w_i / Σ w      (0 for ignored rows)
 //   dmask_i    = g · (nll_i − loss) / Σ w                              (0 for ignored rows)

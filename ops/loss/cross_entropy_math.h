@@ -18,7 +18,7 @@ HQLT_HD T lse_finish(T m, T sum_exp) {
   return m + std::log(sum_exp);
 }
 
-// One logit's gradient (spec/kernels.md §7.10): (exp(z − lse) − [j = y]) · scale, with
+// One logit's gradient (docs/math/kernels.md §7.10): (exp(z − lse) − [j = y]) · scale, with
 // scale = g · w_i / Σw.
 template <typename T>
 HQLT_HD T dlogit(T z, T lse, T scale, bool is_target) {

@@ -1,7 +1,7 @@
 #pragma once
 // Normalisations over the last dim, each fused (one pass forward, one pass backward).
 //
-// rms_norm (/work/shared/spec/models.md §1.1, backward as in spec/kernels.md §7.4): for each
+// rms_norm (docs/math/models.md §1.1, backward as in docs/math/kernels.md §7.4): for each
 // row x ∈ R^D,
 //
 //   r = 1 / sqrt(mean_k x_k² + eps),   x̂ = r · x,   y = x̂ ⊙ weight
@@ -16,15 +16,15 @@
 //   eps:    >= 0 (models use norm_eps = 1e-6)
 //   out:    x's shape, contiguous
 //
-// ℓ2 normalisation (models.md §1.3, backward kernels.md §7.1), used on the delta rule's
-// queries and keys: the epsilon goes inside the square root, added to the *squared* norm,
-// so a zero vector maps to zero:
+// ℓ2 normalisation (docs/math/models.md §1.3, backward docs/math/kernels.md §7.1), used on the
+// delta rule's queries and keys: the epsilon goes inside the square root, added to the *squared*
+// norm, so a zero vector maps to zero:
 //
 //   r = 1 / sqrt(Σ_k x_k² + eps),   y = r · x,   dx = r · (g − (y·g) · y)
 //
 //   x:   [..., D], D >= 1, any strides; f32 or f64
-//   eps: >= 0, default 1e-6 as in the reference. (Its backward uses 1e-5 — a quirk the
-//        spec calls negligible; we differentiate our own forward exactly.)
+//   eps: >= 0, default 1e-6 as in the reference. (Its backward uses 1e-5 — a quirk that
+//        docs/math/kernels.md §7.1 calls negligible; we differentiate our own forward exactly.)
 //   out: x's shape, contiguous
 //
 // Both save x (no copy when contiguous) and the per-row r ([rows], the "rstd"), not y:

@@ -14,7 +14,7 @@
 
 namespace hqlt::detail::norm_math {
 
-// r from the row's sum of squares (models.md §1.1, §1.3).
+// r from the row's sum of squares (docs/math/models.md §1.1, §1.3).
 template <typename T>
 HQLT_HD T rstd(T sum_sq, T inv_c, T eps) {
   return T(1) / std::sqrt(sum_sq * inv_c + eps);
@@ -32,7 +32,7 @@ HQLT_HD T g_hat(T g, const T* w, int64_t k) {
   return w ? g * w[k] : g;
 }
 
-// dx_k = r · (ĝ_k − x̂_k · coef), coef = Σ(ĝ x̂) / c (kernels.md §7.1, §7.4).
+// dx_k = r · (ĝ_k − x̂_k · coef), coef = Σ(ĝ x̂) / c (docs/math/kernels.md §7.1, §7.4).
 template <typename T>
 HQLT_HD T dx_elem(T gh, T x, T r, T coef) {
   return r * (gh - x * r * coef);

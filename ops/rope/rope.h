@@ -1,5 +1,5 @@
 #pragma once
-// Rotary position embedding (RoPE), spec/models.md §1.5: the non-interleaved
+// Rotary position embedding (RoPE), docs/math/models.md §1.5: the non-interleaved
 // "rotate-half" (GPT-NeoX) convention over the whole head dim. With m = d/2, each pair
 // (i, i+m), i < m, of a head vector at absolute position p is rotated by the angle
 // φ_{p,i} = p·ω_i, ω_i = base^(−2i/d):
@@ -14,7 +14,7 @@
 // tensor's dtype; cos φ and sin φ are then rounded to that dtype, and the rotation runs
 // in it.
 //
-// Backward (spec/kernels.md §7.7): each 2×2 rotation is orthogonal, so dx is dy rotated by
+// Backward (docs/math/kernels.md §7.7): each 2×2 rotation is orthogonal, so dx is dy rotated by
 // −φ (sin negated). Saved: nothing but the scalars base and position_offset; the cos/sin
 // table is recomputed. On cuda (rope.cu) the same per-pair math (rope_math.h) runs with ω_i
 // computed on the host, so both devices use the same f32 angles.

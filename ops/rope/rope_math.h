@@ -2,7 +2,7 @@
 // The per-pair math of rope (rope.h), written once for the CPU loop (rope.cpp) and the CUDA
 // kernel (rope.cu). The frequencies ω_i are computed on the host only: f32 std::pow is not
 // the device's powf to the bit, and the reference's table is built from f32 values
-// (spec/models.md §1.5, precision detail); the angle p·ω_i is one f32 product on either side.
+// (docs/math/models.md §1.5, precision detail); the angle p·ω_i is one f32 product on either side.
 #include <cmath>
 #include <cstdint>
 #include <vector>

@@ -1,7 +1,7 @@
 // Timing of attention() on the GPU (label cuda_bench; bench/gpu_check.sh runs it with
 // `hqlt_tests -ts=cuda_bench`): forward, and forward + backward, causal, f32,
 // B = 8, H = 16, d = 64 and 128, T = 1k / 4k / 16k, timed with cuda events. TFLOP/s counts
-// spec/kernels.md §3.4's useful FLOPs: forward 2·pairs·(d_k + d_v), backward
+// docs/math/kernels.md §3.4's useful FLOPs: forward 2·pairs·(d_k + d_v), backward
 // pairs·(6·d_k + 4·d_v), pairs = T(T+1)/2 per (b, h) — not the recomputation (the dQ pass)
 // nor the masked halves of diagonal tiles. Forward + backward includes the engine's
 // gradient bookkeeping (the leaf-gradient copies).

@@ -1,7 +1,7 @@
 // Timing of delta_rule() on the GPU (label cuda_bench; bench/gpu_check.sh runs it with
 // `hqlt_tests -ts=cuda_bench`): forward, and forward + backward, f32, ℓ2 inside the op,
 // B = 8, H = 16, d_k = d_v = 64 and 128, T = 1k / 4k / 16k, chunk 64, timed with cuda events.
-// TFLOP/s counts spec/kernels.md §8's dense-tile FLOPs of the chunked algorithm,
+// TFLOP/s counts docs/math/kernels.md §8's dense-tile FLOPs of the chunked algorithm,
 // forward T·(6C d_k + 4C d_v + C²/3 + 6 d_k d_v), backward T·(18C d_k + 10C d_v + 4.3C² +
 // 16 d_k d_v) per (b, h) — not the kernel's own recomputation of the chunk's [C, C] tiles
 // in every slice of d_v. "% peak" is of the card's f32 peak (cuda_timing.h).

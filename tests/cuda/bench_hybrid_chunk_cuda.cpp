@@ -2,7 +2,7 @@
 // `hqlt_tests -ts=cuda_bench`): forward, and forward + backward through the tape (the loss
 // reads o_fw + o_kv), f32, ℓ2 inside the op, B = 8, H = 16, d_k = d_v = 64 and 128,
 // T = 1k / 4k / 16k, attention chunk = FW block = 64, timed with cuda events.
-// TFLOP/s counts spec/kernels.md §8's FLOPs per (b, h): forward, the Delayed-Chunk FW read
+// TFLOP/s counts docs/math/kernels.md §8's FLOPs per (b, h): forward, the Delayed-Chunk FW read
 // part T·(4C d_k + 2C d_v + C²/3 + 6 d_k d_v) plus within-chunk attention T(C+1)(d_k + d_v);
 // backward, 2.5× the FW part plus T(C+1)/2·(6 d_k + 4 d_v) — not the kernels' own
 // recomputation. "% peak" is of the card's f32 peak (cuda_timing.h).

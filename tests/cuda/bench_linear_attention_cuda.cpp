@@ -1,7 +1,7 @@
 // Timing of linear_attention() on the GPU (label cuda_bench; bench/gpu_check.sh runs it with
 // `hqlt_tests -ts=cuda_bench`): forward, and forward + backward, f32, both normalisers,
 // B = 8, H = 16, d_k = d_v = 64 and 128, T = 1k / 4k / 16k, chunk 64, timed with cuda events.
-// TFLOP/s counts spec/kernels.md §8's FLOPs of chunked linear attention, forward
+// TFLOP/s counts docs/math/kernels.md §8's FLOPs of chunked linear attention, forward
 // T·(2C(d_k + d_v) + 4 d_k d_v) per (b, h) and the backward as 2.5× that — not the kernel's
 // own recomputation of the chunk's [C, C] tiles in every slice of d_v and in both sweeps of
 // the backward. "% peak" is of the card's f32 peak (cuda_timing.h).

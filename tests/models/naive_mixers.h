@@ -1,5 +1,5 @@
 #pragma once
-// Plain-loop versions of the three token mixers, written straight from spec/models.md with
+// Plain-loop versions of the three token mixers, written straight from docs/math/models.md with
 // std::vector<double> and no engine ops: the independent oracle for the models' forward
 // values. Each reads the weights of a built layer (f64) and returns the output rows.
 //

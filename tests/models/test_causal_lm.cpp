@@ -1,4 +1,4 @@
-// CausalLM (spec/models.md §1.7, §2, §6, §7.1): the state-dict names and shapes of every
+// CausalLM (docs/math/models.md §1.7, §2, §6, §7.1): the state-dict names and shapes of every
 // family with and without their optional parameters, the parameter count, the intermediate-
 // size rule, initialisation statistics, tied embeddings, padding_idx, the kernel switch,
 // bad token ids; a gradcheck of the tied variant.

@@ -1,4 +1,4 @@
-// Streaming decoding (spec/models.md §5.10): CausalLM::step fed one token at a time must
+// Streaming decoding (docs/math/models.md §5.10): CausalLM::step fed one token at a time must
 // give, at every position, the logits of one forward() on the whole sequence — for every
 // family, every HQLT attn_mode and mixing, with and without short convs and RoPE, both
 // readings of the Delayed-Chunk FW block, across several chunk boundaries (f64, 1e-9).

@@ -1,4 +1,4 @@
-// DecoderBlock (spec/models.md §2): the pre-norm residual structure against a plain
+// DecoderBlock (docs/math/models.md §2): the pre-norm residual structure against a plain
 // computation, names, the mixer chosen per family, bad inputs, and a gradcheck of one block
 // with respect to its input and every parameter.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// DeltaNetLayer (spec/models.md §4): forward values against a plain loop (with and without
+// DeltaNetLayer (docs/math/models.md §4): forward values against a plain loop (with and without
 // short conv, output gate, β), parameter names by flag, β never doubled, bad inputs; at
 // model level fused vs reference kernels, an f64 gradcheck over all parameters, causality.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// HQLTLayer (spec/models.md §5): forward values of every mode and mixing against a plain
+// HQLTLayer (docs/math/models.md §5): forward values of every mode and mixing against a plain
 // loop, the memories' hand-checkable properties (Delayed-Stream's late FW writes, shared KV
 // part), parameter names by flag, bad inputs; and, at model level for every HQLT variant,
 // fused vs reference kernels, an f64 gradcheck over all parameters, and causality.

@@ -1,4 +1,4 @@
-// TransformerAttention (spec/models.md §3): forward values against a plain loop (full
+// TransformerAttention (docs/math/models.md §3): forward values against a plain loop (full
 // causal, sliding window, GQA), parameter names and shapes, bad inputs; at model level
 // fused vs reference kernels, an f64 gradcheck over all parameters, and causality.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// init_weights (spec/models.md §6): normal std = initializer_range for Linear, conv and
+// init_weights (docs/math/models.md §6): normal std = initializer_range for Linear, conv and
 // embedding weights; norms at 1; the rescaled o_proj / down_proj (uniform, bound
 // 1/√fan_in/√(2L)); the transformer mode without rescale; the zero mode; the padding row
 // not zeroed; reproducible from the generator's seed.

@@ -16,7 +16,7 @@ using namespace hqlt::nn;
 
 namespace {
 
-// A miniature decoder layer with the reference's names (spec/models.md §7.1).
+// A miniature decoder layer with the reference's names (docs/math/models.md §7.1).
 struct ToyAttention : Module {
   std::shared_ptr<Linear> q_proj = register_module("q_proj", std::make_shared<Linear>(4, 4));
   std::shared_ptr<Linear> o_proj = register_module("o_proj", std::make_shared<Linear>(4, 4));

@@ -138,7 +138,7 @@ void run_grid(DType dt, bool all_options) {
   }
 }
 
-// The delta rule of kernels.md §1.1 as a loop over plain numbers, for one (b, h).
+// The delta rule of docs/math/kernels.md §1.1 as a loop over plain numbers, for one (b, h).
 struct PlainResult {
   std::vector<double> o, final_state;
 };

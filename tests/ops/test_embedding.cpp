@@ -72,7 +72,7 @@ TEST_SUITE("gradcheck") {
     }
     SUBCASE("padding_idx: with the rows that read it masked out, its derivative is zero") {
       // PyTorch's padding_idx gives the padding row a zero gradient even where it is read
-      // (spec/models.md §1.7). Masking those output rows makes zero the true derivative
+      // (docs/math/models.md §1.7). Masking those output rows makes zero the true derivative
       // too, so finite differences can check it together with the other rows.
       auto f = [](const Ts& x) { return masked_fill(embedding(x[0], x[1], /*padding_idx=*/2), x[2], 0.0); };
       Tensor ids = ints({2, 0, 2, 3, 0}, {5});

@@ -192,7 +192,7 @@ void run_grid(int mixes) {
   }
 }
 
-// The op as models.md §5.5 states it, as loops over plain numbers.
+// The op as docs/math/models.md §5.5 states it, as loops over plain numbers.
 struct PlainResult {
   std::vector<double> o_fw, o_kv, final_state;
 };
@@ -360,8 +360,8 @@ TEST_SUITE("unit") {
   }
 
   TEST_CASE("hybrid_chunk FW block 64 with chunk 16: the first 64 tokens read the initial state") {
-    // models.md §5.5: with the reference's quirk and a zero initial state, no token before 64
-    // gets anything from the FW memory.
+    // docs/math/models.md §5.5: with the reference's quirk and a zero initial state, no token
+    // before 64 gets anything from the FW memory.
     Case c;
     c.B = 1, c.T = 70, c.H = 2, c.dk = 4, c.dv = 3, c.chunk = 16, c.fw_block = 64, c.init = false;
     const Inputs in = draw(c);

@@ -28,7 +28,7 @@ std::string name_of(Normalizer n) { return n == Normalizer::time ? "time" : "ref
 
 using AttentionFn = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, int64_t, Normalizer, double);
 
-// The definition (models.md §5.6), one token at a time, in double: q, k [B, T, H, dk] and
+// The definition (docs/math/models.md §5.6), one token at a time, in double: q, k [B, T, H, dk] and
 // v [B, T, H, dv] as row-major vectors.
 std::vector<double> naive_linear_attention(const std::vector<double>& q, const std::vector<double>& k,
                                            const std::vector<double>& v, int64_t B, int64_t T, int64_t H,

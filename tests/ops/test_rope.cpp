@@ -16,7 +16,7 @@ using Ts = std::vector<Tensor>;
 
 namespace {
 
-// spec/models.md §1.5 in double, one element at a time: x [B, T, H, d] row-major.
+// docs/math/models.md §1.5 in double, one element at a time: x [B, T, H, d] row-major.
 std::vector<double> naive_rope(const std::vector<double>& x, int64_t B, int64_t T, int64_t H, int64_t d, double base,
                                int64_t offset) {
   std::vector<double> y(x.size());

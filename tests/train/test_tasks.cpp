@@ -82,7 +82,7 @@ int64_t modular_answer(const std::vector<int64_t>& expr) {
 TEST_SUITE("unit") {
 
 TEST_CASE("tasks parity hand-checked example") {
-  // tasks.md §A.2, L = 29: eleven 1-bits (token 2) -> odd -> answer 2.
+  // docs/math/tasks.md §A.2, L = 29: eleven 1-bits (token 2) -> odd -> answer 2.
   const std::vector<int64_t> bits = {2, 2, 1, 2, 1, 2, 2, 1, 2, 1, 1, 1, 2, 1,
                                      1, 1, 1, 1, 1, 2, 1, 2, 2, 1, 1, 1, 1, 2};
   std::vector<int64_t> seq = bits;
@@ -124,7 +124,7 @@ TEST_CASE("tasks parity labels lengths and masks") {
 }
 
 TEST_CASE("tasks modular arithmetic hand-checked examples") {
-  // tasks.md §A.3: 4 + 3 + 2 − 4 − 0 = 5 -> 0.
+  // docs/math/tasks.md §A.3: 4 + 3 + 2 − 4 − 0 = 5 -> 0.
   CHECK(ModularArithmeticTask::evaluate({9, 1, 8, 1, 7, 2, 9, 2, 5}) == 0);
   CHECK(ModularArithmeticTask::evaluate({6, 1, 7, 3, 8}) == 2);          // 1 + 2·3 = 7
   CHECK(ModularArithmeticTask::evaluate({5, 2, 6, 3, 9}) == 1);          // 0 − 1·4 = −4

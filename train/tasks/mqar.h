@@ -1,5 +1,5 @@
 #pragma once
-// Multi-query associative recall (tasks.md §D.1). Vocab V (even): 0 = PAD, keys
+// Multi-query associative recall (docs/math/tasks.md §D.1). Vocab V (even): 0 = PAD, keys
 // 1 .. V/2 − 1, values V/2 .. V − 1. A sequence of length T ≥ 4P holds
 //   context  k_1 v_1 … k_P v_P            at positions 0 .. 2P − 1 (P distinct keys,
 //                                          values uniform, repeats allowed), then

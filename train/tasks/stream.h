@@ -1,6 +1,6 @@
 #pragma once
-// A task over one long token stream (tasks.md §D.2, §D.3): the first 90% of the stream (by
-// position) is training data, the last 10% validation (the test split reads the validation
+// A task over one long token stream (docs/math/tasks.md §D.2, §D.3): the first 90% of the stream
+// (by position) is training data, the last 10% validation (the test split reads the validation
 // part too). Example i of a split is a window at a start s drawn uniformly from the split's
 // part: input = stream[s .. s+T−1], target = stream[s+1 .. s+T] ([T] each, all supervised),
 // so the whole window including its last target lies inside the part.

@@ -10,7 +10,7 @@
 //
 // Batches: Batch.input_ids and Batch.targets are [B, T] i64 with T the longest example in
 // the batch, shorter rows padded with input 0 (PAD) and target −1. For the synthetic tasks
-// the paper pads every row to 255 (tasks.md §A.5); a causal model's outputs at positions
+// the paper pads every row to 255 (docs/math/tasks.md §A.5); a causal model's outputs at positions
 // ≤ j do not depend on the tokens after j, so cutting the padding tail changes nothing.
 #include <cstdint>
 #include <string>
@@ -20,7 +20,7 @@
 
 namespace hqlt::train {
 
-inline constexpr int64_t kIgnore = -1;  // target of an unsupervised position (tasks.md §A.5)
+inline constexpr int64_t kIgnore = -1;  // target of an unsupervised position (docs/math/tasks.md §A.5)
 inline constexpr int64_t kPad = 0;      // input token of padding positions
 
 enum class Split { train, validation, test };
@@ -70,9 +70,9 @@ class ExampleRng {
   uint64_t draws_ = 0;
 };
 
-// tasks.md §A.5: (seq, answer position a) → input = seq[0 .. L−2] with the answer replaced
-// by PAD, target = −1 except target[a − 1] = seq[a]. Returned rows have length a (= L − 1);
-// the PAD tail up to 255 is left to collate (see the header note).
+// docs/math/tasks.md §A.5: (seq, answer position a) → input = seq[0 .. L−2] with the answer
+// replaced by PAD, target = −1 except target[a − 1] = seq[a]. Returned rows have length
+// a (= L − 1); the PAD tail up to 255 is left to collate (see the header note).
 Example form_answer_example(const std::vector<int64_t>& seq, int64_t answer_position);
 
 // Accuracy at supervised positions: predictions and targets are [B, T] i64 (argmax ids).

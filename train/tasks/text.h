@@ -1,5 +1,5 @@
 #pragma once
-// Byte-level text (tasks.md §D.2): any file is a stream of bytes, vocab 256; windows of
+// Byte-level text (docs/math/tasks.md §D.2): any file is a stream of bytes, vocab 256; windows of
 // length T with targets shifted by one, 90% / 10% train / validation by position
 // (stream.h). Loss is in nats per byte; bits per byte = nats / ln 2.
 #include "train/tasks/stream.h"

@@ -1,6 +1,6 @@
 #pragma once
-// Pre-tokenised files (tasks.md §D.3): a flat little-endian array of uint16 or uint32 token
-// ids, optionally preceded by llm.c's header of 256 int32 (magic 20240520, version, token
+// Pre-tokenised files (docs/math/tasks.md §D.3): a flat little-endian array of uint16 or uint32
+// token ids, optionally preceded by llm.c's header of 256 int32 (magic 20240520, version, token
 // count, then zeros), recognised by its magic number. The vocab size comes from the model
 // config; every id must be below it. Windows and splits as in stream.h.
 #include "train/tasks/stream.h"
