@@ -2,9 +2,9 @@
 // with the same recipe (the task's default, changed by the usual training flags), then its
 // test accuracy by length goes into one table and one plot.
 //
-// Each model's run lives in OUT/<row>/, so an interrupted experiment picks up where it
-// stopped: finished rows are read back from their test.json, unfinished ones resume from
-// their checkpoint.
+// Each row trains once per seed; each run lives in OUT/<row>/seed<S>/, so an interrupted
+// experiment picks up where it stopped: finished runs are read back from their test.json,
+// unfinished ones resume from their checkpoint.
 #include <cstdio>
 #include <filesystem>
 
@@ -23,16 +23,18 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kExperimentUsage =
-    "usage: hqlt experiment parity|modular_arithmetic [--out DIR] [--rows LIST] [training options]\n"
+    "usage: hqlt experiment parity|modular_arithmetic [--out DIR] [--rows LIST] [--seeds N] [training options]\n"
     "\n"
     "Trains Transformer, DeltaNet, Delayed-Stream, Delayed-Chunk (both readings) and\n"
     "Synchronous HQLT with one shared recipe and prints their test accuracy by length (the\n"
-    "paper's Table 2), with one plot comparing them. Runs go to OUT/<row>/ (default\n"
-    "runs/experiment-<task>); running the same command again resumes an interrupted\n"
-    "experiment.\n"
+    "paper's Table 2), with one plot comparing them. Each row trains once per seed (--seed S,\n"
+    "S+1, ...); the table gives the mean over seeds and the worst seed. Runs go to\n"
+    "OUT/<row>/seed<S>/ (default runs/experiment-<task>); running the same command again\n"
+    "resumes an interrupted experiment.\n"
     "\n"
     "  --out DIR              the experiment folder\n"
     "  --rows LIST            comma-separated subset of the rows below (default: all)\n"
+    "  --seeds N              seeds per row (default 3)\n"
     "\n"
     "rows: transformer, delta_net, delayed_stream_hqlt, delayed_chunk_hqlt (FW read blocks of\n"
     "64, as the reference), delayed_chunk_hqlt_fw_chunk (FW block = chunk size, the paper's\n"
@@ -95,37 +97,78 @@ train::EvalResult read_test_json(const std::string& path) {
   return r;
 }
 
-struct RowResult {
-  Row row;
+// One trained run: a row's model under one seed.
+struct SeedResult {
   train::EvalResult test;
   double seconds = 0;         // training time recorded in the run's metrics
   double train_accuracy = 0;  // over the last logged training steps: did it learn the
                               // training lengths at all, before any generalisation?
 };
 
+struct RowResult {
+  Row row;
+  std::vector<SeedResult> seeds;
+
+  double mean_bucket(size_t b) const {
+    double sum = 0;
+    for (const SeedResult& s : seeds) sum += s.test.buckets[b].accuracy();
+    return sum / double(seeds.size());
+  }
+  double mean_all() const {
+    double sum = 0;
+    for (const SeedResult& s : seeds) sum += s.test.accuracy.token_accuracy();
+    return sum / double(seeds.size());
+  }
+  // The worst seed's accuracy over all lengths, and the worst bucket of any seed.
+  double worst_all() const {
+    double worst = 1;
+    for (const SeedResult& s : seeds) worst = std::min(worst, s.test.accuracy.token_accuracy());
+    return worst;
+  }
+  double worst_bucket() const {
+    double worst = 1;
+    for (const SeedResult& s : seeds)
+      for (const auto& b : s.test.buckets) worst = std::min(worst, b.accuracy());
+    return worst;
+  }
+  double worst_train() const {
+    double worst = 1;
+    for (const SeedResult& s : seeds) worst = std::min(worst, s.train_accuracy);
+    return worst;
+  }
+  double mean_seconds() const {
+    double sum = 0;
+    for (const SeedResult& s : seeds) sum += s.seconds;
+    return sum / double(seeds.size());
+  }
+};
+
+// Bucket columns hold the mean over seeds; "all" the mean and the worst seed; "worst bucket"
+// the lowest bucket of any seed; "train" the worst seed's accuracy on its last training
+// batches (below 99%: the row did not fit the training lengths).
 std::string results_table(const std::vector<RowResult>& results) {
   std::string out = "| model | ";
-  const auto& buckets = results.front().test.buckets;
+  const auto& buckets = results.front().seeds.front().test.buckets;
   for (const auto& b : buckets) out += std::to_string(b.length_min) + "–" + std::to_string(b.length_max) + " | ";
-  out += "all | train | train time |\n|---|";
-  for (size_t i = 0; i <= buckets.size() + 2; ++i) out += "---:|";
+  out += "all (mean) | all (worst seed) | worst bucket | train (worst seed) | train time per seed |\n|---|";
+  for (size_t i = 0; i < buckets.size() + 5; ++i) out += "---:|";
   out += "\n";
-  char cell[64];
+  char cell[96];
   for (const RowResult& r : results) {
     out += "| " + r.row.name + " | ";
-    for (const auto& b : r.test.buckets) {
-      std::snprintf(cell, sizeof cell, "%.1f | ", 100 * b.accuracy());
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      std::snprintf(cell, sizeof cell, "%.1f | ", 100 * r.mean_bucket(b));
       out += cell;
     }
-    std::snprintf(cell, sizeof cell, "**%.1f** | %.1f | %.0f s |\n", 100 * r.test.accuracy.token_accuracy(),
-                  100 * r.train_accuracy, r.seconds);
+    std::snprintf(cell, sizeof cell, "**%.1f** | %.1f | %.1f | %.1f | %.0f s |\n", 100 * r.mean_all(),
+                  100 * r.worst_all(), 100 * r.worst_bucket(), 100 * r.worst_train(), r.mean_seconds());
     out += cell;
   }
   return out;
 }
 
 // The training time and the accuracy of the last training record of a run's metrics.
-void read_training_record(const std::string& metrics_path, RowResult& result) {
+void read_training_record(const std::string& metrics_path, SeedResult& result) {
   for (const nn::Json& r : train::read_metrics(metrics_path))
     if (r.value("split", "") == "train") {
       result.seconds = std::max(result.seconds, r.value("seconds", 0.0));
@@ -147,6 +190,7 @@ int experiment(const Args& args) {
              "' (known: parity, modular_arithmetic)");
   train::TrainOptions options = train::default_recipe(task);
   std::string out = "runs/experiment-" + task, rows_list;
+  int64_t seeds = 3;
   const Args rest(args.begin() + 1, args.end());
   ArgReader r("experiment", rest);
   while (r.next()) {
@@ -156,6 +200,7 @@ int experiment(const Args& args) {
     }
     if (r.is("--out")) out = r.value();
     else if (r.is("--rows")) rows_list = r.value();
+    else if (r.is("--seeds")) seeds = r.positive_int();
     else if (r.is("--task") || r.is("--model") || r.is("--model-config"))
       fail("experiment: ", r.option(), " is set by the experiment itself");
     else if (!read_train_option(r, options)) r.unknown();
@@ -164,31 +209,41 @@ int experiment(const Args& args) {
   const std::vector<Row> rows = select_rows(rows_list);
 
   std::vector<RowResult> results;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const Row& row = rows[i];
-    train::TrainOptions o = options;
-    o.model = row.model;
-    o.overrides.insert(o.overrides.end(), row.overrides.begin(), row.overrides.end());
-    const train::RunDir run{out + "/" + row.name};
-    train::RunControl control;
-    control.summary = false;
-    control.label = std::string("[") + std::to_string(i + 1) + "/" + std::to_string(rows.size()) + " " + row.name + "]";
-    RowResult result{row, {}, 0, 0};
-    if (fs::exists(run.file("test.json"))) {
-      result.test = read_test_json(run.file("test.json"));
-    } else {
-      const train::TrainReport report = fs::exists(run.options()) ? train::train_resume(run, o.threads, control)
-                                                                  : train::train_new(o, run, control);
-      if (!report.finished) {
-        std::printf("experiment interrupted during %s; run the same command again to continue\n", row.name.c_str());
-        return 130;
+  const size_t runs = rows.size() * size_t(seeds);
+  size_t run_index = 0;
+  for (const Row& row : rows) {
+    RowResult result{row, {}};
+    for (int64_t k = 0; k < seeds; ++k) {
+      train::TrainOptions o = options;
+      o.model = row.model;
+      o.seed = options.seed + uint64_t(k);
+      o.overrides.insert(o.overrides.end(), row.overrides.begin(), row.overrides.end());
+      const std::string seed_name = "seed" + std::to_string(o.seed);
+      const train::RunDir run{out + "/" + row.name + "/" + seed_name};
+      train::RunControl control;
+      control.summary = false;
+      control.label = "[" + std::to_string(++run_index) + "/" + std::to_string(runs) + " " + row.name + " " +
+                      seed_name + "]";
+      SeedResult seed_result;
+      if (fs::exists(run.file("test.json"))) {
+        seed_result.test = read_test_json(run.file("test.json"));
+      } else {
+        const train::TrainReport report = fs::exists(run.options()) ? train::train_resume(run, o.threads, control)
+                                                                    : train::train_new(o, run, control);
+        if (!report.finished) {
+          std::printf("experiment interrupted during %s %s; run the same command again to continue\n",
+                      row.name.c_str(), seed_name.c_str());
+          return 130;
+        }
+        seed_result.test = report.test;
       }
-      result.test = report.test;
+      read_training_record(run.metrics(), seed_result);
+      std::printf("%-28s %-7s test accuracy %5.1f%%, train accuracy %5.1f%%  (%.0f s)\n", row.name.c_str(),
+                  seed_name.c_str(), 100 * seed_result.test.accuracy.token_accuracy(),
+                  100 * seed_result.train_accuracy, seed_result.seconds);
+      std::fflush(stdout);
+      result.seeds.push_back(seed_result);
     }
-    read_training_record(run.metrics(), result);
-    std::printf("%-28s test accuracy %5.1f%%, train accuracy %5.1f%%  (%.0f s)\n", row.name.c_str(),
-                100 * result.test.accuracy.token_accuracy(), 100 * result.train_accuracy, result.seconds);
-    std::fflush(stdout);
     results.push_back(result);
   }
 
@@ -199,9 +254,10 @@ int experiment(const Args& args) {
   plot.width = 900;
   for (const RowResult& r : results) {
     train::Series s{r.row.name, {}, {}};
-    for (const auto& b : r.test.buckets) {
-      s.x.push_back(0.5 * double(b.length_min + b.length_max));
-      s.y.push_back(100 * b.accuracy());
+    const auto& buckets = r.seeds.front().test.buckets;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      s.x.push_back(0.5 * double(buckets[b].length_min + buckets[b].length_max));
+      s.y.push_back(100 * r.mean_bucket(b));
     }
     plot.series.push_back(s);
   }

@@ -18,6 +18,9 @@ const char* const kTrainFlagsHelp =
     "  --token-width 16|32    tokens: bits per id (default 16)\n"
     "  --vocab-size N         tokens: the vocabulary size\n"
     "  --mqar-eval-pairs N --mqar-eval-length N   mqar: the test setting (default 16, 128)\n"
+    "  --curriculum N         parity, modular_arithmetic: the longest training length grows\n"
+    "                         from the shortest to the longest over the first N steps\n"
+    "                         (0: off; parity default: half the steps)\n"
     "optimisation (defaults: the task's recipe):\n"
     "  --steps N --batch-size N --lr X --warmup N --final-lr-factor X\n"
     "  --schedule cosine|linear|constant --weight-decay X --beta2 X --clip X (0: off) --seed N\n"
@@ -53,6 +56,7 @@ bool read_train_option(ArgReader& r, train::TrainOptions& o) {
   } else if (r.is("--vocab-size")) o.vocab_size = r.positive_int();
   else if (r.is("--mqar-eval-pairs")) o.mqar_eval_pairs = r.positive_int();
   else if (r.is("--mqar-eval-length")) o.mqar_eval_length = r.positive_int();
+  else if (r.is("--curriculum")) o.curriculum_steps = r.non_negative_int();
   else if (r.is("--steps")) o.steps = r.positive_int();
   else if (r.is("--batch-size")) o.batch_size = r.positive_int();
   else if (r.is("--lr")) o.lr = r.positive_double();

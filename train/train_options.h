@@ -3,7 +3,7 @@
 // A run folder keeps them as train_options.json, so `hqlt train --resume DIR` and
 // `hqlt eval --run DIR` rebuild exactly the same task and model.
 //
-// The synthetic recipes follow tasks.md §A.9 (AdamW with weight decay on every parameter,
+// The synthetic recipes follow docs/math/tasks.md §A.9 (AdamW with weight decay on every parameter,
 // linear warm-up then cosine decay to 1e-3 of the peak, no clipping, validation every 100
 // steps) at a budget sized for a 2-core CPU; the README's experiment section says what the
 // paper ran and what we changed. The text recipes follow §B.2's shape (β2 0.95, clipping 1.0,
@@ -33,6 +33,9 @@ struct TrainOptions {
   TokenWidth token_width = TokenWidth::u16;
   int64_t vocab_size = 0;                 // tokens: the tokenizer's vocabulary (0: from --model-config)
   int64_t mqar_eval_pairs = 16, mqar_eval_length = 128;
+  int64_t curriculum_steps = 0;           // parity, modular_arithmetic: the longest training length
+                                          // grows from the shortest to the longest over these
+                                          // steps (0: off; -1: half the steps, resolved by validate)
 
   // Optimisation.
   int64_t steps = 1000;

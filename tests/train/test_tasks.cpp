@@ -123,6 +123,37 @@ TEST_CASE("tasks parity labels lengths and masks") {
   }
 }
 
+TEST_CASE("tasks length curriculum grows the longest training length linearly") {
+  const LengthRange full{3, 40};
+  // Hand-computed caps: 3 + ceil((i + 1) / 100 · 37) over a ramp of 100 examples.
+  CHECK(curriculum_range(full, 0, 100).max == 4);    // ceil(0.37) = 1
+  CHECK(curriculum_range(full, 49, 100).max == 22);  // ceil(18.5) = 19
+  CHECK(curriculum_range(full, 98, 100).max == 40);  // ceil(36.63) = 37
+  CHECK(curriculum_range(full, 99, 100).max == 40);
+  CHECK(curriculum_range(full, 5000, 100).max == 40);
+  CHECK(curriculum_range(full, 7, 0).max == 40);  // no curriculum
+  CHECK(curriculum_range(full, 0, 100).min == 3);
+
+  // Through the tasks: early examples are short, later ones span the whole range, and
+  // validation/test are untouched.
+  ParityTask parity(ParityOptions{.seed = 7, .curriculum_examples = 1000});
+  ModularArithmeticTask arithmetic(ModularArithmeticOptions{.seed = 7, .curriculum_examples = 1000});
+  ParityTask plain(ParityOptions{.seed = 7});
+  int64_t longest_late = 0;
+  for (uint64_t i = 0; i < 100; ++i) {
+    CAPTURE(i);
+    const int64_t cap = curriculum_range(full, i, 1000).max;
+    CHECK(parity.length_of(parity.example(Split::train, i)) <= cap);
+    CHECK(arithmetic.length_of(arithmetic.example(Split::train, i)) <= cap);
+    CHECK(parity.example(Split::validation, i).input == plain.example(Split::validation, i).input);
+    longest_late = std::max(longest_late, parity.length_of(parity.example(Split::train, 2000 + i)));
+  }
+  CHECK(longest_late > 30);
+  // A curriculum example is a pure function of its index (resume draws the same data).
+  CHECK(parity.example(Split::train, 42).input ==
+        ParityTask(ParityOptions{.seed = 7, .curriculum_examples = 1000}).example(Split::train, 42).input);
+}
+
 TEST_CASE("tasks modular arithmetic hand-checked examples") {
   // docs/math/tasks.md §A.3: 4 + 3 + 2 − 4 − 0 = 5 -> 0.
   CHECK(ModularArithmeticTask::evaluate({9, 1, 8, 1, 7, 2, 9, 2, 5}) == 0);

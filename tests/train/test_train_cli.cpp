@@ -47,6 +47,9 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(train_with({"--steps", "0"}), doctest::Contains("--steps expects a positive integer"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--lr", "-1"}), doctest::Contains("--lr expects a positive number"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--steps", "10", "--warmup", "20"}), doctest::Contains("must not exceed --steps"), Error);
+    CHECK_THROWS_WITH_AS(train_with({"--steps", "10", "--curriculum", "20"}),
+                         doctest::Contains("--curriculum (20) must not exceed --steps (10)"), Error);
+    CHECK_THROWS_WITH_AS(train_with({"--curriculum", "-1"}), doctest::Contains("--curriculum"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--final-lr-factor", "2"}), doctest::Contains("--final-lr-factor must be in [0, 1]"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--schedule", "step"}), doctest::Contains("--schedule must be cosine, linear or constant"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--device", "tpu"}), doctest::Contains("--device must be cpu or cuda"), Error);

@@ -122,11 +122,19 @@ TEST_SUITE("unit") {
     o.decay = nn::Decay::linear;
     o.clip = 0.5;
     o.seed = 77;
+    o.curriculum_steps = 3;
     const TrainOptions back = options_from_json(nn::Json::parse(options_to_json(o).dump()));
     CHECK(options_to_json(back) == options_to_json(o));
     CHECK(back.overrides == o.overrides);
     CHECK(back.shape.chunk_size == 16);
     CHECK(back.seed == 77);
+    CHECK(back.curriculum_steps == 3);
+    // The parity recipe's curriculum (half the steps) is resolved before it is saved.
+    TrainOptions recipe = default_recipe("parity");
+    validate(recipe);
+    CHECK(recipe.curriculum_steps == recipe.steps / 2);
+    CHECK(recipe.weight_decay == 0);
+    CHECK(default_recipe("modular_arithmetic").curriculum_steps == 0);
   }
 
   TEST_CASE("resuming on a GPU that cannot be used is refused and the run is left as it was") {

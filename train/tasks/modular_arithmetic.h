@@ -1,5 +1,5 @@
 #pragma once
-// Modular arithmetic without brackets (tasks.md §A.3, §A.6). Vocab 10: 0 PAD, 1 '+',
+// Modular arithmetic without brackets (docs/math/tasks.md §A.3, §A.6). Vocab 10: 0 PAD, 1 '+',
 // 2 '−', 3 '×', 4 '=', 5..9 the digits 0..4 (modulus 5). A sample of odd length L = 2n − 1
 // is `d op d op … d = r`: n − 1 numbers alternating with operators, '=' at L − 2 and the
 // result r at L − 1, evaluated with × binding tighter than ±, left to right, and reduced
@@ -16,6 +16,7 @@ struct ModularArithmeticOptions {
   uint64_t seed = 0;
   LengthRange train_lengths{3, 40};
   LengthRange eval_lengths{40, 256};
+  uint64_t curriculum_examples = 0;  // see curriculum_range (parity.h)
 };
 
 class ModularArithmeticTask : public Task {

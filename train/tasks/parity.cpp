@@ -1,8 +1,18 @@
 #include "train/tasks/parity.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine/error.h"
 
 namespace hqlt::train {
+
+LengthRange curriculum_range(const LengthRange& range, uint64_t index, uint64_t ramp_examples) {
+  if (ramp_examples == 0 || index >= ramp_examples) return range;
+  const double done = double(index + 1) / double(ramp_examples);
+  const int64_t cap = range.min + int64_t(std::ceil(done * double(range.max - range.min)));
+  return {range.min, std::min(cap, range.max)};
+}
 
 ParityTask::ParityTask(const ParityOptions& options) : options_(options) {
   for (const LengthRange& r : {options.train_lengths, options.eval_lengths}) {
@@ -14,7 +24,9 @@ ParityTask::ParityTask(const ParityOptions& options) : options_(options) {
 
 std::vector<int64_t> ParityTask::sequence(Split split, uint64_t index) const {
   ExampleRng rng(options_.seed, split, index);
-  const LengthRange& range = split == Split::train ? options_.train_lengths : options_.eval_lengths;
+  const LengthRange range = split == Split::train
+                                ? curriculum_range(options_.train_lengths, index, options_.curriculum_examples)
+                                : options_.eval_lengths;
   const int64_t length = rng.integer(range.min, range.max);
   std::vector<int64_t> seq(static_cast<size_t>(length));
   int64_t ones = 0;

@@ -17,6 +17,7 @@ struct TaskOptions {
   int64_t seq_len = 256;                // text, tokens: window length T
   TokenWidth token_width = TokenWidth::u16;  // tokens
   int64_t vocab_size = 0;               // tokens (from the model config)
+  uint64_t curriculum_examples = 0;     // parity, modular_arithmetic: see curriculum_range
   MqarOptions mqar;                     // mqar (its seed is replaced by `seed`)
 };
 
