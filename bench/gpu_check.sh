@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command to check the CUDA backend whenever a GPU is at hand (issue 6):
+# One command to check the CUDA backend whenever a GPU is at hand:
 #
 #   bash bench/gpu_check.sh [build-dir]        (default: build-gpu)
 #   HQLT_PREBUILT=.prebuilt bash bench/gpu_check.sh   (binaries from bench/gpu_deps.sh --prebuilt)

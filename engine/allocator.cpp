@@ -8,7 +8,7 @@
 #include "engine/error.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/runtime.h"
+#include "engine/cuda/runtime.h"
 #endif
 
 namespace hqlt::memory {

@@ -157,7 +157,6 @@ size_t tape_size() {
   compact();
   return tape.nodes.size();
 }
-void clear_tape() { tape.nodes.clear(); }
 
 }  // namespace autograd
 }  // namespace hqlt

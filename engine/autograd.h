@@ -72,8 +72,6 @@ void backward(const Tensor& root, const Tensor& gradient);
 
 // Number of live nodes on this thread's tape (for tests and leak checks).
 size_t tape_size();
-// Drops this thread's tape (the order only; graphs still held by tensors stay alive).
-void clear_tape();
 
 }  // namespace autograd
 }  // namespace hqlt

@@ -9,8 +9,8 @@
 #include "engine/strided_loop.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/copy.h"
-#include "cuda/runtime.h"
+#include "engine/cuda/copy.h"
+#include "engine/cuda/runtime.h"
 #endif
 
 namespace hqlt {

@@ -7,9 +7,9 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "io/json.h"
+#include "io/safetensors.h"
 #include "models/config_json.h"
-#include "nn/json.h"
-#include "nn/safetensors.h"
 
 namespace hqlt::models {
 namespace {
@@ -139,11 +139,11 @@ void save_pretrained(const CausalLM& model, const std::string& dir) {
   make_folder(dir, "save_pretrained");
   // Weights first: a folder whose config.json is fresh has fresh weights too.
   const std::vector<nn::NamedTensor> params = model.named_parameters();
-  nn::save_safetensors(path_in(dir, kWeightsFile), params, {{"format", "pt"}});
-  nn::Json config = config_to_json(model.config());
+  io::save_safetensors(path_in(dir, kWeightsFile), params, {{"format", "pt"}});
+  io::Json config = config_to_json(model.config());
   const bool f64 = !params.empty() && params.front().second.dtype() == DType::f64;
   config.set("torch_dtype", f64 ? "float64" : "float32");
-  nn::write_json_file(path_in(dir, kConfigFile), config, 2);
+  io::write_json_file(path_in(dir, kConfigFile), config, 2);
 }
 
 std::shared_ptr<CausalLM> load_pretrained(const std::string& dir, DType dtype, std::string* config_warning) {
@@ -158,7 +158,7 @@ std::shared_ptr<CausalLM> load_pretrained(const std::string& dir, DType dtype, s
   if (config_warning) *config_warning = parsed.warning;
 
   // Check the header against the model before reading any data.
-  const nn::SafetensorsHeader header = nn::read_safetensors_header(weights_path);
+  const io::SafetensorsHeader header = io::read_safetensors_header(weights_path);
   Generator init_gen{0, 0};  // the initial values are overwritten by the load
   auto model = std::make_shared<CausalLM>(parsed.config, init_gen);
   if (dtype != DType::f32) model->to(dtype);
@@ -168,7 +168,7 @@ std::shared_ptr<CausalLM> load_pretrained(const std::string& dir, DType dtype, s
   const bool tied_head_in_file = parsed.config.tie_word_embeddings && !wanted.count("lm_head.weight");
   std::vector<std::string> unexpected, missing;
   std::set<std::string> present;
-  for (const nn::SafetensorsEntry& e : header.entries) {
+  for (const io::SafetensorsEntry& e : header.entries) {
     auto it = wanted.find(e.name);
     if (it == wanted.end()) {
       // A tied checkpoint may carry the head as a copy of the embeddings; it is not used.
@@ -192,7 +192,7 @@ std::shared_ptr<CausalLM> load_pretrained(const std::string& dir, DType dtype, s
              " unexpected tensor(s) that config.json does not imply: ", name_list(unexpected));
 
   // Read the data and convert it to the model's dtype (BF16/F16 arrive as f32 already).
-  nn::SafetensorsFile file = nn::load_safetensors(weights_path);
+  io::SafetensorsFile file = io::load_safetensors(weights_path);
   nn::StateDict state;
   NoGrad no_grad;
   for (auto& [name, t] : file.tensors) {
@@ -223,7 +223,7 @@ void save_training_state(const std::string& dir, const nn::AdamW& optimizer, con
   for (const auto& [name, t] : state.extra_tensors) tensors.emplace_back(kExtraTensorPrefix + name, t);
 
   const nn::AdamWOptions& opt = optimizer.options();
-  nn::Metadata meta = {
+  io::Metadata meta = {
       {"format", kTrainingStateFormat},
       {"version", "1"},
       {"step", std::to_string(state.step)},
@@ -237,13 +237,13 @@ void save_training_state(const std::string& dir, const nn::AdamW& optimizer, con
       {"optimizer.eps", double_text(opt.eps)},
   };
   for (const auto& [key, value] : state.extra) meta.emplace_back("extra." + key, value);
-  nn::save_safetensors(path_in(dir, kTrainingStateFile), tensors, meta);
+  io::save_safetensors(path_in(dir, kTrainingStateFile), tensors, meta);
 }
 
 TrainingState load_training_state(const std::string& dir, nn::AdamW& optimizer) {
   const std::string path = path_in(dir, kTrainingStateFile);
   require_file(path, "load_training_state", "saved by save_training_state");
-  nn::SafetensorsFile file = nn::load_safetensors(path);
+  io::SafetensorsFile file = io::load_safetensors(path);
 
   std::map<std::string, std::string> meta;
   for (const auto& [k, v] : file.metadata) meta[k] = v;

@@ -18,7 +18,7 @@
 // old file or the new one. Loading is strict and every problem is one hqlt::Error naming the
 // file: a missing or unexpected tensor, a wrong shape, a dtype that is not a float type
 // (F32, BF16, F16 and F64 are accepted and converted to the model's dtype; BF16/F16 widen
-// exactly), or a malformed file (truncated, lying header, ... — nn/safetensors.h).
+// exactly), or a malformed file (truncated, lying header, ... — io/safetensors.h).
 // With tie_word_embeddings the head reuses the embedding table: lm_head.weight is not
 // saved, and is accepted (and ignored) when a tied checkpoint carries it anyway.
 #include <cstdint>

@@ -8,7 +8,7 @@
 namespace hqlt::models {
 namespace {
 
-using nn::Json;
+using io::Json;
 
 // One config key: how to read it into a ModelConfig and how to write it back.
 struct Key {
@@ -302,7 +302,7 @@ Json config_to_json(const ModelConfig& config) {
 }
 
 ConfigFromJson read_config_file(const std::string& path) {
-  Json json = nn::read_json_file(path);
+  Json json = io::read_json_file(path);
   try {
     return config_from_json(json);
   } catch (const Error& e) {
@@ -312,7 +312,7 @@ ConfigFromJson read_config_file(const std::string& path) {
 
 void write_config_file(const std::string& path, const ModelConfig& config) {
   config.validate();
-  nn::write_json_file(path, config_to_json(config), 2);
+  io::write_json_file(path, config_to_json(config), 2);
 }
 
 }  // namespace hqlt::models

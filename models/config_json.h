@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "io/json.h"
 #include "models/config.h"
-#include "nn/json.h"
 
 namespace hqlt::models {
 
@@ -38,13 +38,13 @@ struct ConfigFromJson {
   std::string warning;                    // "" when unknown_keys is empty
 };
 
-ConfigFromJson config_from_json(const nn::Json& json);
-nn::Json config_to_json(const ModelConfig& config);
+ConfigFromJson config_from_json(const io::Json& json);
+io::Json config_to_json(const ModelConfig& config);
 
 // The class name the reference registers for a family: "HybridQLTForCausalLM", ...
 const char* architecture_name(ModelType type);
 
-// Files. Errors name the path; write is atomic (nn/atomic_file.h).
+// Files. Errors name the path; write is atomic (io/atomic_file.h).
 ConfigFromJson read_config_file(const std::string& path);
 void write_config_file(const std::string& path, const ModelConfig& config);
 

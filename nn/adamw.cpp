@@ -10,7 +10,7 @@
 #include "nn/embedding.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/optim.h"
+#include "nn/optim_cuda.h"
 #endif
 
 namespace hqlt::nn {
@@ -99,7 +99,7 @@ void AdamW::step() {
                                                   options_.eps, step_size, bc2_sqrt);
         T *pp = p.data<T>(), *m = st.exp_avg.data<T>(), *v = st.exp_avg_sq.data<T>();
 #ifdef HQLT_HAS_CUDA
-        if (p.device() == Device::cuda) return cuda::adamw_update(pp, g.data<T>(), m, v, p.numel(), c);
+        if (p.device() == Device::cuda) return adamw_update_cuda(pp, g.data<T>(), m, v, p.numel(), c);
 #endif
         adamw_update<T>(pp, g.data<T>(), m, v, p.numel(), c);
       });

@@ -1,6 +1,6 @@
 #pragma once
 // AdamW's per-element update (nn/adamw.h has the formulas), written once for the CPU loop
-// (adamw.cpp) and the CUDA kernel (cuda/optim.cu), in the parameter's own type.
+// (adamw.cpp) and the CUDA kernel (nn/optim_cuda.cu), in the parameter's own type.
 #include <cmath>
 
 #include "engine/host_device.h"

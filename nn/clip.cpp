@@ -7,7 +7,8 @@
 #include "engine/strided_loop.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/optim.h"
+#include "nn/optim_cuda.h"
+#include "ops/reduce/reduce_cuda.h"
 #endif
 
 namespace hqlt::nn {
@@ -43,7 +44,7 @@ double grad_norm(const std::vector<Tensor>& params) {
     if (!g.is_contiguous()) g = clone_contiguous(g);
     total += dispatch_float(g.dtype(), "grad_norm", [&]<typename T>() {
 #ifdef HQLT_HAS_CUDA
-      if (g.device() == Device::cuda) return cuda::sum_of_squares(g.data<T>(), g.numel());
+      if (g.device() == Device::cuda) return sum_of_squares_cuda(g.data<T>(), g.numel());
 #endif
       return sum_of_squares(g.data<T>(), g.numel());
     });
@@ -64,7 +65,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     if (g.device() == Device::cuda) {
       Tensor dense = g.is_contiguous() ? g : clone_contiguous(g);
       dispatch_float(g.dtype(), "clip_grad_norm", [&]<typename T>() {
-        cuda::scale_in_place(dense.data<T>(), dense.numel(), T(coef));
+        detail::scale_in_place_cuda(dense.data<T>(), dense.numel(), T(coef));
       });
       if (!g.is_contiguous()) copy_into(g, dense);
       continue;

@@ -3,7 +3,7 @@
 #include "ops/reduce/reduce.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/reduce.h"
+#include "ops/reduce/reduce_cuda.h"
 #endif
 
 namespace hqlt::ops {
@@ -65,7 +65,7 @@ Strides broadcast_strides(const Tensor& t, const Shape& target) {
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;
 #ifdef HQLT_HAS_CUDA
-  if (grad.device() == Device::cuda) return cuda::sum_to(grad, shape);
+  if (grad.device() == Device::cuda) return detail::sum_to_cuda(grad, shape);
 #endif
   // Sum the leading dims the broadcast added, then the dims that were 1.
   size_t lead = grad.shape().size() - shape.size();

@@ -1,10 +1,7 @@
 #include "train/device_option.h"
 
+#include "engine/device.h"
 #include "engine/error.h"
-
-#ifdef HQLT_HAS_CUDA
-#include "cuda/runtime.h"
-#endif
 
 namespace hqlt::train {
 
@@ -15,11 +12,10 @@ Device parse_device(const std::string& name, const char* command) {
 
 void require_device(Device device, const char* command) {
   if (device != Device::cuda) return;
-#ifdef HQLT_HAS_CUDA
-  cuda::require_device();
-#else
-  fail(command, ": --device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
-#endif
+  if (!cuda_built())
+    fail(command,
+         ": --device cuda: this hqlt was built without CUDA (configure with -DHQLT_CUDA=ON); use --device cpu");
+  require_cuda();
 }
 
 }  // namespace hqlt::train

@@ -62,8 +62,8 @@ MetricsLog::~MetricsLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void MetricsLog::write(const nn::Json::Object& record) {
-  std::string line = nn::Json(record).dump() + "\n";
+void MetricsLog::write(const io::Json::Object& record) {
+  std::string line = io::Json(record).dump() + "\n";
   size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
@@ -74,14 +74,14 @@ void MetricsLog::write(const nn::Json::Object& record) {
   if (::fsync(fd_) != 0) io_error("cannot sync to disk", path_);
 }
 
-std::vector<nn::Json> read_metrics(const std::string& path) {
+std::vector<io::Json> read_metrics(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   HQLT_CHECK(in, "metrics log ", path, ": cannot open for reading");
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string text = buffer.str();
 
-  std::vector<nn::Json> records;
+  std::vector<io::Json> records;
   size_t start = 0;
   for (size_t line_no = 1; start < text.size(); ++line_no) {
     size_t newline = text.find('\n', start);
@@ -90,7 +90,7 @@ std::vector<nn::Json> read_metrics(const std::string& path) {
     start = complete ? newline + 1 : text.size();
     if (line.empty()) continue;
     try {
-      nn::Json record = nn::Json::parse(line);
+      io::Json record = io::Json::parse(line);
       HQLT_CHECK(record.is_object(), "expected a JSON object, got ", record.type_name());
       records.push_back(std::move(record));
     } catch (const Error& e) {

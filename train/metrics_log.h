@@ -1,6 +1,6 @@
 #pragma once
 // metrics.jsonl: a training run's metrics as JSON lines, one compact JSON object per line,
-// e.g. {"step":10,"loss":0.5,"lr":0.0003}, appended as the run goes (encoding: nn/json.h,
+// e.g. {"step":10,"loss":0.5,"lr":0.0003}, appended as the run goes (encoding: io/json.h,
 // so NaN and Infinity from a diverged run survive).
 //
 // Crash safety: each line goes out in one write() and is fsynced before write returns, so
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/json.h"
+#include "io/json.h"
 
 namespace hqlt::train {
 
@@ -28,7 +28,7 @@ class MetricsLog {
 
   // Appends one record as a line and syncs it to disk:
   //   log.write({{"step", 10}, {"loss", 0.5}});
-  void write(const nn::Json::Object& record);
+  void write(const io::Json::Object& record);
 
   const std::string& path() const { return path_; }
 
@@ -38,6 +38,6 @@ class MetricsLog {
 };
 
 // Every record of a metrics.jsonl file, in order (each a JSON object).
-std::vector<nn::Json> read_metrics(const std::string& path);
+std::vector<io::Json> read_metrics(const std::string& path);
 
 }  // namespace hqlt::train

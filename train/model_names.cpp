@@ -1,8 +1,8 @@
 #include "train/model_names.h"
 
 #include "engine/error.h"
+#include "io/json.h"
 #include "models/config_json.h"
-#include "nn/json.h"
 
 namespace hqlt::train {
 
@@ -69,7 +69,7 @@ ModelConfig named_model_config(const std::string& name, int64_t vocab_size, cons
 
 ModelConfig apply_overrides(const ModelConfig& config, const std::vector<std::string>& overrides) {
   if (overrides.empty()) return config;
-  nn::Json json = models::config_to_json(config);
+  io::Json json = models::config_to_json(config);
   for (const std::string& item : overrides) {
     const size_t eq = item.find('=');
     HQLT_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", item, "'");
@@ -77,11 +77,11 @@ ModelConfig apply_overrides(const ModelConfig& config, const std::vector<std::st
     HQLT_CHECK(key != "model_type", "--set cannot change model_type; pick another --model");
     HQLT_CHECK(json.find(key) != nullptr, "--set: unknown config key '", key, "' for ",
                models::model_type_name(config.model_type));
-    nn::Json value;
+    io::Json value;
     try {
-      value = nn::Json::parse(text);
+      value = io::Json::parse(text);
     } catch (const Error&) {
-      value = nn::Json(text);  // a bare word: attn_mode=chunk
+      value = io::Json(text);  // a bare word: attn_mode=chunk
     }
     json.set(key, value);
   }

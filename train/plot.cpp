@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "engine/error.h"
-#include "nn/atomic_file.h"
+#include "io/atomic_file.h"
 
 // The stb headers are single-file libraries: the implementation is compiled here, with
 // static linkage so that no other file's copy can clash with it.
@@ -399,7 +399,7 @@ void write_line_plot(const PlotSpec& spec, const std::string& path) {
   };
   int ok = stbi_write_png_to_func(append, &png, spec.width, spec.height, 3, pixels.data(), spec.width * 3);
   HQLT_CHECK(ok != 0 && !png.empty(), "plot '", spec.title, "': PNG encoding failed for ", path);
-  nn::write_file_atomically(path, [&](nn::FileSink& sink) { sink.write(png); });
+  io::write_file_atomically(path, [&](io::FileSink& sink) { sink.write(png); });
 }
 
 }  // namespace hqlt::train

@@ -5,7 +5,7 @@
 // ten), tick labels, axis labels, a title, a legend, and one anti-aliased line per series.
 //
 // Text uses stb_easy_font (a tiny segment font made of rectangles, so no font file is
-// needed); the PNG is encoded by stb_image_write and written atomically (nn/atomic_file.h).
+// needed); the PNG is encoded by stb_image_write and written atomically (io/atomic_file.h).
 //
 // Data handling:
 //   * Points whose x or y is NaN or infinite are skipped, and so are points with y <= 0 on a

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "engine/error.h"
-#include "nn/atomic_file.h"
+#include "io/atomic_file.h"
 #include "train/metrics_log.h"
 
 namespace hqlt::train {
@@ -34,7 +34,7 @@ std::string open_checkpoint(const RunDir& run) {
 
 TrainOptions read_run_options(const RunDir& run) {
   HQLT_CHECK(fs::exists(run.options()), "'", run.path, "' is not a training run (no train_options.json)");
-  return options_from_json(nn::read_json_file(run.options()));
+  return options_from_json(io::read_json_file(run.options()));
 }
 
 std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& task) {
@@ -59,9 +59,9 @@ std::string new_run_path(const std::string& task, const std::string& model) {
 void truncate_metrics(const std::string& path, int64_t step) {
   if (!fs::exists(path)) return;
   std::string kept;
-  for (const nn::Json& record : read_metrics(path))
+  for (const io::Json& record : read_metrics(path))
     if (record.value("step", int64_t(0)) <= step) kept += record.dump() + "\n";
-  nn::write_file_atomically(path, [&](nn::FileSink& sink) { sink.write(kept); });
+  io::write_file_atomically(path, [&](io::FileSink& sink) { sink.write(kept); });
 }
 
 }  // namespace hqlt::train

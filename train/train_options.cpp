@@ -76,19 +76,19 @@ nn::Decay parse_decay(const std::string& name) {
 
 }  // namespace
 
-nn::Json options_to_json(const TrainOptions& o) {
-  nn::Json j = nn::Json::object();
+io::Json options_to_json(const TrainOptions& o) {
+  io::Json j = io::Json::object();
   j.set("task", o.task);
   j.set("model", o.model);
   j.set("model_config_path", o.model_config_path);
-  nn::Json overrides = nn::Json::array();
+  io::Json overrides = io::Json::array();
   for (const std::string& s : o.overrides) overrides.push_back(s);
   j.set("overrides", overrides);
   j.set("hidden_size", o.shape.hidden_size);
   j.set("num_layers", o.shape.num_layers);
   j.set("num_heads", o.shape.num_heads);
-  j.set("chunk_size", o.shape.chunk_size ? nn::Json(*o.shape.chunk_size) : nn::Json());
-  j.set("intermediate_size", o.shape.intermediate_size ? nn::Json(*o.shape.intermediate_size) : nn::Json());
+  j.set("chunk_size", o.shape.chunk_size ? io::Json(*o.shape.chunk_size) : io::Json());
+  j.set("intermediate_size", o.shape.intermediate_size ? io::Json(*o.shape.intermediate_size) : io::Json());
   j.set("initializer_range", o.shape.initializer_range);
   j.set("data_path", o.data_path);
   j.set("seq_len", o.seq_len);
@@ -97,6 +97,7 @@ nn::Json options_to_json(const TrainOptions& o) {
   j.set("mqar_eval_pairs", o.mqar_eval_pairs);
   j.set("mqar_eval_length", o.mqar_eval_length);
   j.set("curriculum_steps", o.curriculum_steps);
+  j.set("curriculum_start", o.curriculum_start);
   j.set("steps", o.steps);
   j.set("batch_size", o.batch_size);
   j.set("lr", o.lr);
@@ -116,20 +117,20 @@ nn::Json options_to_json(const TrainOptions& o) {
   return j;
 }
 
-TrainOptions options_from_json(const nn::Json& j) {
+TrainOptions options_from_json(const io::Json& j) {
   HQLT_CHECK(j.is_object(), "train_options.json: expected a JSON object");
   TrainOptions o = default_recipe(j.at("task").as_string());
   o.model = j.value("model", o.model.c_str());
   o.model_config_path = j.value("model_config_path", "");
   o.overrides.clear();
-  if (const nn::Json* list = j.find("overrides"))
-    for (const nn::Json& s : list->as_array()) o.overrides.push_back(s.as_string());
+  if (const io::Json* list = j.find("overrides"))
+    for (const io::Json& s : list->as_array()) o.overrides.push_back(s.as_string());
   o.shape.hidden_size = j.value("hidden_size", o.shape.hidden_size);
   o.shape.num_layers = j.value("num_layers", o.shape.num_layers);
   o.shape.num_heads = j.value("num_heads", o.shape.num_heads);
-  const nn::Json* chunk = j.find("chunk_size");
+  const io::Json* chunk = j.find("chunk_size");
   o.shape.chunk_size = chunk && !chunk->is_null() ? std::optional<int64_t>(chunk->as_int()) : std::nullopt;
-  const nn::Json* inter = j.find("intermediate_size");
+  const io::Json* inter = j.find("intermediate_size");
   o.shape.intermediate_size = inter && !inter->is_null() ? std::optional<int64_t>(inter->as_int()) : std::nullopt;
   o.shape.initializer_range = j.value("initializer_range", o.shape.initializer_range);
   o.data_path = j.value("data_path", "");
@@ -139,6 +140,7 @@ TrainOptions options_from_json(const nn::Json& j) {
   o.mqar_eval_pairs = j.value("mqar_eval_pairs", o.mqar_eval_pairs);
   o.mqar_eval_length = j.value("mqar_eval_length", o.mqar_eval_length);
   o.curriculum_steps = j.value("curriculum_steps", int64_t(0));  // runs from before it: none
+  o.curriculum_start = j.value("curriculum_start", int64_t(0));
   o.steps = j.value("steps", o.steps);
   o.batch_size = j.value("batch_size", o.batch_size);
   o.lr = j.value("lr", o.lr);
@@ -167,6 +169,7 @@ std::unique_ptr<Task> make_task(const TrainOptions& o) {
   t.token_width = o.token_width;
   t.vocab_size = o.vocab_size;
   t.curriculum_examples = uint64_t(o.curriculum_steps) * uint64_t(o.batch_size);
+  t.curriculum_start = o.curriculum_start;
   t.mqar.eval_pairs = o.mqar_eval_pairs;
   t.mqar.eval_length = o.mqar_eval_length;
   if ((o.task == "text" || o.task == "tokens") && o.data_path.empty())

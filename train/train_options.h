@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/json.h"
+#include "io/json.h"
 #include "nn/schedule.h"
 #include "train/model_names.h"
 #include "train/tasks/registry.h"
@@ -36,6 +36,7 @@ struct TrainOptions {
   int64_t curriculum_steps = 0;           // parity, modular_arithmetic: the longest training length
                                           // grows from the shortest to the longest over these
                                           // steps (0: off; -1: half the steps, resolved by validate)
+  int64_t curriculum_start = 0;           // the longest training length at step 0 (0: the shortest)
 
   // Optimisation.
   int64_t steps = 1000;
@@ -66,8 +67,8 @@ struct TrainOptions {
 TrainOptions default_recipe(const std::string& task);
 
 // The options that decide the run's numbers, as saved in train_options.json.
-nn::Json options_to_json(const TrainOptions& options);
-TrainOptions options_from_json(const nn::Json& json);
+io::Json options_to_json(const TrainOptions& options);
+TrainOptions options_from_json(const io::Json& json);
 
 // The task these options describe (reads the data file for text/tokens).
 std::unique_ptr<Task> make_task(const TrainOptions& options);

@@ -81,17 +81,17 @@ std::string format_rate(double tokens_per_s) {
 void write_curves(const Session& s) {
   Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}};
   Series train_acc{"train", {}, {}}, val_acc{"validation", {}, {}};
-  for (const nn::Json& r : read_metrics(s.run.metrics())) {
+  for (const io::Json& r : read_metrics(s.run.metrics())) {
     const std::string split = r.value("split", "");
     const double step = double(r.value("step", int64_t(0)));
     Series* loss = split == "train" ? &train_loss : split == "validation" ? &val_loss : nullptr;
     Series* acc = split == "train" ? &train_acc : split == "validation" ? &val_acc : nullptr;
     if (!loss) continue;
-    if (const nn::Json* v = r.find("loss"); v && v->is_number()) {
+    if (const io::Json* v = r.find("loss"); v && v->is_number()) {
       loss->x.push_back(step);
       loss->y.push_back(v->as_double());
     }
-    if (const nn::Json* v = r.find("accuracy"); v && v->is_number()) {
+    if (const io::Json* v = r.find("accuracy"); v && v->is_number()) {
       acc->x.push_back(step);
       acc->y.push_back(100 * v->as_double());
     }
@@ -115,8 +115,8 @@ void write_length_plot(const Session& s, const EvalResult& test) {
                   s.run.file("accuracy_by_length.png"));
 }
 
-nn::Json test_json(const Session& s, const EvalResult& test) {
-  nn::Json j = nn::Json::object();
+io::Json test_json(const Session& s, const EvalResult& test) {
+  io::Json j = io::Json::object();
   j.set("task", s.task->name());
   j.set("model", s.options.model);
   j.set("step", s.state.step);
@@ -124,9 +124,9 @@ nn::Json test_json(const Session& s, const EvalResult& test) {
   j.set("accuracy", test.accuracy.token_accuracy());
   j.set("sequence_accuracy", test.accuracy.sequence_accuracy());
   j.set("count", test.accuracy.sequences);
-  nn::Json buckets = nn::Json::array();
+  io::Json buckets = io::Json::array();
   for (const LengthBucket& b : test.buckets) {
-    nn::Json o = nn::Json::object();
+    io::Json o = io::Json::object();
     o.set("length_min", b.length_min);
     o.set("length_max", b.length_max);
     o.set("accuracy", b.accuracy());
@@ -247,7 +247,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   report.test = evaluate(*s.model, *s.task, Split::test, o.test_examples, o.batch_size);
   log.write({{"step", s.state.step}, {"split", "test"}, {"loss", report.test.loss},
              {"accuracy", report.test.accuracy.token_accuracy()}});
-  nn::write_json_file(s.run.file("test.json"), test_json(s, report.test));
+  io::write_json_file(s.run.file("test.json"), test_json(s, report.test));
   write_curves(s);
   write_length_plot(s, report.test);
   report.finished = true;
@@ -281,7 +281,7 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
   s.task = make_task(options);
   const models::ModelConfig config = make_model_config(options, s.task->vocab_size());
   fs::create_directories(run.path);
-  nn::write_json_file(run.options(), options_to_json(options));
+  io::write_json_file(run.options(), options_to_json(options));
   models::write_config_file(run.config(), config);
   Generator init{options.seed, 0};
   s.model = std::make_shared<models::CausalLM>(config, init);
@@ -328,7 +328,7 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
 std::string bucket_json_lines(const std::string& task, const EvalResult& result) {
   std::string out;
   for (const LengthBucket& b : result.buckets) {
-    nn::Json j = nn::Json::object();
+    io::Json j = io::Json::object();
     j.set("task", task);
     j.set("length_min", b.length_min);
     j.set("length_max", b.length_max);

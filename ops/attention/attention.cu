@@ -22,9 +22,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "cuda/blocks.cuh"
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/blocks.cuh"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/attention/attention_cuda.h"

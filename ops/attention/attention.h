@@ -22,7 +22,7 @@
 // window without `causal` is an error. k and v have as many heads as q (no grouped-query
 // sharing; every paper config is MHA).
 //
-//   q   [B, Tq, H, d_k]   any strides, f32 or f64 (k and v of the same dtype, all on cpu)
+//   q   [B, Tq, H, d_k]   any strides, f32 or f64 (k and v of the same dtype and device)
 //   k   [B, Tk, H, d_k]
 //   v   [B, Tk, H, d_v]   d_v may differ from d_k
 //   out [B, Tq, H, d_v]   contiguous

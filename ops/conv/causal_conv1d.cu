@@ -4,8 +4,8 @@
 // sums per block of 128 rows, then a sum over the blocks in order (the CPU's order).
 #include <cuda_runtime.h>
 
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "engine/dtype.h"
 #include "ops/conv/causal_conv1d_cuda.h"
 

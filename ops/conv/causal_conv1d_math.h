@@ -1,7 +1,7 @@
 #pragma once
 // The per-element math of causal_conv1d (causal_conv1d.h), written once for the CUDA
 // kernels (causal_conv1d.cu) and checked on the host against the CPU loops
-// (tests/ops/test_causal_conv1d_math.cpp). The CPU loops keep their own row-major order so
+// (tests/ops/test_conv_math.cpp). The CPU loops keep their own row-major order so
 // that they vectorise over channels; each function here adds the same terms in the same
 // order as they do (ascending tap j, ascending row within a block, blocks in order).
 #include <cstdint>

@@ -3,8 +3,8 @@
 // by the delta rule and the hybrid op's FW part (hybrid_chunk.cu): one thread per row of
 // B·T·H, grid-stride, adding each slice's share of ∂L/∂Q̂, ∂L/∂K̂, ∂L/∂β in a fixed order.
 // Included by .cu files only.
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "ops/delta_rule/delta_rule_blocks.h"
 
 namespace hqlt::detail::delta_blocks {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "cuda/elementwise.h"
+#include "ops/elementwise/elementwise_cuda.h"
 #include "ops/elementwise/map.h"
 #include "ops/kernel_math.h"
 
@@ -11,11 +11,11 @@ namespace {
 
 using autograd::TensorList;
 using Needs = std::vector<bool>;
-using cuda::BinaryKind;
-using cuda::UnaryFn;
-using cuda::UnaryKind;
+using detail::BinaryKind;
+using detail::UnaryFn;
+using detail::UnaryKind;
 
-// True when the op runs its cuda kernel (cuda/elementwise.cu) rather than the CPU map.
+// True when the op runs its cuda kernel (elementwise.cu) rather than the CPU map.
 bool on_cuda(const Tensor& t) {
 #ifdef HQLT_HAS_CUDA
   return t.device() == Device::cuda;
@@ -38,12 +38,12 @@ enum class SavedValue { input, output };
 template <typename F, typename D>
 Tensor unary_op(const char* name, const Tensor& x, SavedValue saved, UnaryFn fn, F f, D deriv) {
   check_unary(name, x);
-  Tensor y = on_cuda(x) ? cuda::unary(name, fn, x)
+  Tensor y = on_cuda(x) ? detail::unary_cuda(name, fn, x)
                         : dispatch_float(x.dtype(), name, [&]<typename T>() { return ops::unary_map<T>(x, f); });
   if (autograd::needs_grad({x})) {
     Tensor v = (saved == SavedValue::input ? x : y).detach();
     autograd::record(name, {x}, {y}, [v, fn, deriv, name](const TensorList& g, const Needs&) {
-      if (on_cuda(v)) return TensorList{cuda::unary_grad(name, fn, g[0], v)};
+      if (on_cuda(v)) return TensorList{detail::unary_grad_cuda(name, fn, g[0], v)};
       Tensor dx = dispatch_float(v.dtype(), name, [&]<typename T>() {
         return ops::binary_map<T>(name, g[0], v, [&](T gi, T vi) { return gi * T(deriv(vi)); });
       });
@@ -64,7 +64,7 @@ void check_binary(const char* op, const Tensor& a, const Tensor& b) {
 template <typename F, typename DA, typename DB>
 Tensor binary_op(const char* name, const Tensor& a, const Tensor& b, BinaryKind kind, F f, DA da, DB db) {
   check_binary(name, a, b);
-  Tensor out = on_cuda(a) ? cuda::binary(name, kind, a, b) : dispatch_float(a.dtype(), name, [&]<typename T>() {
+  Tensor out = on_cuda(a) ? detail::binary_cuda(name, kind, a, b) : dispatch_float(a.dtype(), name, [&]<typename T>() {
     return ops::binary_map<T>(name, a, b, f);
   });
   if (autograd::needs_grad({a, b})) {
@@ -74,7 +74,7 @@ Tensor binary_op(const char* name, const Tensor& a, const Tensor& b, BinaryKind 
       if (on_cuda(sa)) {  // the same two steps, on the GPU
         for (int i = 0; i < 2; ++i) {
           if (!needs[size_t(i)]) continue;
-          Tensor full = cuda::binary_grad(name, kind, i, g[0], sa, sb);
+          Tensor full = detail::binary_grad_cuda(name, kind, i, g[0], sa, sb);
           grads[size_t(i)] = ops::sum_to(full, (i == 0 ? sa : sb).shape());
         }
         return grads;

@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "engine/dtype.h"
 #include "ops/embedding/embedding_cuda.h"
 

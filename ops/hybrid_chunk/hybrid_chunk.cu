@@ -11,8 +11,8 @@
 //              finish_kernel, which adds the shares and applies the ℓ2 backward.
 #include <cuda_runtime.h>
 
-#include "cuda/blocks.cuh"
-#include "cuda/check.h"
+#include "engine/cuda/blocks.cuh"
+#include "engine/cuda/check.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/delta_rule/delta_rule_finish.cuh"

@@ -8,9 +8,9 @@
 //              reference_heads normaliser's terms, and φ').
 #include <cuda_runtime.h>
 
-#include "cuda/blocks.cuh"
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/blocks.cuh"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/linear_attention/linear_attention_blocks.h"

@@ -6,8 +6,8 @@
 //   backward:  dlogits_kernel (one thread per logit), dmask_kernel (one per row).
 #include <cuda_runtime.h>
 
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/loss/cross_entropy_cuda.h"

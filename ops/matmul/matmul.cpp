@@ -5,7 +5,7 @@
 #include "ops/shape/views.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/blas.h"
+#include "engine/cuda/blas.h"
 #endif
 
 namespace hqlt {
@@ -131,6 +131,13 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
                      });
   }
   return out;
+}
+
+void set_matmul_allow_tf32(bool on) {
+#ifdef HQLT_HAS_CUDA
+  cuda::set_allow_tf32(on);
+#endif
+  (void)on;
 }
 
 }  // namespace hqlt

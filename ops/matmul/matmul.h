@@ -17,4 +17,8 @@ namespace hqlt {
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 
+// On cuda, lets cuBLAS run f32 GEMMs on TF32 tensor cores (a 10-bit mantissa, about 1e-3
+// relative error; off unless asked for, engine/cuda/blas.h). Nothing without CUDA.
+void set_matmul_allow_tf32(bool on);
+
 }  // namespace hqlt

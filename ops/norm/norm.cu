@@ -7,8 +7,8 @@
 //               groups in order (weight_finish_kernel) — deterministic, no atomics.
 #include <cuda_runtime.h>
 
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/norm/norm_cuda.h"

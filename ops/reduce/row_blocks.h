@@ -1,14 +1,15 @@
 #pragma once
 // One thread block per row: the shape the CUDA kernels of the row-wise ops (reduce, norm,
 // softmax, cross_entropy) share, written once as host/device code so that the CPU tests
-// run the very algorithm the GPU runs (tests/ops/test_row_blocks.cpp and the ops' *_math
-// tests), as ops/delta_rule/delta_rule_blocks.h does for the delta rule.
+// run the very algorithm the GPU runs (the ops' *_math tests, e.g.
+// tests/ops/test_reduce_math.cpp), as ops/delta_rule/delta_rule_blocks.h does for the
+// delta rule.
 //
 // Phases. A row's work is a sequence of phases; in each, thread t of kThreads computes its
 // own values from what earlier phases wrote, and a barrier ends the phase. HostPhases runs
 // the threads one after the other, BlockPhases (.cu files only) runs them on the card.
 //
-// Reductions in a fixed order, no atomics (issue 6): thread t folds elements t, t + P,
+// Reductions in a fixed order, no atomics: thread t folds elements t, t + P,
 // t + 2P, ... in that order, then the P partials are combined by halving (s[t] ⊕= s[t+w]
 // for w = P/2, ..., 1). The order depends on nothing but the row length, so every run
 // gives the same bits.
@@ -18,7 +19,7 @@
 #include "engine/host_device.h"
 
 #ifdef __CUDACC__
-#include "cuda/blocks.cuh"
+#include "engine/cuda/blocks.cuh"
 #endif
 
 namespace hqlt::detail::row_blocks {

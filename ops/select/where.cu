@@ -1,11 +1,11 @@
 // The CUDA kernel of where and masked_fill: one grid-stride walk over the output (the
-// strided geometry of cuda/strided.h, so broadcast and strided inputs need no copies),
+// strided geometry of engine/cuda/strided.h, so broadcast and strided inputs need no copies),
 // choosing each element by where_math.h's rule. A constant branch (masked_fill's value, a
 // gradient's zero) comes as a value with a null pointer.
 #include <cuda_runtime.h>
 
-#include "cuda/check.h"
-#include "cuda/strided.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/strided.h"
 #include "engine/dtype.h"
 #include "ops/select/where_cuda.h"
 #include "ops/select/where_math.h"

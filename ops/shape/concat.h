@@ -8,7 +8,7 @@
 // gradient that sits over it; split writes the gradient of each piece into its slice of
 // a zero tensor shaped like x (a piece whose output got no gradient contributes zeros).
 // No arithmetic happens, so these ops work for every dtype; gradients exist for f32/f64.
-// On cuda they move data with the engine's copy and fill kernels (cuda/copy.cu).
+// On cuda they move data with the engine's copy and fill kernels (engine/cuda/copy.cu).
 //
 //   concat xs:    k >= 1 tensors of one rank, dtype and device, equal except along dim
 //                 (e.g. [B, T_i, D] with dim = 1)            -> [B, Σ T_i, D]

@@ -11,7 +11,7 @@
 //
 // Backward: dx is the slice dout[.., before : before + N, ..] (a view); the padding got
 // a constant, so no gradient flows from it. Saved: only the offsets. On cuda the engine's
-// fill and copy kernels (cuda/copy.cu) do the work.
+// fill and copy kernels (engine/cuda/copy.cu) do the work.
 #include <cstdint>
 
 #include "engine/tensor.h"

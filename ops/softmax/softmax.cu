@@ -3,7 +3,7 @@
 // dim other than the last is read with its stride).
 #include <cuda_runtime.h>
 
-#include "cuda/check.h"
+#include "engine/cuda/check.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "ops/softmax/softmax_cuda.h"

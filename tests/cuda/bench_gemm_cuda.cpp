@@ -17,8 +17,8 @@
 #include "ops/matmul/matmul.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/blas.h"
 #include "cuda_timing.h"
+#include "engine/cuda/blas.h"
 #endif
 
 using namespace hqlt;

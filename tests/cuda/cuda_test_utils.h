@@ -18,7 +18,7 @@
 #include "engine/tensor.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/runtime.h"
+#include "engine/cuda/runtime.h"
 #endif
 
 namespace hqlt::testing {
@@ -29,14 +29,6 @@ inline std::string gpu_unavailable_reason() {
   return cuda::device_count() > 0 ? std::string() : "no CUDA GPU is available on this machine";
 #else
   return "this hqlt was built without CUDA (-DHQLT_CUDA=OFF)";
-#endif
-}
-
-inline bool built_with_cuda() {
-#ifdef HQLT_HAS_CUDA
-  return true;
-#else
-  return false;
 #endif
 }
 

@@ -13,7 +13,7 @@
 #include <functional>
 #include <vector>
 
-#include "cuda/check.h"
+#include "engine/cuda/check.h"
 
 namespace hqlt::testing {
 
@@ -57,7 +57,7 @@ inline bool full_bench() {
   return mode != nullptr && std::strcmp(mode, "full") == 0;
 }
 
-// The fused kernels' benchmark shapes (issue 6's table): B = 8, H = 16, d = 64 and 128,
+// The fused kernels' benchmark shapes: B = 8, H = 16, d = 64 and 128,
 // T = 1k / 4k / 16k, `bench(batch, heads, d, t, reps)` each (2 timed runs at 16k, 5
 // otherwise); without HQLT_BENCH=full one small shape once.
 inline void for_bench_shapes(const std::function<void(int64_t, int64_t, int64_t, int64_t, int)>& bench) {

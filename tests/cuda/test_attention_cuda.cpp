@@ -16,7 +16,7 @@ using hqlt::testing::run_on_both;
 
 namespace {
 
-// f32 relative tolerance of the issue; f64 shows the kernels compute the same sums.
+// The f32 relative tolerance asked of the kernels; f64 shows the kernels compute the same sums.
 double tol(DType dt) { return dt == DType::f32 ? 1e-4 : 1e-10; }
 
 struct Mask {

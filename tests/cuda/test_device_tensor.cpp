@@ -11,8 +11,8 @@
 #include "engine/tensor.h"
 
 #ifdef HQLT_HAS_CUDA
-#include "cuda/blas.h"
-#include "cuda/check.h"
+#include "engine/cuda/blas.h"
+#include "engine/cuda/check.h"
 #endif
 
 using namespace hqlt;
@@ -46,7 +46,7 @@ TEST_SUITE("cuda") {
                          doctest::Contains("test_device_tensor.cpp:"), Error);
     CHECK_NOTHROW(HQLT_CUDA_CHECK(cudaSuccess));
     CHECK_NOTHROW(HQLT_CUBLAS_CHECK(CUBLAS_STATUS_SUCCESS));
-    // TF32 is an explicit opt-in (cuda/blas.h).
+    // TF32 is an explicit opt-in (engine/cuda/blas.h).
     CHECK_FALSE(cuda::allow_tf32());
 #else
     HQLT_SKIP_WITHOUT_GPU();

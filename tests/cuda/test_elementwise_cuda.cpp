@@ -84,7 +84,7 @@ TEST_SUITE("cuda") {
       // x used twice: its gradient is accumulated on the GPU.
       run_on_both([](const std::vector<Tensor>& in) { return mul(in[0], sigmoid(in[0])) + in[0]; }, {g},
                   tol_for(dt));
-      // More elements than one grid covers (4096 × 256, cuda/strided.h), with a ragged
+      // More elements than one grid covers (4096 × 256, engine/cuda/strided.h), with a ragged
       // tail, so the grid-stride loop runs twice and stops short.
       Tensor big = randn({(int64_t(1) << 21) + 3}, dt);
       run_on_both([](const std::vector<Tensor>& in) { return silu(in[0]); }, {big}, tol_for(dt));

@@ -1,20 +1,20 @@
 // The host-side halves of the cuda kernels, checked on the CPU (no GPU needed): the
-// strided walk every generic kernel uses (cuda/strided.h) against plain strided indexing,
-// and the elementwise math (cuda/elementwise_math.h) against the CPU ops and their
+// strided walk every generic kernel uses (engine/cuda/strided.h) against plain strided indexing,
+// and the elementwise math (ops/elementwise/elementwise_math.h) against the CPU ops and their
 // autograd gradients.
 #include <doctest/doctest.h>
 
 #include <vector>
 
 #include "check_close.h"
-#include "cuda/elementwise_math.h"
-#include "cuda/strided.h"
+#include "engine/cuda/strided.h"
 #include "engine/tensor.h"
 #include "ops/elementwise/elementwise.h"
+#include "ops/elementwise/elementwise_math.h"
 
 using namespace hqlt;
-using cuda::BinaryKind;
-using cuda::UnaryKind;
+using detail::BinaryKind;
+using detail::UnaryKind;
 
 namespace {
 
@@ -113,8 +113,8 @@ TEST_SUITE("unit") {
       y.backward(ones(y.shape(), DType::f64));
       std::vector<double> yv = y.to_vector(), gv = x.grad().to_vector(), fy, dy;
       for (size_t i = 0; i < in.size(); ++i) {
-        fy.push_back(cuda::unary_f<double>(c.kind, in[i], c.scalar));
-        dy.push_back(cuda::unary_d<double>(c.kind, c.derivative_of_output ? yv[i] : in[i], c.scalar));
+        fy.push_back(detail::unary_f<double>(c.kind, in[i], c.scalar));
+        dy.push_back(detail::unary_d<double>(c.kind, c.derivative_of_output ? yv[i] : in[i], c.scalar));
       }
       testing::check_close(fy, yv, 1e-14);
       testing::check_close(dy, gv, 1e-14);
@@ -131,9 +131,9 @@ TEST_SUITE("unit") {
       out.backward(ones({5}, DType::f64));
       std::vector<double> f, da, db;
       for (size_t i = 0; i < 5; ++i) {
-        f.push_back(cuda::binary_f<double>(kind, signed_xs[i], xs[i]));
-        da.push_back(cuda::binary_da<double>(kind, signed_xs[i], xs[i]));
-        db.push_back(cuda::binary_db<double>(kind, signed_xs[i], xs[i]));
+        f.push_back(detail::binary_f<double>(kind, signed_xs[i], xs[i]));
+        da.push_back(detail::binary_da<double>(kind, signed_xs[i], xs[i]));
+        db.push_back(detail::binary_db<double>(kind, signed_xs[i], xs[i]));
       }
       testing::check_close(f, out.to_vector(), 1e-14);
       testing::check_close(da, a.grad().to_vector(), 1e-14);

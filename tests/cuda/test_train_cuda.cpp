@@ -12,13 +12,13 @@
 
 #include "check_close.h"
 #include "cuda_test_utils.h"
-#include "nn/safetensors.h"
 #include "engine/rng.h"
+#include "io/safetensors.h"
 #include "train/evaluate.h"
 #include "train/metrics_log.h"
 #include "train/model_names.h"
-#include "train/trainer.h"
 #include "train/tiny_runs.h"
+#include "train/trainer.h"
 
 using namespace hqlt;
 using namespace hqlt::train;
@@ -47,14 +47,14 @@ TrainOptions tiny(const std::string& model, const std::string& device) {
 
 std::vector<double> train_losses(const std::string& run) {
   std::vector<double> out;
-  for (const nn::Json& r : read_metrics(run + "/metrics.jsonl"))
+  for (const io::Json& r : read_metrics(run + "/metrics.jsonl"))
     if (r.value("split", "") == "train") out.push_back(r.find("loss")->as_double());
   return out;
 }
 
 std::vector<double> weights(const std::string& run) {
   std::vector<double> out;
-  for (const auto& [name, t] : nn::load_safetensors(run + "/checkpoint/model.safetensors").state_dict()) {
+  for (const auto& [name, t] : io::load_safetensors(run + "/checkpoint/model.safetensors").state_dict()) {
     const std::vector<double> v = t.to_vector();
     out.insert(out.end(), v.begin(), v.end());
   }

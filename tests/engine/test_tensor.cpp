@@ -4,7 +4,7 @@
 #include "engine/rng.h"
 #include "engine/tensor.h"
 #ifdef HQLT_HAS_CUDA
-#include "cuda/runtime.h"
+#include "engine/cuda/runtime.h"
 #endif
 #include "ops/elementwise/elementwise.h"
 #include "ops/matmul/matmul.h"

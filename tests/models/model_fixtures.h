@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "io/json.h"
 #include "models/config_json.h"
-#include "nn/json.h"
 
 namespace hqlt::testing {
 
@@ -30,15 +30,15 @@ inline std::vector<std::string> shipped_config_names() {
   return names;
 }
 
-inline nn::Json shipped_config_json(const std::string& name) {
-  return nn::read_json_file((shipped_configs_dir() / (name + ".json")).string());
+inline io::Json shipped_config_json(const std::string& name) {
+  return io::read_json_file((shipped_configs_dir() / (name + ".json")).string());
 }
 
 // The shipped config scaled down: 2 layers, hidden 32, vocabulary 50, head dims 16
 // (8 for the transformer), chunk_size / 8 (64..1024 -> 8..128, the range the fused
 // Delayed-Chunk op takes) — everything else as shipped.
 inline models::ModelConfig tiny_config(const std::string& name) {
-  nn::Json j = shipped_config_json(name);
+  io::Json j = shipped_config_json(name);
   const bool transformer = j.at("model_type").as_string() == "transformer";
   j.set("num_hidden_layers", 2);
   j.set("hidden_size", 32);

@@ -12,12 +12,12 @@
 
 #include "engine/autograd.h"
 #include "engine/rng.h"
+#include "io/json.h"
+#include "io/safetensors.h"
 #include "models/causal_lm.h"
 #include "models/checkpoint.h"
 #include "models/model_fixtures.h"
 #include "nn/adamw.h"
-#include "nn/json.h"
-#include "nn/safetensors.h"
 #include "ops/loss/cross_entropy.h"
 
 using namespace hqlt;
@@ -77,11 +77,11 @@ uint16_t to_bf16(float f) {
 
 // A BF16 model.safetensors written byte by byte (our writer only writes f32/f64/i32/i64).
 void write_bf16_safetensors(const std::string& path, const std::vector<nn::NamedTensor>& tensors) {
-  nn::Json header = nn::Json::object();
-  header.set("__metadata__", nn::Json(nn::Json::Object{{"format", nn::Json("pt")}}));
+  io::Json header = io::Json::object();
+  header.set("__metadata__", io::Json(io::Json::Object{{"format", io::Json("pt")}}));
   std::vector<unsigned char> data;
   for (const auto& [name, t] : tensors) {
-    nn::Json shape = nn::Json::array();
+    io::Json shape = io::Json::array();
     for (int64_t d : t.shape()) shape.push_back(d);
     const uint64_t begin = data.size();
     for (double v : t.to_vector()) {
@@ -89,10 +89,10 @@ void write_bf16_safetensors(const std::string& path, const std::vector<nn::Named
       data.push_back(uint8_t(b & 0xFF));
       data.push_back(uint8_t(b >> 8));
     }
-    nn::Json spec = nn::Json::object();
+    io::Json spec = io::Json::object();
     spec.set("dtype", "BF16");
     spec.set("shape", shape);
-    spec.set("data_offsets", nn::Json(nn::Json::Array{nn::Json(begin), nn::Json(uint64_t(data.size()))}));
+    spec.set("data_offsets", io::Json(io::Json::Array{io::Json(begin), io::Json(uint64_t(data.size()))}));
     header.set(name, spec);
   }
   std::string text = header.dump();
@@ -104,10 +104,10 @@ void write_bf16_safetensors(const std::string& path, const std::vector<nn::Named
 
 // The checkpoint's tensors, edited and written back (to build the malformed cases).
 nn::StateDict weights_of(const std::string& dir) {
-  return nn::load_safetensors(dir + "/model.safetensors").state_dict();
+  return io::load_safetensors(dir + "/model.safetensors").state_dict();
 }
 void write_weights(const std::string& dir, const nn::StateDict& state) {
-  nn::save_safetensors(dir + "/model.safetensors", state, {{"format", "pt"}});
+  io::save_safetensors(dir + "/model.safetensors", state, {{"format", "pt"}});
 }
 
 // One AdamW step on the next-token loss of a fixed batch.
@@ -133,8 +133,8 @@ TEST_SUITE("unit") {
       save_pretrained(model, dir);
       CHECK(std::filesystem::exists(dir + "/config.json"));
       CHECK(std::filesystem::exists(dir + "/model.safetensors"));
-      nn::SafetensorsHeader header = nn::read_safetensors_header(dir + "/model.safetensors");
-      CHECK(header.metadata == nn::Metadata{{"format", "pt"}});
+      io::SafetensorsHeader header = io::read_safetensors_header(dir + "/model.safetensors");
+      CHECK(header.metadata == io::Metadata{{"format", "pt"}});
       CHECK(header.entries.size() == model.named_parameters().size());
 
       std::string warning = "unset";
@@ -164,7 +164,7 @@ TEST_SUITE("unit") {
     nn::StateDict stored = weights_of(tmp.file("m"));
     CHECK_FALSE(stored.count("lm_head.weight"));  // the head is the embedding table
     CHECK(stored.at("model.norm.weight").dtype() == DType::f64);
-    CHECK(nn::read_json_file(tmp.file("m") + "/config.json").at("torch_dtype").as_string() == "float64");
+    CHECK(io::read_json_file(tmp.file("m") + "/config.json").at("torch_dtype").as_string() == "float64");
     std::shared_ptr<CausalLM> loaded = load_pretrained(tmp.file("m"), DType::f64);
     check_same_parameters(model, *loaded);
     Tensor ids = token_ids(1, 9, 50, 4);
@@ -182,7 +182,7 @@ TEST_SUITE("unit") {
     CausalLM model(tiny_config("sync_hqlt_ch64_dynamic-vector-mixing_noconv_340M"), gen);
     save_pretrained(model, tmp.file("m"));
     write_bf16_safetensors(tmp.file("m") + "/model.safetensors", model.named_parameters());
-    CHECK(nn::read_safetensors_header(tmp.file("m") + "/model.safetensors").entries.at(0).dtype == "BF16");
+    CHECK(io::read_safetensors_header(tmp.file("m") + "/model.safetensors").entries.at(0).dtype == "BF16");
 
     std::shared_ptr<CausalLM> loaded = load_pretrained(tmp.file("m"));
     // Each value is the f32 value rounded to bf16 (8 mantissa bits), widened exactly.
@@ -274,7 +274,7 @@ TEST_SUITE("unit") {
       std::filesystem::remove(weights);
       CHECK(has(load_error(dir), "model.safetensors' does not exist"));
       fresh();
-      nn::write_json_file(dir + "/config.json", nn::Json::parse(R"({"model_type": "delta_net", "num_heads": "8"})"));
+      io::write_json_file(dir + "/config.json", io::Json::parse(R"({"model_type": "delta_net", "num_heads": "8"})"));
       std::string e = load_error(dir);
       CHECK(has(e, dir + "/config.json"));
       CHECK(has(e, "'num_heads' must be an integer"));
@@ -334,7 +334,7 @@ TEST_SUITE("unit") {
     // Errors name the file.
     const std::string path = tmp.file("ckpt") + "/training_state.safetensors";
     CHECK_THROWS_WITH_AS(load_training_state(tmp.file("nothing"), opt2), doctest::Contains("does not exist"), Error);
-    nn::save_safetensors(path, nn::StateDict{}, {{"format", "pt"}});
+    io::save_safetensors(path, nn::StateDict{}, {{"format", "pt"}});
     CHECK_THROWS_WITH_AS(load_training_state(tmp.file("ckpt"), opt2),
                          doctest::Contains("not an hqlt training state"), Error);
     save_training_state(tmp.file("ckpt"), opt, state);

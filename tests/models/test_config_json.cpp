@@ -15,7 +15,7 @@
 
 using namespace hqlt;
 using namespace hqlt::models;
-using hqlt::nn::Json;
+using hqlt::io::Json;
 
 namespace {
 
@@ -292,7 +292,7 @@ TEST_SUITE("unit") {
 
     // A file's errors name the file.
     hqlt::testing::TempDir dir("config_bad");
-    nn::write_json_file(dir.file("config.json"), Json::parse(R"({"model_type": "hybrid_qlt", "chunk_size": "x"})"));
+    io::write_json_file(dir.file("config.json"), Json::parse(R"({"model_type": "hybrid_qlt", "chunk_size": "x"})"));
     CHECK_THROWS_WITH_AS(read_config_file(dir.file("config.json")), doctest::Contains("config.json': config: 'chunk_size'"),
                          Error);
     CHECK_THROWS_WITH_AS(read_config_file(dir.file("absent.json")), doctest::Contains("absent.json"), Error);

@@ -110,7 +110,7 @@ void check_against_reference(const Case& c, DType dt) {
   }
 }
 
-// The grid (T ∈ {1, 7, C, C+1, 300}, C ∈ {8, 16, 64}, H ∈ {1, 3}, d_k ≠ d_v). The
+// The grid (T ∈ {1, 7, C, C+1, 300}, C ∈ {8, 16, 64}, H ∈ {1, 3}, d_k ≠ d_v). The
 // default run gives each size one mix of the options, cycling through them; the slow run
 // gives every size every mix. d_k = 16: with much smaller d_k a chunk of 64 keys contracts
 // the state so strongly that the f32 gradient of the initial state, read only through the

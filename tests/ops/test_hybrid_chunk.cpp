@@ -161,7 +161,7 @@ void apply_mix(Case& c, int mix) {
   }
 }
 
-// The grid: chunk ∈ {8, 16, 64} with the FW block 64 (the reference's quirk) and equal
+// The grid: chunk ∈ {8, 16, 64} with the FW block 64 (the reference's quirk) and equal
 // to the chunk (one case for chunk 64), T ∈ {1, 7, C, C+1, 65, 130, 300}, H ∈ {1, 3},
 // d_k ≠ d_v. Each combination runs `mixes` option mixes, spread over the 72 of apply_mix so
 // that every value of every option appears (each β range with both ℓ2 settings, both

@@ -123,7 +123,7 @@ void check_against_reference(int64_t B, int64_t T, int64_t H, int64_t dk, int64_
   }
 }
 
-// The grid: T ∈ {1, 7, C, C+1, 300} for each chunk C, H ∈ {1, 3}, both normalisers.
+// The grid: T ∈ {1, 7, C, C+1, 300} for each chunk C, H ∈ {1, 3}, both normalisers.
 void check_grid(int64_t chunk) {
   for (int64_t T : {int64_t(1), int64_t(7), chunk, chunk + 1, int64_t(300)})
     for (int64_t H : {1, 3})

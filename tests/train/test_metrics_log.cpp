@@ -45,7 +45,7 @@ TEST_SUITE("unit") {
       MetricsLog log(path);  // reopening appends
       log.write({{"step", 30}, {"loss", 0.25}});
     }
-    std::vector<nn::Json> records = read_metrics(path);
+    std::vector<io::Json> records = read_metrics(path);
     REQUIRE(records.size() == 3);
     CHECK(records[0].at("step").as_int() == 10);
     CHECK(records[0].at("loss").as_double() == 0.5);
@@ -65,7 +65,7 @@ TEST_SUITE("unit") {
       log.write({{"step", 2}, {"loss", 1.5}});
     }
     append_raw(path, "{\"step\":3,\"lo");  // a crash mid-write
-    std::vector<nn::Json> records = read_metrics(path.string());
+    std::vector<io::Json> records = read_metrics(path.string());
     REQUIRE(records.size() == 2);
     CHECK(records[1].at("step").as_int() == 2);
 

@@ -10,14 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
+#include "io/json.h"
 #include "models/causal_lm.h"
 #include "models/checkpoint.h"
 #include "models/config.h"
 #include "models/model_fixtures.h"
-#include "nn/json.h"
-#include "train/commands.h"
 #include "train/sampling.h"
 
 using namespace hqlt;
@@ -275,7 +275,7 @@ TEST_SUITE("unit") {
     CHECK(has(run_cli({"--run", run, "--temperature", "-1"}), "--temperature expects a number >= 0"));
     CHECK(has(run_cli({"--run", run, "--tokens", "0"}), "--tokens expects a positive integer"));
     CHECK(has(run_cli({"--run", run, "--frobnicate"}), "unknown option '--frobnicate'"));
-    nn::write_json_file(tmp.file("run/train_options.json"), nn::Json::parse(R"({"seq_len": 0})"));
+    io::write_json_file(tmp.file("run/train_options.json"), io::Json::parse(R"({"seq_len": 0})"));
     CHECK(has(run_cli({"--run", run}), "seq_len must be a positive integer"));
   }
 }

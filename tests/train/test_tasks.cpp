@@ -133,6 +133,11 @@ TEST_CASE("tasks length curriculum grows the longest training length linearly") 
   CHECK(curriculum_range(full, 5000, 100).max == 40);
   CHECK(curriculum_range(full, 7, 0).max == 40);  // no curriculum
   CHECK(curriculum_range(full, 0, 100).min == 3);
+  // Starting from a longer cap: 16 + ceil((i + 1) / 100 · 24).
+  CHECK(curriculum_range(full, 0, 100, 16).max == 17);
+  CHECK(curriculum_range(full, 49, 100, 16).max == 28);
+  CHECK(curriculum_range(full, 49, 100, 16).min == 3);
+  CHECK(curriculum_range(full, 0, 100, 99).max == 40);  // a start past the range is clamped
 
   // Through the tasks: early examples are short, later ones span the whole range, and
   // validation/test are untouched.

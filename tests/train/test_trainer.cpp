@@ -6,16 +6,13 @@
 #include <filesystem>
 #include <string>
 
+#include "engine/device.h"
 #include "engine/error.h"
+#include "io/safetensors.h"
 #include "models/checkpoint.h"
-#include "nn/safetensors.h"
+#include "tiny_runs.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
-#include "tiny_runs.h"
-
-#ifdef HQLT_HAS_CUDA
-#include "cuda/runtime.h"
-#endif
 
 using namespace hqlt;
 using namespace hqlt::train;
@@ -29,7 +26,7 @@ using testing::silent;
 using testing::tiny_options;
 
 nn::StateDict checkpoint_weights(const std::string& run) {
-  return nn::load_safetensors(run + "/checkpoint/model.safetensors").state_dict();
+  return io::load_safetensors(run + "/checkpoint/model.safetensors").state_dict();
 }
 
 void check_bitwise_equal(const nn::StateDict& a, const nn::StateDict& b) {
@@ -77,7 +74,7 @@ TEST_SUITE("unit") {
 
       // The log continues without repeating the steps between the checkpoint and the stop.
       std::vector<int64_t> train_steps;
-      for (const nn::Json& r : read_metrics(split + "/metrics.jsonl"))
+      for (const io::Json& r : read_metrics(split + "/metrics.jsonl"))
         if (r.value("split", "") == "train") train_steps.push_back(r.value("step", int64_t(0)));
       CHECK(train_steps == std::vector<int64_t>{2, 4, 6, 8});
       fs::remove_all(whole);
@@ -94,7 +91,7 @@ TEST_SUITE("unit") {
       CHECK_MESSAGE(fs::exists(fs::path(dir) / f), f);
     CHECK_FALSE(fs::exists(dir + "/checkpoint.new"));
     CHECK_FALSE(fs::exists(dir + "/checkpoint.old"));
-    const nn::Json test = nn::read_json_file(dir + "/test.json");
+    const io::Json test = io::read_json_file(dir + "/test.json");
     CHECK(test.at("count").as_int() == 32);
     // Starting a second run in the same folder is refused.
     CHECK_THROWS_WITH_AS(train_new(tiny_options(), RunDir{dir}, silent()), doctest::Contains("already holds a run"),
@@ -123,7 +120,7 @@ TEST_SUITE("unit") {
     o.clip = 0.5;
     o.seed = 77;
     o.curriculum_steps = 3;
-    const TrainOptions back = options_from_json(nn::Json::parse(options_to_json(o).dump()));
+    const TrainOptions back = options_from_json(io::Json::parse(options_to_json(o).dump()));
     CHECK(options_to_json(back) == options_to_json(o));
     CHECK(back.overrides == o.overrides);
     CHECK(back.shape.chunk_size == 16);
@@ -138,9 +135,7 @@ TEST_SUITE("unit") {
   }
 
   TEST_CASE("resuming on a GPU that cannot be used is refused and the run is left as it was") {
-#ifdef HQLT_HAS_CUDA
-    if (cuda::device_count() > 0) return;  // a GPU machine resumes on it (tests/cuda/test_train_cuda.cpp)
-#endif
+    if (cuda_available()) return;  // a GPU machine resumes on it (tests/cuda/test_train_cuda.cpp)
     const std::string dir = fresh_dir("resume-no-gpu");
     train_new(tiny_options(), RunDir{dir}, silent(/*stop_at=*/4));
     const auto metrics_before = fs::file_size(dir + "/metrics.jsonl");

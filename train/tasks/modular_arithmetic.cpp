@@ -36,7 +36,8 @@ int64_t ModularArithmeticTask::evaluate(const std::vector<int64_t>& expression) 
 std::vector<int64_t> ModularArithmeticTask::sequence(Split split, uint64_t index) const {
   ExampleRng rng(options_.seed, split, index);
   const LengthRange range = split == Split::train
-                                ? curriculum_range(options_.train_lengths, index, options_.curriculum_examples)
+                                ? curriculum_range(options_.train_lengths, index, options_.curriculum_examples,
+                                                   options_.curriculum_start)
                                 : options_.eval_lengths;
   const int64_t n_max = (range.max + 1) / 2, n_min = std::min((range.min + 1) / 2, n_max);
   const int64_t length = 2 * rng.integer(n_min, n_max) - 1;

@@ -17,6 +17,7 @@ struct ModularArithmeticOptions {
   LengthRange train_lengths{3, 40};
   LengthRange eval_lengths{40, 256};
   uint64_t curriculum_examples = 0;  // see curriculum_range (parity.h)
+  int64_t curriculum_start = 0;
 };
 
 class ModularArithmeticTask : public Task {

@@ -7,10 +7,11 @@
 
 namespace hqlt::train {
 
-LengthRange curriculum_range(const LengthRange& range, uint64_t index, uint64_t ramp_examples) {
+LengthRange curriculum_range(const LengthRange& range, uint64_t index, uint64_t ramp_examples, int64_t start) {
   if (ramp_examples == 0 || index >= ramp_examples) return range;
+  const int64_t first = std::clamp(start > 0 ? start : range.min, range.min, range.max);
   const double done = double(index + 1) / double(ramp_examples);
-  const int64_t cap = range.min + int64_t(std::ceil(done * double(range.max - range.min)));
+  const int64_t cap = first + int64_t(std::ceil(done * double(range.max - first)));
   return {range.min, std::min(cap, range.max)};
 }
 
@@ -25,7 +26,8 @@ ParityTask::ParityTask(const ParityOptions& options) : options_(options) {
 std::vector<int64_t> ParityTask::sequence(Split split, uint64_t index) const {
   ExampleRng rng(options_.seed, split, index);
   const LengthRange range = split == Split::train
-                                ? curriculum_range(options_.train_lengths, index, options_.curriculum_examples)
+                                ? curriculum_range(options_.train_lengths, index, options_.curriculum_examples,
+                                                   options_.curriculum_start)
                                 : options_.eval_lengths;
   const int64_t length = rng.integer(range.min, range.max);
   std::vector<int64_t> seq(static_cast<size_t>(length));

@@ -13,16 +13,17 @@ struct LengthRange {
 };
 
 // A length curriculum for the training split: example `index` draws its length from
-// [range.min, cap] where cap grows linearly from range.min to range.max over the first
-// `ramp_examples` examples (0: no curriculum, the whole range from the start). A pure
-// function of the index, so a resumed run draws the same examples.
-LengthRange curriculum_range(const LengthRange& range, uint64_t index, uint64_t ramp_examples);
+// [range.min, cap] where cap grows linearly from `start` (0: range.min) to range.max over
+// the first `ramp_examples` examples (0: no curriculum, the whole range from the start). A
+// pure function of the index, so a resumed run draws the same examples.
+LengthRange curriculum_range(const LengthRange& range, uint64_t index, uint64_t ramp_examples, int64_t start = 0);
 
 struct ParityOptions {
   uint64_t seed = 0;
   LengthRange train_lengths{3, 40};
   LengthRange eval_lengths{40, 256};  // validation and test
   uint64_t curriculum_examples = 0;   // see curriculum_range
+  int64_t curriculum_start = 0;
 };
 
 class ParityTask : public Task {

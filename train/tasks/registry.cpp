@@ -10,9 +10,11 @@ namespace hqlt::train {
 std::vector<std::string> known_tasks() { return {"parity", "modular_arithmetic", "mqar", "text", "tokens"}; }
 
 std::unique_ptr<Task> make_task(const std::string& name, const TaskOptions& o) {
-  if (name == "parity") return std::make_unique<ParityTask>(ParityOptions{.seed = o.seed, .curriculum_examples = o.curriculum_examples});
+  if (name == "parity") return std::make_unique<ParityTask>(ParityOptions{
+        .seed = o.seed, .curriculum_examples = o.curriculum_examples, .curriculum_start = o.curriculum_start});
   if (name == "modular_arithmetic")
-    return std::make_unique<ModularArithmeticTask>(ModularArithmeticOptions{.seed = o.seed, .curriculum_examples = o.curriculum_examples});
+    return std::make_unique<ModularArithmeticTask>(ModularArithmeticOptions{
+        .seed = o.seed, .curriculum_examples = o.curriculum_examples, .curriculum_start = o.curriculum_start});
   if (name == "mqar") {
     MqarOptions m = o.mqar;
     m.seed = o.seed;

@@ -18,6 +18,7 @@ struct TaskOptions {
   TokenWidth token_width = TokenWidth::u16;  // tokens
   int64_t vocab_size = 0;               // tokens (from the model config)
   uint64_t curriculum_examples = 0;     // parity, modular_arithmetic: see curriculum_range
+  int64_t curriculum_start = 0;
   MqarOptions mqar;                     // mqar (its seed is replaced by `seed`)
 };
 
