@@ -2,8 +2,9 @@
 // What the fused kernels' launchers share (included by .cu files only):
 //
 //   BlockPhases          a thread block as the phase-written kernels expect
-//                        (ops/delta_rule/delta_rule_blocks.h): every thread runs the phase,
-//                        then the block meets at a barrier;
+//                        (ops/chunked/chunked_blocks.h, ops/reduce/row_blocks.h): every
+//                        thread runs the phase, then the block meets at a barrier (its host
+//                        stand-in is HostPhases, engine/host_phases.h);
 //   max_smem_per_block   the card's shared memory per block with the opt-in (227 KB on an
 //                        H100/H200), read once;
 //   allow_smem           the per-kernel opt-in that dynamic shared memory over 48 KiB needs.

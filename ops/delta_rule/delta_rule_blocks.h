@@ -23,82 +23,32 @@
 // Products. Every [m, n] product of shared-memory tiles is cut into 2×2 register tiles
 // (tile_product): each thread loads 2 + 2 values per step of the inner dim for 4 FMAs.
 // Leading dims are padded by one word so that the threads of a warp reading down a column
-// fall in different banks.
+// fall in different banks. The plan, the tiles, the product and HostPhases are the chunked
+// ops' shared pieces (ops/chunked/chunked_blocks.h).
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 
 #include "engine/host_device.h"
+#include "ops/chunked/chunked_blocks.h"
 
 namespace hqlt::detail::delta_blocks {
 
-inline constexpr int kThreads = 256;   // threads per block
-inline constexpr int kMaxChunk = 64;   // the kernel's chunk is at most this (and at most chunk_size)
 
-// How one call is cut: the kernel's chunk C (a power of two ≤ the op's chunk_size; the
-// result is the same in exact arithmetic, only the rounding differs), Vs value columns per
-// block, and the shared-memory layout that follows.
-struct Plan {
-  int64_t B = 0, T = 0, H = 0, dk = 0, dv = 0;
-  int C = 0, Vs = 0;
-  int slices = 0;   // ceil(d_v / Vs)
-  int chunks = 0;   // ceil(T / C)
-  bool l2 = false;
-  double scale = 1;  // s = d_k^{-1/2}
-  double l2_eps = 1e-6;
-
-  HQLT_HD int ld_k() const { return int(dk) + 1; }
-  HQLT_HD int ld_c() const { return C + 1; }
-  HQLT_HD int ld_v() const { return Vs + 1; }
-  HQLT_HD int64_t blocks() const { return B * H * slices; }
-  HQLT_HD int64_t rows() const { return B * T * H; }
-  HQLT_HD int chunk_rows(int n) const { return int(hd_min<int64_t>(C, T - int64_t(n) * C)); }
-};
-
-// Lays a block's tiles out one after another from `base`; with base null it only counts
-// the words, so a layout's size is computed by the same code that carves it.
-template <typename T>
-struct SmemCarver {
-  T* base;
-  size_t words = 0;
-
-  HQLT_HD T* operator()(size_t n) {
-    T* ptr = base ? base + words : nullptr;
-    words += n;
-    return ptr;
-  }
-};
-
-// Shared-memory tiles of one block; `carve` lays them out from `base` (or, with base null,
-// only counts the words).
-template <typename T>
-struct Tiles {
-  T *q, *k, *beta;           // [C, d_k+1] Q̂, K̂ (normalised in place), [C] β
-  T *G, *Tw, *P, *dP, *dA;   // [C, C+1]; dP, dA only in the backward
-  T *S, *dS;                 // [d_k, Vs+1]; dS only in the backward
-  T *R, *D, *dO, *dD, *X;    // [C, Vs+1]; dO, dD, X only in the backward
-  size_t words = 0;
-
-  HQLT_HD static Tiles carve(T* base, const Plan& p, bool backward) {
-    Tiles t{};
-    SmemCarver<T> take{base};
-    const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c(), cv = size_t(p.C) * p.ld_v();
-    const size_t kv = size_t(p.dk) * p.ld_v();
-    t.q = take(ck), t.k = take(ck), t.beta = take(p.C);
-    t.G = take(cc), t.Tw = take(cc), t.P = take(cc);
-    t.S = take(kv);
-    t.R = take(cv), t.D = take(cv);
-    if (backward) {
-      t.dP = take(cc), t.dA = take(cc);
-      t.dS = take(kv);
-      t.dO = take(cv), t.dD = take(cv), t.X = take(cv);
-    }
-    t.words = take.words;
-    return t;
-  }
-};
-
+// The shared pieces (ops/chunked/chunked_blocks.h): the plan and its search, the tiles and
+// their carving, the tile product, where a block works, the state's load and store.
+using chunked::accumulate;
+using chunked::HostPhases;
+using chunked::kMaxChunk;
+using chunked::kThreads;
+using chunked::Plan;
+using chunked::row_of;
+using chunked::SmemCarver;
+using chunked::tile_product;
+using chunked::Tiles;
+using chunked::Where;
+using chunked::where_of;
 // The largest chunk (then the widest slice) whose tiles — the backward's when `backward`,
 // which needs more — fit in `max_bytes` of shared memory per block; C = 0 when even C = 8,
 // Vs = 8 does not fit (d_k too large). The backward's own recompute of the forward uses
@@ -122,62 +72,6 @@ inline Plan make_plan(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t dv, i
   }
   return p;  // p.C == 0: does not fit
 }
-
-// Host stand-in for a thread block: runs each phase thread by thread.
-struct HostPhases {
-  template <typename F>
-  void operator()(F&& f) const {
-    for (int t = 0; t < kThreads; ++t) f(t, kThreads);
-  }
-};
-
-// ---- products of shared-memory tiles -------------------------------------------------
-
-// acc[r][c] += Σ_l a(i0+r, l) · b(l, j0+c) for l < K; rows and columns past m, n are
-// clamped to the last one (read, then never stored), so the inner loop has no branches.
-template <typename T, typename A, typename Bm>
-HQLT_HD void accumulate(T (&acc)[2][2], int i0, int j0, int m, int n, int K, const A& a, const Bm& b) {
-  const int i1 = i0 + 1 < m ? i0 + 1 : i0, j1 = j0 + 1 < n ? j0 + 1 : j0;
-  for (int l = 0; l < K; ++l) {
-    const T a0 = a(i0, l), a1 = a(i1, l), b0 = b(l, j0), b1 = b(l, j1);
-    acc[0][0] += a0 * b0, acc[0][1] += a0 * b1, acc[1][0] += a1 * b0, acc[1][1] += a1 * b1;
-  }
-}
-
-// For every 2×2 tile of an [m, n] result owned by this thread: body(acc, i0, j0) sums into
-// acc (one or more `accumulate` calls), then store(i, j, value) for each element in range.
-template <typename T, typename Body, typename Store>
-HQLT_HD void tile_product(int tid, int nthreads, int m, int n, const Body& body, const Store& store) {
-  const int tiles_n = (n + 1) / 2, tiles = ((m + 1) / 2) * tiles_n;
-  for (int t = tid; t < tiles; t += nthreads) {
-    const int i0 = (t / tiles_n) * 2, j0 = (t % tiles_n) * 2;
-    T acc[2][2] = {{T(0), T(0)}, {T(0), T(0)}};
-    body(acc, i0, j0);
-    for (int r = 0; r < 2 && i0 + r < m; ++r)
-      for (int c = 0; c < 2 && j0 + c < n; ++c) store(i0 + r, j0 + c, acc[r][c]);
-  }
-}
-
-// ---- the steps both passes share ------------------------------------------------------
-
-// Where block `block` works: the (batch, head) pair, its slice of d_v columns.
-struct Where {
-  int64_t b, h, head, col0;
-  int vs;  // columns in this slice (Vs, or fewer in the last)
-};
-
-HQLT_HD inline Where where_of(const Plan& p, int64_t block) {
-  Where w;
-  const int64_t z = block % p.slices;
-  w.head = block / p.slices;
-  w.b = w.head / p.H, w.h = w.head % p.H;
-  w.col0 = z * p.Vs;
-  w.vs = int(hd_min<int64_t>(p.Vs, p.dv - w.col0));
-  return w;
-}
-
-// Offset of row (b, t, h) in a [B, T, H, d] tensor, in rows.
-HQLT_HD inline int64_t row_of(const Plan& p, const Where& w, int64_t t) { return (w.b * p.T + t) * p.H + w.h; }
 
 // Phase: raw q, k rows and β into the tiles; `cols(i, j, value)` loads further [c, vs]
 // tiles (V, dO) in the same phase.
@@ -251,24 +145,8 @@ HQLT_HD void chunk_delta(int tid, int nt, const Plan& p, const Tiles<T>& s, int 
                   [&](int i, int j, T x) { s.D[i * ldv + j] = x; });
 }
 
-// Phase: the block's slice of a [d_k, d_v] state between global memory and S (or dS);
-// a null source means zeros.
-template <typename T>
-HQLT_HD void load_state(int tid, int nt, const Plan& p, const Where& w, T* tile, const T* src) {
-  const int ldv = p.ld_v();
-  for (int e = tid; e < int(p.dk) * w.vs; e += nt) {
-    const int i = e / w.vs, j = e % w.vs;
-    tile[i * ldv + j] = src ? src[i * p.dv + w.col0 + j] : T(0);
-  }
-}
-template <typename T>
-HQLT_HD void store_state(int tid, int nt, const Plan& p, const Where& w, const T* tile, T* dst) {
-  const int ldv = p.ld_v();
-  for (int e = tid; e < int(p.dk) * w.vs; e += nt) {
-    const int i = e / w.vs, j = e % w.vs;
-    dst[i * p.dv + w.col0 + j] = tile[i * ldv + j];
-  }
-}
+using chunked::load_state;
+using chunked::store_state;
 
 // Phase body: this slice's share of B13, dβ = rowsum(X ⊙ R) + rowsum(dA ⊙ G) (R = V − K̂ S_n:
 // rowsum(dK_b ⊙ K̂) + rowsum(X ⊙ V) = rowsum(X ⊙ (V − K̂ S_n)) with dK_b = −X S_nᵀ).

@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "engine/parallel.h"
+#include "ops/chunked/chunked_cpu.h"
 #include "ops/kernel_math.h"
 #include "ops/delta_rule/delta_rule.h"
 #include "ops/matmul/gemm.h"
@@ -25,8 +26,11 @@ using kernels::Arena;
 
 using gemm::gemm;
 
-struct Geometry {
-  int64_t B = 0, T = 0, H = 0, dk = 0, dv = 0;
+using chunked::RowSum;
+using chunked::wy_inverse;
+
+// The op's shape (B, T, H, d_k, d_v) and its chunking.
+struct Geometry : chunked::ChunkedShape {
   int64_t C = 0;       // chunk size
   int64_t chunks = 0;  // ceil(T / C)
   bool l2 = false;
@@ -80,18 +84,15 @@ struct ChunkRows {
   }
 };
 
-// Copies row x into dst, ℓ2-normalised when asked (docs/math/models.md §1.3); returns the factor r.
+// The rows in and out through the ℓ2 normalisation (ops/chunked/chunked_cpu.h), with this
+// op's ε and its left-to-right sums.
 template <typename T>
 T load_row(T* dst, const T* x, int64_t d, bool l2) {
-  if (!l2) {
-    std::copy(x, x + d, dst);
-    return T(1);
-  }
-  T sum_sq = 0;
-  for (int64_t j = 0; j < d; ++j) sum_sq += x[j] * x[j];
-  const T r = T(1) / std::sqrt(sum_sq + T(kDeltaRuleL2Eps));
-  for (int64_t j = 0; j < d; ++j) dst[j] = x[j] * r;
-  return r;
+  return chunked::load_row<RowSum::in_order>(dst, x, d, l2, kDeltaRuleL2Eps);
+}
+template <typename T>
+void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
+  chunked::store_row_grad<RowSum::in_order>(dx, g, y, r, d, l2);
 }
 
 template <typename T>
@@ -105,35 +106,6 @@ void load_chunk(const ChunkRows<T>& r, const HeadInputs<T>& in, const Geometry& 
     r.rk[i] = load_row(r.k + i * dk, in.k + t * in.k_stride, dk, g.l2);
     for (int64_t j = 0; j < dk; ++j) r.kb[i * dk + j] = bi * r.k[i * dk + j];
     std::copy(in.v + t * in.v_stride, in.v + t * in.v_stride + dv, r.v + i * dv);
-  }
-}
-
-// The gradient of the raw row from the gradient g of its ℓ2-normalised copy y = r·x
-// (docs/math/kernels.md §7.1): dx = r (g − (y·g) y). Without ℓ2 the gradient passes through.
-template <typename T>
-void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
-  if (!l2) {
-    std::copy(g, g + d, dx);
-    return;
-  }
-  T dot = 0;
-  for (int64_t j = 0; j < d; ++j) dot += y[j] * g[j];
-  for (int64_t j = 0; j < d; ++j) dx[j] = r * (g[j] - dot * y[j]);
-}
-
-// Tw = (I + A)⁻¹ with A = L(diag(β) G) (docs/math/kernels.md §2.2 F2–F3), by forward substitution:
-// row i of Tw is e_i − Σ_{l<i} A_il · (row l of Tw), and row l is zero right of column l.
-template <typename T>
-void wy_inverse(T* tw, const T* G, const T* b, int64_t c, int64_t ld) {
-  for (int64_t i = 0; i < c; ++i) {
-    T* row = tw + i * ld;
-    std::fill(row, row + c, T(0));
-    for (int64_t l = 0; l < i; ++l) {
-      const T a = b[i] * G[i * ld + l];
-      const T* prev = tw + l * ld;
-      for (int64_t j = 0; j <= l; ++j) row[j] -= a * prev[j];
-    }
-    row[i] = T(1);
   }
 }
 
@@ -309,14 +281,7 @@ void backward_head(const HeadInputs<T>& in, const T* s0, const T* d_o, const T* 
     }
     // E = diag(β) dA + (diag(β) dA)ᵀ, built in place over dA (its upper part is unused).
     T* E = w.dA;
-    for (int64_t i = 0; i < c; ++i) {
-      for (int64_t j = 0; j < i; ++j) {
-        const T e = r.b[i] * E[i * C + j];
-        E[i * C + j] = e;
-        E[j * C + i] = e;
-      }
-      E[i * C + i] = T(0);
-    }
+    chunked::symmetrise_scaled(E, r.b, c, C);
     // B4 + B11: dK̂ = dPᵀ Q̂ + Δ dS_{n+1}ᵀ + E K̂ + diag(β) dK_b
     gemm<T>(true, false, c, dk, c, T(1), w.dP, C, r.q, dk, T(0), w.dK, dk);
     gemm<T>(false, true, c, dk, dv, T(1), D, dv, w.dS, dv, T(1), w.dK, dk);

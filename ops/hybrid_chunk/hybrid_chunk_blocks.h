@@ -1,8 +1,9 @@
 #pragma once
 // The Delayed-Chunk hybrid op as the GPU runs it (docs/math/kernels.md §4), written once as
 // host/device phases on the pattern of ops/delta_rule/delta_rule_blocks.h, whose generic
-// pieces (Plan, Where, Tiles, tile_product, HostPhases, finish_row) and delta-rule steps
-// (load_rows, normalise_rows, solve_tw, chunk_delta, load_state/store_state) it reuses. The
+// delta-rule steps (load_rows, normalise_rows, solve_tw, chunk_delta, finish_row) it reuses,
+// with the chunked ops' shared pieces (ops/chunked/chunked_blocks.h: Plan, Where, Tiles,
+// tile_product, HostPhases, load_state/store_state). The
 // same code runs in the CUDA kernels (hybrid_chunk.cu) and, thread by thread, on the CPU in
 // the tests (tests/ops/test_hybrid_chunk_blocks.cpp); the math is the CPU kernel's
 // (hybrid_chunk_cpu.cpp, NOTES.md).
@@ -26,15 +27,16 @@
 #include <cstdint>
 
 #include "engine/host_device.h"
+#include "ops/chunked/chunked_blocks.h"
 #include "ops/delta_rule/delta_rule_blocks.h"
 
 namespace hqlt::detail::hybrid_blocks {
 
 namespace db = delta_blocks;
-using db::accumulate;
-using db::HostPhases;
-using db::kThreads;
-using db::tile_product;
+using chunked::accumulate;
+using chunked::HostPhases;
+using chunked::kThreads;
+using chunked::tile_product;
 
 // ---- FW part: plan and tiles ------------------------------------------------------------
 
@@ -58,22 +60,12 @@ struct FwTiles {
   HQLT_HD static FwTiles carve(T* base, const FwPlan& f, bool backward) {
     const db::Plan& p = f.p;
     FwTiles w{};
-    db::SmemCarver<T> take{base};
-    const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c(), cv = size_t(p.C) * p.ld_v();
+    chunked::SmemCarver<T> take{base};
+    w.t = db::Tiles<T>::carve_with(take, p, backward, false);
     const size_t kv = size_t(p.dk) * p.ld_v();
-    db::Tiles<T>& t = w.t;
-    t.q = take(ck), t.k = take(ck), t.beta = take(p.C);
-    t.G = take(cc), t.Tw = take(cc);
-    t.S = take(kv);
-    t.R = take(cv), t.D = take(cv);
-    w.S_read = f.split() ? take(kv) : t.S;
-    if (backward) {
-      t.dA = take(cc);
-      t.dS = take(kv);
-      t.dO = take(cv), t.dD = take(cv), t.X = take(cv);
-      w.dS_read = f.split() ? take(kv) : t.dS;
-    }
-    w.words = t.words = take.words;
+    w.S_read = f.split() ? take(kv) : w.t.S;
+    if (backward) w.dS_read = f.split() ? take(kv) : w.t.dS;
+    w.words = w.t.words = take.words;
     return w;
   }
 };
@@ -87,19 +79,17 @@ inline FwPlan make_fw_plan(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t 
   f.fw_block = int(fw_block);
   db::Plan& p = f.p;
   p.B = B, p.T = T, p.H = H, p.dk = dk, p.dv = dv, p.l2 = l2, p.scale = scale;
-  const int widest = int(std::min<int64_t>(64, std::max<int64_t>(8, dv)));
-  for (int C = int(std::min<int64_t>(fw_block, db::kMaxChunk)); C >= 8; C /= 2) {
-    for (int Vs = widest; Vs >= 8; Vs = Vs > 8 ? std::max(8, Vs / 2) : 0) {
-      FwPlan t = f;
-      t.p.C = C, t.p.Vs = Vs;
-      if (FwTiles<char>::carve(nullptr, t, backward).words * word_bytes <= max_bytes) {
-        t.p.slices = int((dv + Vs - 1) / Vs);
-        t.p.chunks = int((T + C - 1) / C);
-        return t;
-      }
-    }
-  }
-  return f;  // f.p.C == 0: does not fit
+  const chunked::Cut cut =
+      chunked::largest_cut(std::min<int64_t>(fw_block, chunked::kMaxChunk), 8, dv, [&](int C, int Vs) {
+        FwPlan t = f;
+        t.p.C = C, t.p.Vs = Vs;
+        return FwTiles<char>::carve(nullptr, t, backward).words * word_bytes <= max_bytes;
+      });
+  if (cut.C == 0) return f;  // f.p.C == 0: does not fit
+  p.C = cut.C, p.Vs = cut.Vs;
+  p.slices = int((dv + p.Vs - 1) / p.Vs);
+  p.chunks = int((T + p.C - 1) / p.C);
+  return f;
 }
 
 // Phase: G = K̂ K̂ᵀ and R ← R − K̂ S_n in place (R holds V on entry): delta_blocks'
@@ -322,8 +312,7 @@ HQLT_HD void fw_backward_block(const FwBackwardArgs<T>& a, const FwPlan& f, T* s
 // ---- KV part: within-chunk causal softmax attention ------------------------------------
 
 // One thread block per (batch, head, attention chunk of C rows).
-struct KvPlan {
-  int64_t B = 0, T = 0, H = 0, dk = 0, dv = 0;
+struct KvPlan : chunked::ChunkedShape {
   int C = 0;       // C_kv; 0 when the tiles do not fit
   int chunks = 0;  // ceil(T / C)
   double scale = 1;
@@ -342,7 +331,7 @@ struct KvTiles {
 
   HQLT_HD static KvTiles carve(T* base, const KvPlan& p, bool backward) {
     KvTiles t{};
-    db::SmemCarver<T> take{base};
+    chunked::SmemCarver<T> take{base};
     const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c();
     t.q = take(ck), t.k = take(ck), t.P = take(cc);
     t.dS = backward ? take(cc) : nullptr;

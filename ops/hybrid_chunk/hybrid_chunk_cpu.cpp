@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "engine/parallel.h"
+#include "ops/chunked/chunked_cpu.h"
 #include "ops/kernel_math.h"
 #include "ops/hybrid_chunk/hybrid_chunk.h"
 #include "ops/matmul/gemm.h"
@@ -34,6 +35,9 @@ using kernels::exp_nonpositive;
 using kernels::Arena;
 
 using gemm::gemm;
+
+using detail::chunked::RowSum;
+using detail::chunked::wy_inverse;
 
 // One (batch, head) pair's rows in the token-major tensors: row t starts at ptr + t·ld.
 template <typename T>
@@ -99,19 +103,15 @@ struct RowStore {
   }
 };
 
-// Copies row x into dst, ℓ2-normalised when asked (docs/math/models.md §1.3); returns the factor r.
+// The rows in and out through the ℓ2 normalisation (ops/chunked/chunked_cpu.h), with this
+// op's ε and its `omp simd` sums.
 template <typename T>
 T load_row(T* dst, const T* x, int64_t d, bool l2) {
-  if (!l2) {
-    std::copy(x, x + d, dst);
-    return T(1);
-  }
-  T sum_sq = 0;
-#pragma omp simd reduction(+ : sum_sq)
-  for (int64_t j = 0; j < d; ++j) sum_sq += x[j] * x[j];
-  const T r = T(1) / std::sqrt(sum_sq + T(kL2Eps));
-  for (int64_t j = 0; j < d; ++j) dst[j] = x[j] * r;
-  return r;
+  return detail::chunked::load_row<RowSum::simd>(dst, x, d, l2, kL2Eps);
+}
+template <typename T>
+void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
+  detail::chunked::store_row_grad<RowSum::simd>(dx, g, y, r, d, l2);
 }
 
 // Loads the c rows of the block at t0, then prefetches the next block's.
@@ -128,37 +128,6 @@ void load_block(const BlockRows<T>& r, const HeadRows<T>& h, const Problem& p, i
   prefetch_rows(h.q_fw, h.ld_k, t0 + c, next, p.dk);
   prefetch_rows(h.k_fw, h.ld_k, t0 + c, next, p.dk);
   prefetch_rows(h.v, h.ld_v, t0 + c, next, p.dv);
-}
-
-// dx of the raw row from the gradient g of its ℓ2-normalised copy y = r·x (docs/math/kernels.md
-// §7.1): dx = r (g − (y·g) y). Without ℓ2 the gradient passes through.
-template <typename T>
-void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
-  if (!l2) {
-    std::copy(g, g + d, dx);
-    return;
-  }
-  T dot = 0;
-#pragma omp simd reduction(+ : dot)
-  for (int64_t j = 0; j < d; ++j) dot += y[j] * g[j];
-  for (int64_t j = 0; j < d; ++j) dx[j] = r * (g[j] - dot * y[j]);
-}
-
-// Tw = (I + A)⁻¹ with A = L(diag(β) G) (docs/math/kernels.md §2.2 F2–F3), by forward substitution:
-// row i of Tw is e_i − Σ_{l<i} A_il · (row l of Tw), and row l is zero right of column l.
-template <typename T>
-void wy_inverse(T* tw, const T* G, const T* b, int64_t c, int64_t ld) {
-  for (int64_t i = 0; i < c; ++i) {
-    T* row = tw + i * ld;
-    std::fill(row, row + c, T(0));
-    for (int64_t l = 0; l < i; ++l) {
-      const T a = b[i] * G[i * ld + l];
-      const T* prev = tw + l * ld;
-#pragma omp simd
-      for (int64_t j = 0; j <= l; ++j) row[j] -= a * prev[j];
-    }
-    row[i] = T(1);
-  }
 }
 
 // The write of one block (docs/math/kernels.md §2.1), given R = K̂ S_n [c, d_v] (overwritten):
@@ -318,14 +287,7 @@ void fw_backward_head(const Problem& p, const HeadRows<T>& h, const T* s0, const
     }
     // E = diag(β) dA + (diag(β) dA)ᵀ (the gradient of G, symmetrised), in place over dA.
     T* E = w.dA;
-    for (int64_t i = 0; i < c; ++i) {
-      for (int64_t j = 0; j < i; ++j) {
-        const T e = r.b[i] * E[i * C + j];
-        E[i * C + j] = e;
-        E[j * C + i] = e;
-      }
-      E[i * C + i] = T(0);
-    }
+    detail::chunked::symmetrise_scaled(E, r.b, c, C);
     // dK̂ = Δ dS_{n+1}ᵀ + E K̂ + diag(β) dK_b
     gemm<T>(false, true, c, dk, dv, T(1), D, dv, w.dS, dv, T(0), w.dK, dk);
     gemm<T>(false, false, c, dk, c, T(1), E, C, r.k, dk, T(1), w.dK, dk);

@@ -5,7 +5,7 @@
 // tests (tests/ops/test_linear_attention_blocks.cpp). The math is the CPU kernel's
 // (linear_attention_cpu.cpp, NOTES.md, docs/math/kernels.md §5); the cut of the work, the phase
 // discipline and the tile products are the delta rule's (ops/delta_rule/delta_rule_blocks.h,
-// whose generic pieces this file uses).
+// and the shared pieces of ops/chunked/chunked_blocks.h, which this file uses).
 //
 // Why slices of d_v. With Φq = φ(q), Φk = φ(k) fixed, N = s (P V + Φq Z_n) and
 // Z += Φkᵀ V mix the columns of V, Z and N only with themselves, so block z owns columns
@@ -30,24 +30,23 @@
 #include <cstdint>
 
 #include "engine/host_device.h"
-#include "ops/delta_rule/delta_rule_blocks.h"  // defines: Plan, HostPhases, tile_product, accumulate, Where
+#include "ops/chunked/chunked_blocks.h"  // defines: Plan, HostPhases, tile_product, accumulate, Where
 
 namespace hqlt::detail::linear_blocks {
 
-using delta_blocks::accumulate;
-using delta_blocks::HostPhases;
-using delta_blocks::kThreads;
-using delta_blocks::row_of;
-using delta_blocks::tile_product;
-using delta_blocks::Where;
-using delta_blocks::where_of;
-
-inline constexpr int kMaxChunk = 64;  // the kernel's chunk is at most this (and at most chunk_size)
+using chunked::accumulate;
+using chunked::HostPhases;
+using chunked::kMaxChunk;
+using chunked::kThreads;
+using chunked::row_of;
+using chunked::tile_product;
+using chunked::Where;
+using chunked::where_of;
 
 // How one call is cut: the delta rule's plan (C, Vs, slices, chunks, s, the padded leading
 // dims; its ℓ2 fields are unused) and the normaliser. slices >= 1 even when d_v = 0, so that
 // the time normaliser's z is still written.
-struct Plan : delta_blocks::Plan {
+struct Plan : chunked::Plan {
   bool by_time = false;  // the time normaliser (else reference_heads, from heads_z_row)
   double eps = 1e-10;
 };
@@ -77,7 +76,7 @@ struct Tiles {
 
   HQLT_HD static Tiles carve(T* base, const Plan& p, bool backward) {
     Tiles t{};
-    delta_blocks::SmemCarver<T> take{base};
+    chunked::SmemCarver<T> take{base};
     const size_t ck = size_t(p.C) * p.ld_k(), cc = size_t(p.C) * p.ld_c(), cv = size_t(p.C) * p.ld_v();
     t.q = take(ck), t.k = take(ck);
     t.V = take(cv), t.P = take(cc);
@@ -98,19 +97,16 @@ inline Plan make_plan(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t dv, i
   Plan p;
   p.B = B, p.T = T, p.H = H, p.dk = dk, p.dv = dv, p.by_time = by_time, p.eps = eps;
   p.scale = 1.0 / std::sqrt(double(dk));
-  const int widest = int(std::min<int64_t>(64, std::max<int64_t>(8, dv)));
-  for (int C = int(std::min<int64_t>(chunk_size, kMaxChunk)); C >= 1; C /= 2) {
-    for (int Vs = widest; Vs >= 8; Vs = Vs > 8 ? std::max(8, Vs / 2) : 0) {
-      Plan t = p;
-      t.C = C, t.Vs = Vs;
-      if (Tiles<char>::carve(nullptr, t, backward).words * word_bytes <= max_bytes) {
-        t.slices = int(std::max<int64_t>(1, (dv + Vs - 1) / Vs));
-        t.chunks = int((T + C - 1) / C);
-        return t;
-      }
-    }
-  }
-  return p;  // p.C == 0: does not fit
+  const chunked::Cut cut = chunked::largest_cut(std::min<int64_t>(chunk_size, kMaxChunk), 1, dv, [&](int C, int Vs) {
+    Plan t = p;
+    t.C = C, t.Vs = Vs;
+    return Tiles<char>::carve(nullptr, t, backward).words * word_bytes <= max_bytes;
+  });
+  if (cut.C == 0) return p;  // p.C == 0: does not fit
+  p.C = cut.C, p.Vs = cut.Vs;
+  p.slices = int(std::max<int64_t>(1, (dv + p.Vs - 1) / p.Vs));
+  p.chunks = int((T + p.C - 1) / p.C);
+  return p;
 }
 
 // ---- the per-row passes outside the blocks ----------------------------------------------

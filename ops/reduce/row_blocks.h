@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "engine/host_device.h"
+#include "engine/host_phases.h"
 
 #ifdef __CUDACC__
 #include "engine/cuda/blocks.cuh"
@@ -26,13 +27,8 @@ namespace hqlt::detail::row_blocks {
 
 inline constexpr int kThreads = 128;  // threads per row (a power of two)
 
-// Host stand-in for a thread block: runs each phase thread by thread.
-struct HostPhases {
-  template <typename F>
-  void operator()(F&& f) const {
-    for (int t = 0; t < kThreads; ++t) f(t, kThreads);
-  }
-};
+// Host stand-in for a thread block of kThreads: runs each phase thread by thread.
+using HostPhases = hqlt::phases::HostPhases<kThreads>;
 
 #ifdef __CUDACC__
 using cuda::BlockPhases;  // a thread block of kThreads: every thread runs the phase, then a barrier
