@@ -20,7 +20,7 @@ const char* const kTrainFlagsHelp =
     "  --mqar-eval-pairs N --mqar-eval-length N   mqar: the test setting (default 16, 128)\n"
     "  --curriculum N         parity, modular_arithmetic: the longest training length grows\n"
     "                         from the shortest to the longest over the first N steps\n"
-    "                         (0: off; parity default: half the steps)\n"
+    "                         (0: off; parity default: 9/10 of the steps)\n"
     "  --curriculum-start L   the longest training length at step 0 (default: the shortest)\n"
     "optimisation (defaults: the task's recipe):\n"
     "  --steps N --batch-size N --lr X --warmup N --final-lr-factor X\n"

@@ -126,10 +126,10 @@ TEST_SUITE("unit") {
     CHECK(back.shape.chunk_size == 16);
     CHECK(back.seed == 77);
     CHECK(back.curriculum_steps == 3);
-    // The parity recipe's curriculum (half the steps) is resolved before it is saved.
+    // The parity recipe's curriculum (9/10 of the steps) is resolved before it is saved.
     TrainOptions recipe = default_recipe("parity");
     validate(recipe);
-    CHECK(recipe.curriculum_steps == recipe.steps / 2);
+    CHECK(recipe.curriculum_steps == recipe.steps * 9 / 10);
     CHECK(recipe.weight_decay == 0);
     CHECK(default_recipe("modular_arithmetic").curriculum_steps == 0);
   }
