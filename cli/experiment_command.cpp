@@ -109,38 +109,38 @@ struct RowResult {
   Row row;
   std::vector<SeedResult> seeds;
 
+  // The mean and the lowest over seeds of one figure of a seed's run.
+  template <class Figure>
+  double mean(Figure figure) const {
+    double sum = 0;
+    for (const SeedResult& s : seeds) sum += figure(s);
+    return sum / double(seeds.size());
+  }
+  template <class Figure>
+  double worst(Figure figure) const {
+    double lowest = 1;
+    for (const SeedResult& s : seeds) lowest = std::min(lowest, figure(s));
+    return lowest;
+  }
+
   double mean_bucket(size_t b) const {
-    double sum = 0;
-    for (const SeedResult& s : seeds) sum += s.test.buckets[b].accuracy();
-    return sum / double(seeds.size());
+    return mean([b](const SeedResult& s) { return s.test.buckets[b].accuracy(); });
   }
-  double mean_all() const {
-    double sum = 0;
-    for (const SeedResult& s : seeds) sum += s.test.accuracy.token_accuracy();
-    return sum / double(seeds.size());
-  }
-  // The worst seed's accuracy over all lengths, and the worst bucket of any seed.
-  double worst_all() const {
-    double worst = 1;
-    for (const SeedResult& s : seeds) worst = std::min(worst, s.test.accuracy.token_accuracy());
-    return worst;
-  }
+  double mean_all() const { return mean(overall_accuracy); }
+  double worst_all() const { return worst(overall_accuracy); }
+  // The worst bucket of any seed.
   double worst_bucket() const {
-    double worst = 1;
-    for (const SeedResult& s : seeds)
-      for (const auto& b : s.test.buckets) worst = std::min(worst, b.accuracy());
-    return worst;
+    return worst([](const SeedResult& s) {
+      double lowest = 1;
+      for (const auto& b : s.test.buckets) lowest = std::min(lowest, b.accuracy());
+      return lowest;
+    });
   }
-  double worst_train() const {
-    double worst = 1;
-    for (const SeedResult& s : seeds) worst = std::min(worst, s.train_accuracy);
-    return worst;
-  }
-  double mean_seconds() const {
-    double sum = 0;
-    for (const SeedResult& s : seeds) sum += s.seconds;
-    return sum / double(seeds.size());
-  }
+  double worst_train() const { return worst([](const SeedResult& s) { return s.train_accuracy; }); }
+  double mean_seconds() const { return mean([](const SeedResult& s) { return s.seconds; }); }
+
+ private:
+  static double overall_accuracy(const SeedResult& s) { return s.test.accuracy.token_accuracy(); }
 };
 
 // Bucket columns hold the mean over seeds; "all" the mean and the worst seed; "worst bucket"
