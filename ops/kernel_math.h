@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "engine/host_device.h"
+
 namespace hqlt::kernels {
 
 // e^x for x ≤ 0 — every argument in the kernels is a score minus its row maximum or
@@ -15,9 +17,10 @@ namespace hqlt::kernels {
 // exponent bits. Below −87 (e^−87 ≈ 1.6e-38, the bottom of f32's normal range) it returns
 // exactly 0, so a masked score of −inf contributes nothing. The double version is std::exp.
 // Always inlined: a call in a loop body (the compiler sometimes declines to inline it in a
-// large instantiation) would stop the loop from vectorising.
-[[gnu::always_inline]] inline float exp_nonpositive(float x) {
-  const float xc = std::min(std::max(x, -87.0f), 88.0f);
+// large instantiation) would stop the loop from vectorising. HQLT_HD: the GPU's sigmoid
+// (ops/elementwise/elementwise.cu) runs this same code.
+HQLT_HD HQLT_ALWAYS_INLINE float exp_nonpositive(float x) {
+  const float xc = hd_min(hd_max(x, -87.0f), 88.0f);
   const float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to an integer
   const float n = (xc * 1.44269504088896341f + kRound) - kRound;  // round(x / ln 2)
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln 2 in two parts
@@ -28,21 +31,21 @@ namespace hqlt::kernels {
   poly = poly * r + 1.6666665459e-1f;
   poly = poly * r + 5.0000001201e-1f;
   poly = poly * r * r + r + 1.0f;
-  const float two_to_n = std::bit_cast<float>((int32_t(n) + 127) << 23);
+  const float two_to_n = hd_bit_cast_float((int32_t(n) + 127) << 23);
   return x < -87.0f ? 0.0f : poly * two_to_n;
 }
-inline double exp_nonpositive(double x) { return std::exp(x); }
+HQLT_HD inline double exp_nonpositive(double x) { return std::exp(x); }
 
 // σ(x) = 1 / (1 + e^−x) from e = e^−|x| ∈ [0, 1], which cannot overflow: 1 / (1 + e) for
 // x ≥ 0 and e / (1 + e) below. In f32 it vectorises (exp_nonpositive and a select), so the
 // element-wise loops of sigmoid, silu and swiglu run on whole vectors. The double version
 // is the plain formula with std::exp.
-[[gnu::always_inline]] inline float sigmoid(float x) {
+HQLT_HD HQLT_ALWAYS_INLINE float sigmoid(float x) {
   const float e = exp_nonpositive(-std::fabs(x));
   const float r = 1.0f / (1.0f + e);
   return x >= 0.0f ? r : e * r;
 }
-inline double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+HQLT_HD inline double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 
 // A bump allocator over one thread's slice of a workspace tensor. With a null base it only
 // measures, so the size of a layout is computed by the same code that carves it.

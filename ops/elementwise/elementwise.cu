@@ -2,7 +2,6 @@
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/strided.h"
-#include "ops/elementwise/elementwise_math.h"
 
 namespace hqlt::detail {
 namespace {
@@ -13,25 +12,47 @@ using cuda::make_geometry;
 using cuda::offsets_of;
 using cuda::StridedGeometry;
 
-// What one launch computes, from operands in0..in2 (see the switch in map_kernel).
-enum class Program { unary, unary_grad, binary, binary_grad_a, binary_grad_b };
+// What one launch computes from the operands in[0..2] at one element: the op's value or
+// one of its derivatives times the incoming gradient in[0].
+template <typename Op>
+struct UnaryValue {
+  Op op;
+  template <typename T> HQLT_HD T operator()(const T* const* in, const int64_t* off) const {
+    return op.value(in[0][off[1]]);
+  }
+};
+template <typename Op>
+struct UnaryGrad {
+  Op op;
+  template <typename T> HQLT_HD T operator()(const T* const* in, const int64_t* off) const {
+    return in[0][off[1]] * op.derivative(in[1][off[2]]);
+  }
+};
+template <typename Op>
+struct BinaryValue {
+  Op op;
+  template <typename T> HQLT_HD T operator()(const T* const* in, const int64_t* off) const {
+    return op.value(in[0][off[1]], in[1][off[2]]);
+  }
+};
+template <typename Op, int input>
+struct BinaryGrad {
+  Op op;
+  template <typename T> HQLT_HD T operator()(const T* const* in, const int64_t* off) const {
+    const T a = in[1][off[2]], b = in[2][off[3]];
+    return in[0][off[1]] * (input == 0 ? op.da(a, b) : op.db(a, b));
+  }
+};
 
-// Operand 0 is the (contiguous) output, operands 1..3 are in0..in2.
-template <typename T>
-__global__ void map_kernel(Program prog, int kind, T s, StridedGeometry g, int64_t n, T* out, const T* in0,
-                           const T* in1, const T* in2) {
+// Operand 0 of the geometry is the (contiguous) output, operands 1..3 are in[0..2].
+template <typename T, typename Program>
+__global__ void map_kernel(Program program, StridedGeometry g, int64_t n, T* out, const T* in0, const T* in1,
+                           const T* in2) {
+  const T* const in[3] = {in0, in1, in2};
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t off[4];
     offsets_of<4>(g, i, off);
-    T r;
-    switch (prog) {
-      case Program::unary: r = unary_f(UnaryKind(kind), in0[off[1]], s); break;
-      case Program::unary_grad: r = in0[off[1]] * unary_d(UnaryKind(kind), in1[off[2]], s); break;
-      case Program::binary: r = binary_f(BinaryKind(kind), in0[off[1]], in1[off[2]]); break;
-      case Program::binary_grad_a: r = in0[off[1]] * binary_da(BinaryKind(kind), in1[off[2]], in2[off[3]]); break;
-      default: r = in0[off[1]] * binary_db(BinaryKind(kind), in1[off[2]], in2[off[3]]); break;
-    }
-    out[off[0]] = r;
+    out[off[0]] = program(in, off);
   }
 }
 
@@ -42,8 +63,9 @@ Strides strides_over(const Tensor& t, const Shape& shape) {
   return out;
 }
 
-// Runs `prog` over the broadcast shape of the inputs; returns the fresh output.
-Tensor launch(const char* op, Program prog, int kind, double scalar, const std::vector<Tensor>& in) {
+// Runs `program` over the broadcast shape of the inputs; returns the fresh output.
+template <typename Program>
+Tensor launch(const char* op, Program program, const std::vector<Tensor>& in) {
   Shape shape = in[0].shape();
   for (size_t i = 1; i < in.size(); ++i) shape = broadcast_shapes(shape, in[i].shape(), op);
   for (const Tensor& t : in) {
@@ -60,7 +82,7 @@ Tensor launch(const char* op, Program prog, int kind, double scalar, const std::
   dispatch_float(out.dtype(), op, [&]<typename T>() {
     const T* p[3] = {nullptr, nullptr, nullptr};
     for (size_t i = 0; i < in.size(); ++i) p[i] = in[i].data<T>();
-    map_kernel<T><<<blocks_for(n), kThreads>>>(prog, kind, T(scalar), g, n, out.data<T>(), p[0], p[1], p[2]);
+    map_kernel<T><<<blocks_for(n), kThreads>>>(program, g, n, out.data<T>(), p[0], p[1], p[2]);
     HQLT_CUDA_CHECK_LAUNCH("map_kernel");
   });
   return out;
@@ -68,20 +90,35 @@ Tensor launch(const char* op, Program prog, int kind, double scalar, const std::
 
 }  // namespace
 
-Tensor unary_cuda(const char* op, UnaryFn fn, const Tensor& x) {
-  return launch(op, Program::unary, int(fn.kind), fn.scalar, {x});
+template <typename Op>
+Tensor unary_cuda(Op op, const Tensor& x) {
+  return launch(Op::name, UnaryValue<Op>{op}, {x});
 }
 
-Tensor unary_grad_cuda(const char* op, UnaryFn fn, const Tensor& g, const Tensor& v) {
-  return launch(op, Program::unary_grad, int(fn.kind), fn.scalar, {g, v});
+template <typename Op>
+Tensor unary_grad_cuda(Op op, const Tensor& g, const Tensor& v) {
+  return launch(Op::name, UnaryGrad<Op>{op}, {g, v});
 }
 
-Tensor binary_cuda(const char* op, BinaryKind kind, const Tensor& a, const Tensor& b) {
-  return launch(op, Program::binary, int(kind), 0.0, {a, b});
+template <typename Op>
+Tensor binary_cuda(Op op, const Tensor& a, const Tensor& b) {
+  return launch(Op::name, BinaryValue<Op>{op}, {a, b});
 }
 
-Tensor binary_grad_cuda(const char* op, BinaryKind kind, int input, const Tensor& g, const Tensor& a, const Tensor& b) {
-  return launch(op, input == 0 ? Program::binary_grad_a : Program::binary_grad_b, int(kind), 0.0, {g, a, b});
+template <typename Op>
+Tensor binary_grad_cuda(Op op, int input, const Tensor& g, const Tensor& a, const Tensor& b) {
+  return input == 0 ? launch(Op::name, BinaryGrad<Op, 0>{op}, {g, a, b})
+                    : launch(Op::name, BinaryGrad<Op, 1>{op}, {g, a, b});
 }
+
+#define HQLT_INSTANTIATE_UNARY(Op)                                             \
+  template Tensor unary_cuda<elementwise::Op>(elementwise::Op, const Tensor&); \
+  template Tensor unary_grad_cuda<elementwise::Op>(elementwise::Op, const Tensor&, const Tensor&);
+#define HQLT_INSTANTIATE_BINARY(Op)                                                                  \
+  template Tensor binary_cuda<elementwise::Op>(elementwise::Op, const Tensor&, const Tensor&);       \
+  template Tensor binary_grad_cuda<elementwise::Op>(elementwise::Op, int, const Tensor&, const Tensor&, \
+                                                    const Tensor&);
+HQLT_UNARY_OPS(HQLT_INSTANTIATE_UNARY)
+HQLT_BINARY_OPS(HQLT_INSTANTIATE_BINARY)
 
 }  // namespace hqlt::detail

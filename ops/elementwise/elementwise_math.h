@@ -1,97 +1,170 @@
 #pragma once
-// The math of each elementwise op, for the cuda kernel (elementwise.cu): a line-by-line
-// mirror of the lambdas in elementwise.cpp, in the tensor's float type.
-// Host-compilable too, so tests/cuda/test_strided_geometry.cpp checks every kind against
-// the CPU ops without a GPU.
+// Every elementwise op, written once: its value, its derivative, and which tensor the
+// derivative reads (the op's input, or its output where that is cheaper: exp, sqrt, rsqrt,
+// sigmoid). The functions are HQLT_HD, so the CPU loops (elementwise.cpp), the CUDA kernel
+// (elementwise.cu) and the tests all run this same code; adding an op means one struct
+// here, one line in its list below, and the public function in elementwise.h.
+//
+// A unary op has value(x) and derivative(v) (v is x or y as `saved` says); the ops with a
+// scalar operand carry it as a double, converted to the tensor's type where it is used.
+// A binary op has value(a, b) and the two partials da(a, b), db(a, b).
 #include <cmath>
 
 #include "engine/host_device.h"
-#include "ops/elementwise/elementwise_cuda.h"
+#include "ops/kernel_math.h"
 
-namespace hqlt::detail {
+namespace hqlt::elementwise {
 
-// The math of ops/elementwise/elementwise.cpp, in T. v is x (or y, for the ops whose
-// derivative is written in terms of the output: exp, sqrt, rsqrt, sigmoid).
-template <typename T>
-HQLT_HD inline T unary_f(UnaryKind k, T v, T s) {
-  switch (k) {
-    case UnaryKind::add_scalar: return v + s;
-    case UnaryKind::mul_scalar: return v * s;
-    case UnaryKind::pow: return std::pow(v, s);
-    case UnaryKind::rdiv_scalar: return s / v;
-    case UnaryKind::neg: return -v;
-    case UnaryKind::exp: return std::exp(v);
-    case UnaryKind::log: return std::log(v);
-    case UnaryKind::sqrt: return std::sqrt(v);
-    case UnaryKind::rsqrt: return T(1) / std::sqrt(v);
-    case UnaryKind::abs: return std::fabs(v);
-    case UnaryKind::sigmoid: return T(1) / (T(1) + std::exp(-v));
-    case UnaryKind::silu: return v / (T(1) + std::exp(-v));
-    case UnaryKind::elu_plus_one: return v > T(0) ? v + T(1) : std::exp(v);
+enum class Saved { input, output };
+
+struct AddScalar {
+  static constexpr const char* name = "add_scalar";
+  static constexpr Saved saved = Saved::input;
+  double s;
+  template <typename T> HQLT_HD T value(T x) const { return x + T(s); }
+  template <typename T> HQLT_HD T derivative(T) const { return T(1); }
+};
+
+struct MulScalar {
+  static constexpr const char* name = "mul_scalar";
+  static constexpr Saved saved = Saved::input;
+  double s;
+  template <typename T> HQLT_HD T value(T x) const { return x * T(s); }
+  template <typename T> HQLT_HD T derivative(T) const { return T(s); }
+};
+
+// x^p; d/dx = p·x^(p−1), and exactly 0 for p = 0 (x^0 = 1 everywhere, also at x = 0).
+struct Pow {
+  static constexpr const char* name = "pow";
+  static constexpr Saved saved = Saved::input;
+  double p;
+  template <typename T> HQLT_HD T value(T x) const { return std::pow(x, T(p)); }
+  template <typename T> HQLT_HD T derivative(T x) const { return p == 0 ? T(0) : T(p) * std::pow(x, T(p - 1)); }
+};
+
+// s / x.
+struct RdivScalar {
+  static constexpr const char* name = "rdiv_scalar";
+  static constexpr Saved saved = Saved::input;
+  double s;
+  template <typename T> HQLT_HD T value(T x) const { return T(s) / x; }
+  template <typename T> HQLT_HD T derivative(T x) const { return -T(s) / (x * x); }
+};
+
+struct Neg {
+  static constexpr const char* name = "neg";
+  static constexpr Saved saved = Saved::input;
+  template <typename T> HQLT_HD T value(T x) const { return -x; }
+  template <typename T> HQLT_HD T derivative(T) const { return T(-1); }
+};
+
+struct Exp {
+  static constexpr const char* name = "exp";
+  static constexpr Saved saved = Saved::output;
+  template <typename T> HQLT_HD T value(T x) const { return std::exp(x); }
+  template <typename T> HQLT_HD T derivative(T y) const { return y; }
+};
+
+struct Log {
+  static constexpr const char* name = "log";
+  static constexpr Saved saved = Saved::input;
+  template <typename T> HQLT_HD T value(T x) const { return std::log(x); }
+  template <typename T> HQLT_HD T derivative(T x) const { return T(1) / x; }
+};
+
+struct Sqrt {
+  static constexpr const char* name = "sqrt";
+  static constexpr Saved saved = Saved::output;
+  template <typename T> HQLT_HD T value(T x) const { return std::sqrt(x); }
+  template <typename T> HQLT_HD T derivative(T y) const { return T(1) / (T(2) * y); }
+};
+
+// y = x^(−1/2), dy/dx = −y³/2.
+struct Rsqrt {
+  static constexpr const char* name = "rsqrt";
+  static constexpr Saved saved = Saved::output;
+  template <typename T> HQLT_HD T value(T x) const { return T(1) / std::sqrt(x); }
+  template <typename T> HQLT_HD T derivative(T y) const { return -y * y * y / T(2); }
+};
+
+// Gradient sign(x), 0 at 0.
+struct Abs {
+  static constexpr const char* name = "abs";
+  static constexpr Saved saved = Saved::input;
+  template <typename T> HQLT_HD T value(T x) const { return std::fabs(x); }
+  template <typename T> HQLT_HD T derivative(T x) const { return T((x > T(0)) - (x < T(0))); }
+};
+
+// σ(x), in the overflow-free form of kernels::sigmoid; dσ/dx = y (1 − y).
+struct Sigmoid {
+  static constexpr const char* name = "sigmoid";
+  static constexpr Saved saved = Saved::output;
+  template <typename T> HQLT_HD T value(T x) const { return kernels::sigmoid(x); }
+  template <typename T> HQLT_HD T derivative(T y) const { return y * (T(1) - y); }
+};
+
+// x·σ(x); d/dx = σ(x) (1 + x (1 − σ(x))).
+struct Silu {
+  static constexpr const char* name = "silu";
+  static constexpr Saved saved = Saved::input;
+  template <typename T> HQLT_HD T value(T x) const { return x * kernels::sigmoid(x); }
+  template <typename T> HQLT_HD T derivative(T x) const {
+    const T s = kernels::sigmoid(x);
+    return s * (T(1) + x * (T(1) - s));
   }
-  return T(0);
-}
+};
 
-template <typename T>
-HQLT_HD inline T unary_d(UnaryKind k, T v, T s) {
-  switch (k) {
-    case UnaryKind::add_scalar: return T(1);
-    case UnaryKind::mul_scalar: return s;
-    case UnaryKind::pow: return s == T(0) ? T(0) : s * std::pow(v, T(s - T(1)));
-    case UnaryKind::rdiv_scalar: return -s / (v * v);
-    case UnaryKind::neg: return T(-1);
-    case UnaryKind::exp: return v;  // v = y
-    case UnaryKind::log: return T(1) / v;
-    case UnaryKind::sqrt: return T(1) / (T(2) * v);  // v = y
-    case UnaryKind::rsqrt: return -v * v * v / T(2);  // v = y
-    case UnaryKind::abs: return T((v > T(0)) - (v < T(0)));
-    case UnaryKind::sigmoid: return v * (T(1) - v);  // v = y
-    case UnaryKind::silu: {
-      T sg = T(1) / (T(1) + std::exp(-v));
-      return sg * (T(1) + v * (T(1) - sg));
-    }
-    case UnaryKind::elu_plus_one: return v > T(0) ? T(1) : std::exp(v);
+// elu(x) + 1: x + 1 for x > 0, e^x otherwise (the positive feature map of linear attention).
+struct EluPlusOne {
+  static constexpr const char* name = "elu_plus_one";
+  static constexpr Saved saved = Saved::input;
+  template <typename T> HQLT_HD T value(T x) const { return x > T(0) ? x + T(1) : std::exp(x); }
+  template <typename T> HQLT_HD T derivative(T x) const { return x > T(0) ? T(1) : std::exp(x); }
+};
+
+struct Add {
+  static constexpr const char* name = "add";
+  template <typename T> HQLT_HD T value(T a, T b) const { return a + b; }
+  template <typename T> HQLT_HD T da(T, T) const { return T(1); }
+  template <typename T> HQLT_HD T db(T, T) const { return T(1); }
+};
+
+struct Sub {
+  static constexpr const char* name = "sub";
+  template <typename T> HQLT_HD T value(T a, T b) const { return a - b; }
+  template <typename T> HQLT_HD T da(T, T) const { return T(1); }
+  template <typename T> HQLT_HD T db(T, T) const { return T(-1); }
+};
+
+struct Mul {
+  static constexpr const char* name = "mul";
+  template <typename T> HQLT_HD T value(T a, T b) const { return a * b; }
+  template <typename T> HQLT_HD T da(T, T b) const { return b; }
+  template <typename T> HQLT_HD T db(T a, T) const { return a; }
+};
+
+struct Div {
+  static constexpr const char* name = "div";
+  template <typename T> HQLT_HD T value(T a, T b) const { return a / b; }
+  template <typename T> HQLT_HD T da(T, T b) const { return T(1) / b; }
+  template <typename T> HQLT_HD T db(T a, T b) const { return -a / (b * b); }
+};
+
+// SwiGLU's product silu(gate)·up, fused; a = gate, b = up.
+struct Swiglu {
+  static constexpr const char* name = "swiglu";
+  template <typename T> HQLT_HD T value(T a, T b) const { return a * kernels::sigmoid(a) * b; }
+  template <typename T> HQLT_HD T da(T a, T b) const {
+    const T s = kernels::sigmoid(a);
+    return s * (T(1) + a * (T(1) - s)) * b;
   }
-  return T(0);
-}
+  template <typename T> HQLT_HD T db(T a, T) const { return a * kernels::sigmoid(a); }
+};
 
-template <typename T>
-HQLT_HD inline T binary_f(BinaryKind k, T a, T b) {
-  switch (k) {
-    case BinaryKind::add: return a + b;
-    case BinaryKind::sub: return a - b;
-    case BinaryKind::mul: return a * b;
-    case BinaryKind::div: return a / b;
-    case BinaryKind::swiglu: return a / (T(1) + std::exp(-a)) * b;
-  }
-  return T(0);
-}
+// The lists: the CUDA file instantiates its kernels for each entry, and the tests walk them.
+#define HQLT_UNARY_OPS(X) \
+  X(AddScalar) X(MulScalar) X(Pow) X(RdivScalar) X(Neg) X(Exp) X(Log) X(Sqrt) X(Rsqrt) X(Abs) X(Sigmoid) X(Silu) \
+  X(EluPlusOne)
+#define HQLT_BINARY_OPS(X) X(Add) X(Sub) X(Mul) X(Div) X(Swiglu)
 
-template <typename T>
-HQLT_HD inline T binary_da(BinaryKind k, T a, T b) {
-  switch (k) {
-    case BinaryKind::add: return T(1);
-    case BinaryKind::sub: return T(1);
-    case BinaryKind::mul: return b;
-    case BinaryKind::div: return T(1) / b;
-    case BinaryKind::swiglu: {
-      T sg = T(1) / (T(1) + std::exp(-a));
-      return sg * (T(1) + a * (T(1) - sg)) * b;
-    }
-  }
-  return T(0);
-}
-
-template <typename T>
-HQLT_HD inline T binary_db(BinaryKind k, T a, T b) {
-  switch (k) {
-    case BinaryKind::add: return T(1);
-    case BinaryKind::sub: return T(-1);
-    case BinaryKind::mul: return a;
-    case BinaryKind::div: return -a / (b * b);
-    case BinaryKind::swiglu: return a / (T(1) + std::exp(-a));
-  }
-  return T(0);
-}
-
-}  // namespace hqlt::detail
+}  // namespace hqlt::elementwise

@@ -1,20 +1,14 @@
-// The host-side halves of the cuda kernels, checked on the CPU (no GPU needed): the
-// strided walk every generic kernel uses (engine/cuda/strided.h) against plain strided indexing,
-// and the elementwise math (ops/elementwise/elementwise_math.h) against the CPU ops and their
-// autograd gradients.
+// The host-side half of the generic cuda kernels, checked on the CPU (no GPU needed): the
+// strided walk every one of them uses (engine/cuda/strided.h) against plain strided
+// indexing.
 #include <doctest/doctest.h>
 
 #include <vector>
 
-#include "check_close.h"
 #include "engine/cuda/strided.h"
 #include "engine/tensor.h"
-#include "ops/elementwise/elementwise.h"
-#include "ops/elementwise/elementwise_math.h"
 
 using namespace hqlt;
-using detail::BinaryKind;
-using detail::UnaryKind;
 
 namespace {
 
@@ -75,69 +69,5 @@ TEST_SUITE("unit") {
     for (size_t d = 0; d < 9; ++d) odd[d] = int64_t(1) << (2 * (8 - d) + 1);  // never mergeable
     CHECK_THROWS_WITH_AS(cuda::make_geometry("add", shape, {odd}), doctest::Contains("add: a cuda kernel walks at most 8"),
                          Error);
-  }
-
-  TEST_CASE("cuda elementwise math mirrors the CPU ops and their gradients") {
-    struct Case {
-      UnaryKind kind;
-      double scalar;
-      bool derivative_of_output;  // the kernel gets y, not x (see elementwise.cpp)
-      Tensor (*cpu)(const Tensor&);
-    };
-    static double s_add = 0.75, s_mul = -1.25, s_pow = 2.5, s_rdiv = 3.0;
-    const Case cases[] = {
-        {UnaryKind::add_scalar, s_add, false, [](const Tensor& x) { return add_scalar(x, s_add); }},
-        {UnaryKind::mul_scalar, s_mul, false, [](const Tensor& x) { return mul_scalar(x, s_mul); }},
-        {UnaryKind::pow, s_pow, false, [](const Tensor& x) { return pow_scalar(x, s_pow); }},
-        {UnaryKind::rdiv_scalar, s_rdiv, false, [](const Tensor& x) { return rdiv_scalar(s_rdiv, x); }},
-        {UnaryKind::neg, 0, false, [](const Tensor& x) { return neg(x); }},
-        {UnaryKind::exp, 0, true, [](const Tensor& x) { return exp(x); }},
-        {UnaryKind::log, 0, false, [](const Tensor& x) { return log(x); }},
-        {UnaryKind::sqrt, 0, true, [](const Tensor& x) { return sqrt(x); }},
-        {UnaryKind::rsqrt, 0, true, [](const Tensor& x) { return rsqrt(x); }},
-        {UnaryKind::abs, 0, false, [](const Tensor& x) { return abs(x); }},
-        {UnaryKind::sigmoid, 0, true, [](const Tensor& x) { return sigmoid(x); }},
-        {UnaryKind::silu, 0, false, [](const Tensor& x) { return silu(x); }},
-        {UnaryKind::elu_plus_one, 0, false, [](const Tensor& x) { return elu_plus_one(x); }},
-    };
-    const std::vector<double> xs{0.3, 1.7, 0.05, 2.9, 0.9};  // positive: inside every domain
-    const std::vector<double> signed_xs{-1.3, 0.4, -0.2, 2.1, -2.9};
-    for (const Case& c : cases) {
-      INFO("unary kind " << int(c.kind));
-      const bool positive_only = c.kind == UnaryKind::pow || c.kind == UnaryKind::log ||
-                                 c.kind == UnaryKind::sqrt || c.kind == UnaryKind::rsqrt ||
-                                 c.kind == UnaryKind::rdiv_scalar;
-      const std::vector<double>& in = positive_only ? xs : signed_xs;
-      Tensor x = from_vector(in, {int64_t(in.size())}, DType::f64).set_requires_grad(true);
-      Tensor y = c.cpu(x);
-      y.backward(ones(y.shape(), DType::f64));
-      std::vector<double> yv = y.to_vector(), gv = x.grad().to_vector(), fy, dy;
-      for (size_t i = 0; i < in.size(); ++i) {
-        fy.push_back(detail::unary_f<double>(c.kind, in[i], c.scalar));
-        dy.push_back(detail::unary_d<double>(c.kind, c.derivative_of_output ? yv[i] : in[i], c.scalar));
-      }
-      testing::check_close(fy, yv, 1e-14);
-      testing::check_close(dy, gv, 1e-14);
-    }
-    using Bin = Tensor (*)(const Tensor&, const Tensor&);
-    const std::pair<BinaryKind, Bin> binaries[] = {
-        {BinaryKind::add, add}, {BinaryKind::sub, sub}, {BinaryKind::mul, mul}, {BinaryKind::div, div},
-        {BinaryKind::swiglu, swiglu}};
-    for (const auto& [kind, op] : binaries) {
-      INFO("binary kind " << int(kind));
-      Tensor a = from_vector(signed_xs, {5}, DType::f64).set_requires_grad(true);
-      Tensor b = from_vector(xs, {5}, DType::f64).set_requires_grad(true);
-      Tensor out = op(a, b);
-      out.backward(ones({5}, DType::f64));
-      std::vector<double> f, da, db;
-      for (size_t i = 0; i < 5; ++i) {
-        f.push_back(detail::binary_f<double>(kind, signed_xs[i], xs[i]));
-        da.push_back(detail::binary_da<double>(kind, signed_xs[i], xs[i]));
-        db.push_back(detail::binary_db<double>(kind, signed_xs[i], xs[i]));
-      }
-      testing::check_close(f, out.to_vector(), 1e-14);
-      testing::check_close(da, a.grad().to_vector(), 1e-14);
-      testing::check_close(db, b.grad().to_vector(), 1e-14);
-    }
   }
 }

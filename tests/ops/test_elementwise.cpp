@@ -1,11 +1,16 @@
-// Elementwise ops: gradients by finite differences in f64 and f32-vs-f64, on shapes that
-// broadcast, have size-1 dims, or are non-contiguous; values against std:: math.
+// Elementwise ops, every line of elementwise_cases.h: gradients by finite differences in
+// f64 on shapes that broadcast, have size-1 dims, or are non-contiguous; values against
+// plain double math; and a check that the table covers every op elementwise_math.h defines.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <set>
+#include <string>
 
+#include "check_close.h"
 #include "gradcheck.h"
-#include "ops/elementwise/elementwise.h"
+#include "ops/elementwise_cases.h"
+#include "ops/elementwise/elementwise_math.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -15,76 +20,86 @@ namespace {
 
 // Each binary op on: equal shapes, broadcasting both ways with size-1 dims, a rank
 // difference, and a non-contiguous (transposed) input.
-void check_binary(Tensor (*op)(const Tensor&, const Tensor&), bool positive_b = false) {
-  auto f = [op](const Ts& x) { return op(x[0], x[1]); };
-  auto b = [&](const Shape& s) { return positive_b ? leaf_uniform(s, 0.5, 2.0) : leaf(s); };
-  SUBCASE("same shape") { HQLT_CHECK_GRADIENTS(f, (Ts{leaf({3, 4}), b({3, 4})})); }
-  SUBCASE("broadcast size-1 dims") { HQLT_CHECK_GRADIENTS(f, (Ts{leaf({3, 1, 4}), b({1, 2, 4})})); }
-  SUBCASE("broadcast rank") { HQLT_CHECK_GRADIENTS(f, (Ts{leaf({2, 3, 4}), b({4})})); }
-  SUBCASE("scalar-shaped") { HQLT_CHECK_GRADIENTS(f, (Ts{leaf({1}), b({2, 3})})); }
-  SUBCASE("non-contiguous") { HQLT_CHECK_GRADIENTS(f, (Ts{leaf_transposed({3, 5}), b({3, 5})})); }
+void check_binary(const BinaryCase& c) {
+  auto f = [&c](const Ts& x) { return c.f(x[0], x[1]); };
+  auto b = [&](const Shape& s) { return leaf_uniform(s, c.b_lo, c.b_hi); };
+  HQLT_CHECK_GRADIENTS(f, (Ts{leaf({3, 4}), b({3, 4})}));
+  HQLT_CHECK_GRADIENTS(f, (Ts{leaf_transposed({3, 5}), b({3, 5})}));
+  if (!c.broadcasts) return;
+  HQLT_CHECK_GRADIENTS(f, (Ts{leaf({3, 1, 4}), b({1, 2, 4})}));
+  HQLT_CHECK_GRADIENTS(f, (Ts{leaf({2, 3, 4}), b({4})}));
+  HQLT_CHECK_GRADIENTS(f, (Ts{leaf({1}), b({2, 3})}));
 }
 
-void check_unary(Tensor (*op)(const Tensor&), double low = -2.0, double high = 2.0) {
-  auto f = [op](const Ts& x) { return op(x[0]); };
-  SUBCASE("contiguous") { HQLT_CHECK_GRADIENTS(f, (Ts{leaf_uniform({2, 3, 5}, low, high)})); }
-  SUBCASE("non-contiguous") {
-    Tensor base = leaf_uniform({4, 3}, low, high);
-    Tensor t;
-    {
-      NoGrad ng;
-      t = base.transpose(0, 1).detach();
-    }
-    t.set_requires_grad(true);
-    HQLT_CHECK_GRADIENTS(f, (Ts{t}));
+void check_unary(const UnaryCase& c) {
+  auto f = [&c](const Ts& x) { return c.f(x[0]); };
+  HQLT_CHECK_GRADIENTS(f, (Ts{leaf_uniform({2, 3, 5}, c.lo, c.hi)}));
+  Tensor t;
+  {
+    NoGrad ng;
+    t = leaf_uniform({4, 3}, c.lo, c.hi).transpose(0, 1).detach();
   }
+  t.set_requires_grad(true);
+  HQLT_CHECK_GRADIENTS(f, (Ts{t}));
+}
+
+std::vector<double> evenly(double lo, double hi, int n) {
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(lo + (hi - lo) * (i + 0.5) / n);
+  return v;
 }
 
 }  // namespace
 
 TEST_SUITE("gradcheck") {
-  TEST_CASE("gradcheck add") { check_binary(add); }
-  TEST_CASE("gradcheck sub") { check_binary(sub); }
-  TEST_CASE("gradcheck mul") { check_binary(mul); }
-  TEST_CASE("gradcheck div") { check_binary(div, /*positive_b=*/true); }
-  TEST_CASE("gradcheck neg") { check_unary(neg); }
-  TEST_CASE("gradcheck exp") { check_unary(exp); }
-  TEST_CASE("gradcheck log") { check_unary(log, 0.2, 3.0); }
-  TEST_CASE("gradcheck sqrt") { check_unary(sqrt, 0.2, 3.0); }
-  TEST_CASE("gradcheck rsqrt") { check_unary(rsqrt, 0.2, 3.0); }
-  TEST_CASE("gradcheck abs") { check_unary(abs); }  // measure-zero chance of hitting 0
-  TEST_CASE("gradcheck sigmoid") { check_unary(sigmoid, -4, 4); }
-  TEST_CASE("gradcheck silu") { check_unary(silu, -4, 4); }
-  TEST_CASE("gradcheck elu_plus_one") { check_unary(elu_plus_one, -3, 3); }
-  TEST_CASE("gradcheck scalar ops") {
-    SUBCASE("add_scalar") { HQLT_CHECK_GRADIENTS([](const Ts& x) { return x[0] + 2.5; }, (Ts{leaf({3, 2})})); }
-    SUBCASE("mul_scalar") { HQLT_CHECK_GRADIENTS([](const Ts& x) { return x[0] * -1.5; }, (Ts{leaf({3, 2})})); }
-    SUBCASE("rdiv_scalar") {
-      HQLT_CHECK_GRADIENTS([](const Ts& x) { return 3.0 / x[0]; }, (Ts{leaf_uniform({3, 2}, 0.5, 2)}));
-    }
-    SUBCASE("pow") {
-      HQLT_CHECK_GRADIENTS([](const Ts& x) { return pow_scalar(x[0], 1.7); }, (Ts{leaf_uniform({4}, 0.5, 2)}));
-      HQLT_CHECK_GRADIENTS([](const Ts& x) { return pow_scalar(x[0], 3.0); }, (Ts{leaf({4})}));
+  TEST_CASE("gradcheck every unary elementwise op") {
+    for (const UnaryCase& c : kUnaryCases) {
+      INFO(c.op << " on [" << c.lo << ", " << c.hi << "]");
+      check_unary(c);
     }
   }
-  TEST_CASE("gradcheck swiglu") {
-    HQLT_CHECK_GRADIENTS([](const Ts& x) { return swiglu(x[0], x[1]); }, (Ts{leaf({3, 4}), leaf({3, 4})}));
+  TEST_CASE("gradcheck every binary elementwise op") {
+    for (const BinaryCase& c : kBinaryCases) {
+      INFO(c.op);
+      check_binary(c);
+    }
   }
 }
 
 TEST_SUITE("unit") {
-  TEST_CASE("elementwise values match std math") {
-    Tensor x = from_vector({-2, -0.5, 0, 0.5, 3}, {5}, DType::f64);
-    auto v = [](const Tensor& t) { return t.to_vector(); };
-    for (int i = 0; i < 5; ++i) {
-      double xi = x.to_vector()[size_t(i)];
-      CAPTURE(xi);
-      CHECK(v(exp(x))[size_t(i)] == doctest::Approx(std::exp(xi)));
-      CHECK(v(sigmoid(x))[size_t(i)] == doctest::Approx(1 / (1 + std::exp(-xi))));
-      CHECK(v(silu(x))[size_t(i)] == doctest::Approx(xi / (1 + std::exp(-xi))));
-      CHECK(v(elu_plus_one(x))[size_t(i)] == doctest::Approx(xi > 0 ? xi + 1 : std::exp(xi)));
-      CHECK(v(abs(x))[size_t(i)] == doctest::Approx(std::abs(xi)));
+  TEST_CASE("elementwise values match plain double math, f64 and f32") {
+    for (const UnaryCase& c : kUnaryCases) {
+      INFO(c.op);
+      const std::vector<double> xs = evenly(c.lo, c.hi, 9);
+      std::vector<double> want;
+      for (double x : xs) want.push_back(c.plain(x));
+      check_close(c.f(from_vector(xs, {9}, DType::f64)).to_vector(), want, 1e-15);
+      check_close(c.f(from_vector(xs, {9}, DType::f32)).to_vector(), want, 1e-6);
     }
+    for (const BinaryCase& c : kBinaryCases) {
+      INFO(c.op);
+      const std::vector<double> as = evenly(-2, 2, 7), bs = evenly(c.b_lo, c.b_hi, 7);
+      std::vector<double> want;
+      for (size_t i = 0; i < as.size(); ++i) want.push_back(c.plain(as[i], bs[i]));
+      check_close(c.f(from_vector(as, {7}, DType::f64), from_vector(bs, {7}, DType::f64)).to_vector(), want, 1e-15);
+      check_close(c.f(from_vector(as, {7}, DType::f32), from_vector(bs, {7}, DType::f32)).to_vector(), want, 1e-6);
+    }
+  }
+  TEST_CASE("the elementwise test table names every op elementwise_math.h defines") {
+    std::set<std::string> tested;
+    for (const UnaryCase& c : kUnaryCases) tested.insert(c.op);
+    for (const BinaryCase& c : kBinaryCases) tested.insert(c.op);
+#define HQLT_EXPECT_TESTED(Op) CHECK_MESSAGE(tested.count(elementwise::Op::name), #Op " has no line in elementwise_cases.h");
+    HQLT_UNARY_OPS(HQLT_EXPECT_TESTED)
+    HQLT_BINARY_OPS(HQLT_EXPECT_TESTED)
+#undef HQLT_EXPECT_TESTED
+    // ... and names nothing else (a misspelt name would otherwise pass unnoticed).
+    std::set<std::string> defined;
+#define HQLT_NAME(Op) defined.insert(elementwise::Op::name);
+    HQLT_UNARY_OPS(HQLT_NAME)
+    HQLT_BINARY_OPS(HQLT_NAME)
+#undef HQLT_NAME
+    CHECK(tested == defined);
   }
   TEST_CASE("broadcast add by hand") {
     Tensor a = from_vector({1, 2, 3}, {3, 1});
@@ -98,5 +113,6 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(add(a, zeros({3, 2}, DType::f64)), doctest::Contains("expected dtype f32"), Error);
     CHECK_THROWS_WITH_AS(exp(zeros({2}, DType::i64)), doctest::Contains("expected dtype f32 or f64"), Error);
     CHECK_THROWS_WITH_AS(add(a, Tensor()), doctest::Contains("undefined"), Error);
+    CHECK_THROWS_WITH_AS(swiglu(a, b), doctest::Contains("swiglu: argument 'up'"), Error);
   }
 }
