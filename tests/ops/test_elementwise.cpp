@@ -67,7 +67,7 @@ TEST_SUITE("gradcheck") {
 }
 
 TEST_SUITE("unit") {
-  TEST_CASE("elementwise values match plain double math, f64 and f32") {
+  TEST_CASE("elementwise values match plain double math in f64 and f32") {
     for (const UnaryCase& c : kUnaryCases) {
       INFO(c.op);
       const std::vector<double> xs = evenly(c.lo, c.hi, 9);
