@@ -59,20 +59,6 @@ std::vector<Tensor> fresh_leaves(const std::vector<Tensor>& inputs, DType dtype)
 
 }  // namespace
 
-double relative_max_error(const Tensor& a, const Tensor& b) {
-  HQLT_CHECK(a.shape() == b.shape(), "relative_max_error: shapes ", shape_str(a.shape()), " and ",
-             shape_str(b.shape()), " differ");
-  std::vector<double> av = a.to_vector(), bv = b.to_vector();
-  double scale = 1e-30, err = 0;
-  for (double v : bv) scale = std::max(scale, std::abs(v));
-  for (size_t i = 0; i < av.size(); ++i) {
-    double e = std::abs(av[i] - bv[i]);
-    if (std::isnan(e)) return INFINITY;
-    err = std::max(err, e);
-  }
-  return err / scale;
-}
-
 CheckResult gradcheck(const OpFn& f, const std::vector<Tensor>& inputs, GradcheckOptions opt) {
   std::vector<Tensor> xs = fresh_leaves(inputs, DType::f64);
   Tensor out = f(xs);
@@ -131,14 +117,14 @@ CheckResult compare_f32_with_f64(const OpFn& f, const std::vector<Tensor>& input
   sum(mul(out64, w)).backward();
   sum(mul(out32, to_dtype(w, DType::f32))).backward();
   std::ostringstream report;
-  double e = relative_max_error(out32, out64);
+  double e = max_error(out32, out64);
   report << "output " << e;
   result.worst_error = e;
   for (size_t k = 0; k < x64.size(); ++k) {
     if (!x64[k].requires_grad()) continue;
     // An input the output does not depend on gets no gradient at all: compare as zeros.
     auto grad_or_zeros = [](const Tensor& x) { return x.grad().defined() ? x.grad() : zeros_like(x); };
-    double ek = relative_max_error(grad_or_zeros(x32[k]), grad_or_zeros(x64[k]));
+    double ek = max_error(grad_or_zeros(x32[k]), grad_or_zeros(x64[k]));
     report << ", grad " << k << " " << ek;
     result.worst_error = std::max(result.worst_error, ek);
   }

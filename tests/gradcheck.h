@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "compare.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
 
@@ -47,9 +48,6 @@ Tensor leaf_uniform(const Shape& shape, double low, double high);
 // A fresh leaf (requires grad) holding t's values in dtype dt; `strided` lays it out with
 // the last two dims swapped in memory. Undefined stays undefined.
 Tensor leaf_copy(const Tensor& t, DType dt, bool strided = false);
-
-// Largest |a - b| / max(1e-30, max |b|) over all elements (shapes must match).
-double relative_max_error(const Tensor& a, const Tensor& b);
 
 }  // namespace hqlt::testing
 

@@ -9,7 +9,7 @@
 #include <initializer_list>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "cuda_test_utils.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
@@ -36,12 +36,12 @@ inline void run_on_both(const TensorFn& f, const std::vector<Tensor>& cpu_inputs
   yd.backward(dy.to(Device::cuda));
 
   INFO("forward");
-  check_close(yd.to(Device::cpu).to_vector(), y.to_vector(), tol);
+  expect_close(yd.to(Device::cpu).to_vector(), y.to_vector(), tol);
   for (size_t i = 0; i < cpu.size(); ++i) {
     INFO("gradient of input " << i);
     REQUIRE(gpu[i].grad().defined());
     REQUIRE(gpu[i].grad().device() == Device::cuda);
-    check_close(gpu[i].grad().to(Device::cpu).to_vector(), cpu[i].grad().to_vector(), tol);
+    expect_close(gpu[i].grad().to(Device::cpu).to_vector(), cpu[i].grad().to_vector(), tol);
   }
 }
 
@@ -56,7 +56,7 @@ inline void check_pairs(const char* what, std::initializer_list<GpuCpuPair> pair
   for (const GpuCpuPair& p : pairs) {
     INFO(what << " " << p.name);
     REQUIRE(p.gpu.device() == Device::cuda);
-    check_close(p.gpu.to(Device::cpu).to_vector(), p.cpu.to_vector(), tol);
+    expect_close(p.gpu.to(Device::cpu).to_vector(), p.cpu.to_vector(), tol);
   }
 }
 

@@ -11,7 +11,7 @@
 #include "ops/attention/attention.h"
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 using hqlt::testing::run_on_both;
 
 namespace {

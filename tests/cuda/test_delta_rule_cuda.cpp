@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "cuda_compare.h"
 #include "cuda_test_utils.h"
 #include "engine/autograd.h"
@@ -22,7 +22,7 @@
 #endif
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 using hqlt::testing::check_pairs;
 using hqlt::testing::poison_next_allocations;
 
@@ -81,11 +81,11 @@ void check_kernels(const Case& c) {
   detail::delta_rule_forward_cuda(gpu.q, gpu.k, gpu.v, gpu.beta, gpu.s0, c.chunk, c.l2, o_gpu, fin_gpu);
   {
     INFO("o");
-    check_close(host(o_gpu), o.to_vector(), tol);
+    expect_close(host(o_gpu), o.to_vector(), tol);
   }
   {
     INFO("final state");
-    check_close(host(fin_gpu), fin.to_vector(), tol);
+    expect_close(host(fin_gpu), fin.to_vector(), tol);
   }
   for (const Tensor& t : {cpu.q, cpu.v, cpu.beta, fin}) poison_next_allocations(t.numel(), c.dt, 8);
   const detail::DeltaRuleGrads got =
@@ -164,7 +164,7 @@ TEST_SUITE("cuda") {
     }
     for (size_t i = 0; i < results[0].size(); ++i) {
       INFO("result " << i << " (o, final state, dq, dk, dv, dbeta, dinitial_state)");
-      check_close(results[1][i], results[0][i], 1e-4);
+      expect_close(results[1][i], results[0][i], 1e-4);
     }
 #endif
   }

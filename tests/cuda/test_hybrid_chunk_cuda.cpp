@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "cuda_compare.h"
 #include "cuda_test_utils.h"
 #include "engine/autograd.h"
@@ -26,7 +26,7 @@
 #endif
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 using hqlt::testing::check_pairs;
 using hqlt::testing::poison_next_allocations;
 namespace hc = hqlt::hybrid_chunk_detail;
@@ -202,7 +202,7 @@ TEST_SUITE("cuda") {
     }
     for (size_t i = 0; i < results[0].size(); ++i) {
       INFO("result " << i << " (o_fw, o_kv, final state, then the gradients of the seven inputs)");
-      check_close(results[1][i], results[0][i], 1e-4);
+      expect_close(results[1][i], results[0][i], 1e-4);
     }
 #endif
   }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "cuda_compare.h"
 #include "cuda_test_utils.h"
 #include "engine/autograd.h"
@@ -20,7 +20,7 @@
 #endif
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 using hqlt::testing::check_pairs;
 using hqlt::testing::poison_next_allocations;
 using Normalizer = LinearAttentionNormalizer;
@@ -68,11 +68,11 @@ void check_kernels(const Case& c) {
   linear_attention_detail::forward_cuda(qg, kg, vg, out_g, z_g, dims, c.normalizer, eps);
   {
     INFO("out");
-    check_close(host(out_g), out.to_vector(), tol);
+    expect_close(host(out_g), out.to_vector(), tol);
   }
   {
     INFO("z");
-    check_close(host(z_g), z.to_vector(), tol);
+    expect_close(host(z_g), z.to_vector(), tol);
   }
   // The backward from the GPU's own z and output, as the tape would run it; its workspaces
   // (dz, the partial sums) and the gradients come from poisoned blocks too.
@@ -146,7 +146,7 @@ TEST_SUITE("cuda") {
     const Tensor q = randn({1, 40, 16, 2}), v = randn({1, 40, 8, 2});
     const Tensor qg = q.to(Device::cuda).transpose(2, 3), vg = v.to(Device::cuda).transpose(2, 3);
     const Tensor want = linear_attention(q.transpose(2, 3), q.transpose(2, 3), v.transpose(2, 3), 16);
-    check_close(host(linear_attention(qg, qg, vg, 16)), want.to_vector(), 1e-4);
+    expect_close(host(linear_attention(qg, qg, vg, 16)), want.to_vector(), 1e-4);
     Tensor q2 = randn({1, 3, 2, 4}).to(Device::cuda).set_requires_grad(true);
     Tensor out = linear_attention(q2, q2, zeros({1, 3, 2, 0}, DType::f32, Device::cuda), 2);
     out.backward(zeros({1, 3, 2, 0}, DType::f32, Device::cuda));

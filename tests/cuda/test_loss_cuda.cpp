@@ -13,7 +13,7 @@
 #include "ops/loss/cross_entropy.h"
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 using hqlt::testing::run_on_both;
 
 namespace {

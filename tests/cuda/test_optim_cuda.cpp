@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "cuda_test_utils.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
@@ -13,7 +13,7 @@
 #include "nn/linear.h"
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 TEST_SUITE("cuda") {
   TEST_CASE("cuda AdamW steps match the CPU") {
@@ -42,7 +42,7 @@ TEST_SUITE("cuda") {
         results.push_back(b.to_vector());
         results.push_back(opt.state("w").exp_avg_sq.to_vector());
       }
-      for (size_t i = 0; i < 3; ++i) check_close(results[3 + i], results[i], dt == DType::f32 ? 1e-6 : 1e-14);
+      for (size_t i = 0; i < 3; ++i) expect_close(results[3 + i], results[i], dt == DType::f32 ? 1e-6 : 1e-14);
     }
 #endif
   }
@@ -64,8 +64,8 @@ TEST_SUITE("cuda") {
       clipped.push_back(b.grad().to_vector());
     }
     CHECK(norms[1] == doctest::Approx(norms[0]).epsilon(1e-12));
-    check_close(clipped[2], clipped[0], 1e-7);
-    check_close(clipped[3], clipped[1], 1e-7);
+    expect_close(clipped[2], clipped[0], 1e-7);
+    expect_close(clipped[3], clipped[1], 1e-7);
     // The clipped gradients have norm 1 (up to the 1e-6 of the coefficient).
     Tensor a = zeros({1000, 3}, DType::f32, Device::cuda).set_requires_grad(true);
     a.set_grad(g1.to(Device::cuda));

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "cuda_test_utils.h"
 #include "engine/rng.h"
 #include "io/safetensors.h"
@@ -23,7 +23,7 @@
 using namespace hqlt;
 using namespace hqlt::train;
 namespace fs = std::filesystem;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -97,7 +97,7 @@ TEST_SUITE("cuda") {
       const TrainReport b = train_new(tiny(model, "cuda"), RunDir{gpu}, silent());
       REQUIRE(a.finished);
       REQUIRE(b.finished);
-      check_close(train_losses(gpu), train_losses(cpu), 1e-4);
+      expect_close(train_losses(gpu), train_losses(cpu), 1e-4);
       // Weights as a whole: Adam divides by √v, so an element whose gradient is ~0 may
       // step differently on the two devices; the run as a whole may not.
       CHECK(relative_distance(weights(gpu), weights(cpu)) <= 1e-3);

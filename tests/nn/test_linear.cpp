@@ -3,7 +3,7 @@
 // bad inputs.
 #include <doctest/doctest.h>
 
-#include "check_close.h"
+#include "compare.h"
 
 #include <cmath>
 
@@ -49,17 +49,17 @@ TEST_SUITE("unit") {
       Tensor x = randn({2, 4, 5});
       Tensor y = lin.forward(x);
       CHECK(y.shape() == Shape{2, 4, 3});
-      check_close(y.to_vector(), naive_linear(x, lin.weight, nullptr), 1e-5);
+      expect_close(y.to_vector(), naive_linear(x, lin.weight, nullptr), 1e-5);
     }
     SUBCASE("[in]") {
       Tensor x = randn({5});
       Tensor y = lin.forward(x);
       CHECK(y.shape() == Shape{3});
-      check_close(y.to_vector(), naive_linear(x, lin.weight, nullptr), 1e-5);
+      expect_close(y.to_vector(), naive_linear(x, lin.weight, nullptr), 1e-5);
     }
     SUBCASE("non-contiguous x") {
       Tensor x = randn({5, 6}).transpose(0, 1);  // [6, 5], strided
-      check_close(lin.forward(x).to_vector(), naive_linear(x, lin.weight, nullptr), 1e-5);
+      expect_close(lin.forward(x).to_vector(), naive_linear(x, lin.weight, nullptr), 1e-5);
     }
     SUBCASE("with bias, f64") {
       Linear lb(5, 3, /*bias=*/true);
@@ -67,7 +67,7 @@ TEST_SUITE("unit") {
       REQUIRE(lb.bias != nullptr);
       CHECK(lb.named_parameters()[1].first == "bias");
       Tensor x = randn({7, 5}, DType::f64);
-      check_close(lb.forward(x).to_vector(), naive_linear(x, lb.weight, lb.bias), 1e-12);
+      expect_close(lb.forward(x).to_vector(), naive_linear(x, lb.weight, lb.bias), 1e-12);
     }
   }
 

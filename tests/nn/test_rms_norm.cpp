@@ -3,7 +3,7 @@
 // gradients of the gated form by finite differences, bad inputs.
 #include <doctest/doctest.h>
 
-#include "check_close.h"
+#include "compare.h"
 
 #include <cmath>
 
@@ -50,11 +50,11 @@ TEST_SUITE("unit") {
     norm.weight = randn({6});
     gated.weight = randn({6});
     Tensor x = randn({2, 3, 6}), g = randn({2, 3, 6});
-    check_close(norm.forward(x).to_vector(), naive(x, norm.weight, 1e-6, nullptr), 1e-5);
-    check_close(gated.forward(x, g).to_vector(), naive(x, gated.weight, 1e-5, &g), 1e-5);
+    expect_close(norm.forward(x).to_vector(), naive(x, norm.weight, 1e-6, nullptr), 1e-5);
+    expect_close(gated.forward(x, g).to_vector(), naive(x, gated.weight, 1e-5, &g), 1e-5);
     // Per-head use: [B, T, H, d_v] with one shared weight of size d_v.
     Tensor xh = randn({1, 2, 3, 6}), gh = randn({1, 2, 3, 6});
-    check_close(gated.forward(xh, gh).to_vector(), naive(xh, gated.weight, 1e-5, &gh), 1e-5);
+    expect_close(gated.forward(xh, gh).to_vector(), naive(xh, gated.weight, 1e-5, &gh), 1e-5);
   }
 
   TEST_CASE("nn::RMSNorm bad inputs") {

@@ -3,7 +3,7 @@
 // bad inputs.
 #include <doctest/doctest.h>
 
-#include "check_close.h"
+#include "compare.h"
 
 #include <cmath>
 
@@ -47,12 +47,12 @@ TEST_SUITE("unit") {
     CHECK(silu_conv.named_parameters()[0].first == "weight");
     CHECK(silu_conv.activation == ConvActivation::silu);
     Tensor x = randn({2, 7, 5});
-    check_close(silu_conv.forward(x).to_vector(), naive_conv(x, silu_conv.weight, true), 1e-5);
-    check_close(plain.forward(x).to_vector(), naive_conv(x, plain.weight, false), 1e-5);
+    expect_close(silu_conv.forward(x).to_vector(), naive_conv(x, silu_conv.weight, true), 1e-5);
+    expect_close(plain.forward(x).to_vector(), naive_conv(x, plain.weight, false), 1e-5);
     // K larger than T: the early taps only meet zeros.
     ShortConvolution wide(3, 6, ConvActivation::none);
     Tensor xs = randn({1, 2, 3});
-    check_close(wide.forward(xs).to_vector(), naive_conv(xs, wide.weight, false), 1e-5);
+    expect_close(wide.forward(xs).to_vector(), naive_conv(xs, wide.weight, false), 1e-5);
   }
 
   TEST_CASE("nn::ShortConvolution streaming equals one call") {
@@ -75,8 +75,8 @@ TEST_SUITE("unit") {
           std::vector<double> v = p.slice(0, b, b + 1).to_vector();
           streamed.insert(streamed.end(), v.begin(), v.end());
         }
-      check_close(streamed, full, 1e-6);
-      if (k > 1) check_close(state.to_vector(), x.slice(1, 9 - (k - 1), 9).to_vector(), 0);
+      expect_close(streamed, full, 1e-6);
+      if (k > 1) expect_close(state.to_vector(), x.slice(1, 9 - (k - 1), 9).to_vector(), 0);
     }
   }
 

@@ -6,13 +6,13 @@
 
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/rng.h"
 #include "ops/conv/causal_conv1d.h"
 #include "ops/conv/causal_conv1d_math.h"
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -62,9 +62,9 @@ TEST_SUITE("reference") {
         const double tol = dt == DType::f32 ? 1e-5 : 1e-13;
         dispatch_float(dt, "test", [&]<typename T>() {
           const GpuResult r = gpu_algorithm<T>(x.detach(), w.detach(), dy);
-          check_close(r.y, y.to_vector(), tol);
-          check_close(r.dx, x.grad().to_vector(), tol);
-          check_close(r.dw, w.grad().to_vector(), tol);
+          expect_close(r.y, y.to_vector(), tol);
+          expect_close(r.dx, x.grad().to_vector(), tol);
+          expect_close(r.dw, w.grad().to_vector(), tol);
         });
       }
     }

@@ -11,7 +11,7 @@
 #include <limits>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "ops/loss/cross_entropy.h"
@@ -19,7 +19,7 @@
 
 using namespace hqlt;
 using namespace hqlt::detail;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -71,11 +71,11 @@ void check_case(const Case& c) {
   for (int64_t i = 0; i < c.n; ++i) ce_math::dmask_at(i, a);
   {
     INFO("dlogits");
-    check_close(dz, z.grad().to_vector(), 1e-12);
+    expect_close(dz, z.grad().to_vector(), 1e-12);
   }
   if (c.mask) {
     INFO("dmask");
-    check_close(dm, m.grad().to_vector(), 1e-12);
+    expect_close(dm, m.grad().to_vector(), 1e-12);
   }
 }
 

@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "ops/delta_rule/delta_rule.h"
@@ -20,7 +20,7 @@
 
 using namespace hqlt;
 using namespace hqlt::detail::delta_blocks;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -89,11 +89,11 @@ void check_case(const Case& c) {
   });
   {
     INFO("forward o");
-    check_close(o, values(o_want), 1e-12);
+    expect_close(o, values(o_want), 1e-12);
   }
   {
     INFO("final state");
-    check_close(fin, values(fin_want), 1e-12);
+    expect_close(fin, values(fin_want), 1e-12);
   }
 
   std::vector<double> states = nans(c.B * c.H * p.chunks * c.dk * c.dv);
@@ -122,7 +122,7 @@ void check_case(const Case& c) {
       {"dbeta", {&dbeta, want.dbeta}}, {"dinitial_state", {&ds0, want.dinitial_state}}};
   for (const auto& [name, pair] : grads) {
     INFO("gradient " << name);
-    check_close(*pair.first, values(pair.second), 1e-11);
+    expect_close(*pair.first, values(pair.second), 1e-11);
   }
 }
 

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "check_close.h"
+#include "compare.h"
 #include "gradcheck.h"
 #include "ops/elementwise_cases.h"
 #include "ops/elementwise/elementwise_math.h"
@@ -73,16 +73,16 @@ TEST_SUITE("unit") {
       const std::vector<double> xs = evenly(c.lo, c.hi, 9);
       std::vector<double> want;
       for (double x : xs) want.push_back(c.plain(x));
-      check_close(c.f(from_vector(xs, {9}, DType::f64)).to_vector(), want, 1e-15);
-      check_close(c.f(from_vector(xs, {9}, DType::f32)).to_vector(), want, 1e-6);
+      expect_close(c.f(from_vector(xs, {9}, DType::f64)).to_vector(), want, 1e-15);
+      expect_close(c.f(from_vector(xs, {9}, DType::f32)).to_vector(), want, 1e-6);
     }
     for (const BinaryCase& c : kBinaryCases) {
       INFO(c.op);
       const std::vector<double> as = evenly(-2, 2, 7), bs = evenly(c.b_lo, c.b_hi, 7);
       std::vector<double> want;
       for (size_t i = 0; i < as.size(); ++i) want.push_back(c.plain(as[i], bs[i]));
-      check_close(c.f(from_vector(as, {7}, DType::f64), from_vector(bs, {7}, DType::f64)).to_vector(), want, 1e-15);
-      check_close(c.f(from_vector(as, {7}, DType::f32), from_vector(bs, {7}, DType::f32)).to_vector(), want, 1e-6);
+      expect_close(c.f(from_vector(as, {7}, DType::f64), from_vector(bs, {7}, DType::f64)).to_vector(), want, 1e-15);
+      expect_close(c.f(from_vector(as, {7}, DType::f32), from_vector(bs, {7}, DType::f32)).to_vector(), want, 1e-6);
     }
   }
   TEST_CASE("the elementwise test table names every op elementwise_math.h defines") {

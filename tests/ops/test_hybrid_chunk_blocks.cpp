@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "ops/elementwise/elementwise.h"
@@ -22,7 +22,7 @@
 
 using namespace hqlt;
 using namespace hqlt::detail::hybrid_blocks;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 namespace hc = hqlt::hybrid_chunk_detail;
 
 namespace {
@@ -125,7 +125,7 @@ void check_case(const Case& c) {
       {"lse", {&lse, lse_want}}};
   for (const auto& [name, pair] : outs) {
     INFO("forward " << std::string(name));
-    check_close(*pair.first, values(pair.second), 1e-12);
+    expect_close(*pair.first, values(pair.second), 1e-12);
   }
 
   // Backward: the FW recompute keeps the states; the KV pass writes dv, the FW pass adds.
@@ -161,7 +161,7 @@ void check_case(const Case& c) {
       {"dinitial_state", {&ds0, want.initial_state}}};
   for (const auto& [name, pair] : grads) {
     INFO("gradient " << std::string(name));
-    check_close(*pair.first, values(pair.second), 1e-11);
+    expect_close(*pair.first, values(pair.second), 1e-11);
   }
 }
 

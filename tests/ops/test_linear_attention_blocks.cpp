@@ -11,14 +11,14 @@
 #include <limits>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/rng.h"
 #include "ops/linear_attention/linear_attention.h"
 #include "ops/linear_attention/linear_attention_blocks.h"
 
 using namespace hqlt;
 using namespace hqlt::detail::linear_blocks;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 using Normalizer = LinearAttentionNormalizer;
 
 namespace {
@@ -96,11 +96,11 @@ void check_case(const Case& c) {
   });
   {
     INFO("forward out");
-    check_close(out, out_want, 1e-12);
+    expect_close(out, out_want, 1e-12);
   }
   {
     INFO("normaliser z");
-    check_close(z, z_want, 1e-12);
+    expect_close(z, z_want, 1e-12);
   }
 
   // The backward: dz_row, the blocks, finish_column, from the CPU forward's z and output.
@@ -118,17 +118,21 @@ void check_case(const Case& c) {
   for (int64_t bt = 0; bt < c.B * c.T; ++bt)
     for (int64_t j = 0; j < c.dk; ++j)
       finish_column(p, bt, j, q.data(), k.data(), dz.data(), pq, pk, dq.data(), dk.data());
+  // With T = 1 under the time normaliser (or under the heads one with one head) the output
+  // is v_0 whatever q_0 and k_0 are, so dq and dk vanish up to rounding: they are measured
+  // against dv, the loss's natural gradient scale, rather than against their own ~1e-12.
+  const bool qk_vanish = c.T == 1 && (c.normalizer == Normalizer::time || c.H == 1);
   {
     INFO("gradient dq");
-    check_close(dq, dq_want, 1e-11);
+    expect_close(dq, dq_want, 1e-11, qk_vanish ? dv_want : dq_want);
   }
   {
     INFO("gradient dk");
-    check_close(dk, dk_want, 1e-11);
+    expect_close(dk, dk_want, 1e-11, qk_vanish ? dv_want : dk_want);
   }
   {
     INFO("gradient dv");
-    check_close(dv, dv_want, 1e-11);
+    expect_close(dv, dv_want, 1e-11);
   }
 }
 

@@ -3,7 +3,7 @@
 // loop; the weight gradient is the same bits for any thread count; bad arguments.
 #include <doctest/doctest.h>
 
-#include "check_close.h"
+#include "compare.h"
 
 #include <cmath>
 
@@ -80,12 +80,12 @@ TEST_SUITE("unit") {
       const double tol = dtype == DType::f32 ? 1e-5 : 1e-12;
       Tensor x = randn({2, 3, 7}, dtype, Device::cpu, 0.0, 2.0);
       Tensor w = randn({7}, dtype);
-      check_close(rms_norm(x, w, 1e-6).to_vector(), naive_norm(x, w.to_vector(), 1e-6, true), tol);
-      check_close(rms_norm(x, Tensor(), 1e-6).to_vector(), naive_norm(x, {}, 1e-6, true), tol);
-      check_close(l2_normalize(x).to_vector(), naive_norm(x, {}, 1e-6, false), tol);
-      check_close(l2_normalize(x, 0.1).to_vector(), naive_norm(x, {}, 0.1, false), tol);
+      expect_close(rms_norm(x, w, 1e-6).to_vector(), naive_norm(x, w.to_vector(), 1e-6, true), tol);
+      expect_close(rms_norm(x, Tensor(), 1e-6).to_vector(), naive_norm(x, {}, 1e-6, true), tol);
+      expect_close(l2_normalize(x).to_vector(), naive_norm(x, {}, 1e-6, false), tol);
+      expect_close(l2_normalize(x, 0.1).to_vector(), naive_norm(x, {}, 0.1, false), tol);
       Tensor xt = x.transpose(0, 2);  // non-contiguous [7, 3, 2]
-      check_close(l2_normalize(xt).to_vector(), naive_norm(xt, {}, 1e-6, false), tol);
+      expect_close(l2_normalize(xt).to_vector(), naive_norm(xt, {}, 1e-6, false), tol);
     }
   }
   TEST_CASE("l2_normalize maps a zero vector to zero and has unit norm otherwise") {
@@ -123,7 +123,7 @@ TEST_SUITE("unit") {
     auto one = run();
     set_num_threads(threads);
     CHECK(one == many);
-    check_close(many[0], naive_norm(x.detach(), w.to_vector(), 1e-6, true), 1e-5);
+    expect_close(many[0], naive_norm(x.detach(), w.to_vector(), 1e-6, true), 1e-5);
   }
   TEST_CASE("rms_norm bad input") {
     Tensor x = zeros({2, 4});

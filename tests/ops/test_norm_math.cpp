@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "ops/norm/norm.h"
@@ -18,7 +18,7 @@
 
 using namespace hqlt;
 using namespace hqlt::detail;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -53,11 +53,11 @@ void check_case(const Case& c) {
   for (int64_t i = 0; i < c.rows; ++i) norm_math::backward_row(row_blocks::HostPhases{}, shared.data(), i, a);
   {
     INFO("y");
-    check_close(hy, y.to_vector(), 1e-12);
+    expect_close(hy, y.to_vector(), 1e-12);
   }
   {
     INFO("dx");
-    check_close(hdx, x.grad().to_vector(), 1e-12);
+    expect_close(hdx, x.grad().to_vector(), 1e-12);
   }
   for (int64_t i = 0; i < c.rows; ++i) {  // r against its definition
     double ss = 0;
@@ -71,7 +71,7 @@ void check_case(const Case& c) {
       for (int64_t k = 0; k < c.d; ++k) norm_math::weight_partial(partial.data(), g, k, a);
     for (int64_t k = 0; k < c.d; ++k) norm_math::weight_finish(dw.data(), partial.data(), groups, k, c.d);
     INFO("dweight");
-    check_close(dw, w.grad().to_vector(), 1e-12);
+    expect_close(dw, w.grad().to_vector(), 1e-12);
   }
 }
 

@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "ops/reduce/reduce.h"
@@ -18,7 +18,7 @@
 
 using namespace hqlt;
 using namespace hqlt::detail;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -50,8 +50,8 @@ void check_case(int64_t n_out, int64_t count, int64_t nan_at) {
     reduce_math::max_row(row_blocks::HostPhases{}, sa.data(), o, a);
   }
   if (nan_at < 0) {  // sums with a NaN are NaN on both sides; check_close does not take NaN
-    check_close(hsum, sum(x, {1}).to_vector(), 1e-12);
-    check_close(hmean, mean(x, {1}).to_vector(), 1e-12);
+    expect_close(hsum, sum(x, {1}).to_vector(), 1e-12);
+    expect_close(hmean, mean(x, {1}).to_vector(), 1e-12);
   }
   Tensor m = max(x, {1});
   std::vector<double> want = m.to_vector();
@@ -65,7 +65,7 @@ void check_case(int64_t n_out, int64_t count, int64_t nan_at) {
   m.backward(g);
   std::vector<double> gv = g.to_vector(), dx(xv.size(), 0.0);
   for (int64_t o = 0; o < n_out; ++o) reduce_math::max_backward_at(o, dx.data(), gv.data(), where.data(), count);
-  check_close(dx, x.grad().to_vector(), 0.0);
+  expect_close(dx, x.grad().to_vector(), 0.0);
 }
 
 }  // namespace

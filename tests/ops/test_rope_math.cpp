@@ -6,13 +6,13 @@
 
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/rng.h"
 #include "ops/rope/rope.h"
 #include "ops/rope/rope_math.h"
 
 using namespace hqlt;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -46,8 +46,8 @@ TEST_SUITE("reference") {
         y.backward(dy);
         const double tol = dt == DType::f32 ? 1e-6 : 1e-14;
         dispatch_float(dt, "test", [&]<typename T>() {
-          check_close(gpu_rotation<T>(x, c.base, c.offset, +1), y.to_vector(), tol);
-          check_close(gpu_rotation<T>(dy, c.base, c.offset, -1), x.grad().to_vector(), tol);
+          expect_close(gpu_rotation<T>(x, c.base, c.offset, +1), y.to_vector(), tol);
+          expect_close(gpu_rotation<T>(dy, c.base, c.offset, -1), x.grad().to_vector(), tol);
         });
       }
     }

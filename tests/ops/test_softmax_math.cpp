@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "check_close.h"
+#include "compare.h"
 #include "engine/autograd.h"
 #include "engine/rng.h"
 #include "ops/softmax/softmax.h"
@@ -18,7 +18,7 @@
 
 using namespace hqlt;
 using namespace hqlt::detail;
-using hqlt::testing::check_close;
+using hqlt::testing::expect_close;
 
 namespace {
 
@@ -54,10 +54,10 @@ void check_case(const Shape& shape, int64_t dim, bool log) {
   for (int64_t r = 0; r < rows.count; ++r) softmax_math::backward_row(row_blocks::HostPhases{}, s_sum.data(), r, a);
   {
     INFO("y");
-    check_close(hy, y.to_vector(), 1e-12);
+    expect_close(hy, y.to_vector(), 1e-12);
   }
   INFO("dx");
-  check_close(hdx, x.grad().to_vector(), 1e-12);
+  expect_close(hdx, x.grad().to_vector(), 1e-12);
 }
 
 }  // namespace
