@@ -3,8 +3,7 @@
 #
 #   bash bench/gpu_check.sh [build-dir]        (default: build-gpu)
 #   HQLT_PREBUILT=.prebuilt bash bench/gpu_check.sh   (binaries from bench/gpu_deps.sh --prebuilt)
-#   GPU_CHECK_SKIP_BENCH='cuda attention forward*' ... (leave out benchmarks already measured,
-#                                                       a doctest name filter, when time is short)
+#   GPU_CHECK_BENCH_OPS='--op delta_rule --T 4096' ... (fewer fused-op benchmarks, when time is short)
 #   GPU_CHECK_RACECHECK='*hybrid*' ...                  (racecheck these tests instead of the list below)
 #
 # Builds hqlt with CUDA (Release, for this card's architecture only), prints nvidia-smi,
@@ -152,11 +151,14 @@ run_step "340M sync HQLT training, f32" 120 \
   "$HQLT" bench train --config "$CONFIG_340M" --batch 4 --seq-len 2048 --device cuda --budget 8
 run_step "340M sync HQLT training, TF32" 120 \
   "$HQLT" bench train --config "$CONFIG_340M" --batch 4 --seq-len 2048 --device cuda --tf32 --budget 8
-# The cuBLAS GEMM ceiling (f32 and TF32; tests/cuda/bench_gemm_cuda.cpp), the tiled
-# softmax attention (ops/attention/attention.cu) and the fused delta rule
-# (ops/delta_rule/delta_rule.cu), forward and forward+backward, f32, B=8, H=16, d=64 and
-# 128, T=1k/4k/16k: ms, TFLOP/s and % of the f32 peak (tests/cuda/bench_*_cuda.cpp).
-run_step "benchmarks" 240 env HQLT_BENCH=full "$TESTS" -ts=cuda_bench "-tce=${GPU_CHECK_SKIP_BENCH:-}"
+# The fused kernels, forward and forward+backward, f32, B=8, H=16, d=64 and 128,
+# T=1k/4k/16k, against their plain references up to T=1k: ms, TFLOP/s of the fused
+# algorithm and peak memory (cli/bench_ops_command.cpp, the same table as on the CPU).
+run_step "fused ops (hqlt bench ops --device cuda)" 240 \
+  "$HQLT" bench ops --device cuda --budget 0.5 ${GPU_CHECK_BENCH_OPS:-}
+# The cuBLAS GEMM ceiling (f32 and TF32; tests/cuda/bench_gemm_cuda.cpp): what the fused
+# kernels' TFLOP/s compare against on this card.
+run_step "cuBLAS ceiling" 120 env HQLT_BENCH=full "$TESTS" -ts=cuda_bench
 
 # ---- Summary -----------------------------------------------------------------------------
 echo
