@@ -76,9 +76,10 @@ inline void expect_close(const Tensor& got, const Tensor& want, double tol) {
 }
 
 // The bound for an f32 result whose plain reference, run in f32, is `reference_error` away
-// from the f64 truth: the fused op may be a few times less accurate than the plain
-// composition (it sums in another order), never worse; the floor keeps a reference that
-// happens to be exact from demanding exactness.
-inline double f32_tolerance(double reference_error) { return std::max(2e-6, 8 * reference_error); }
+// from the f64 truth: the fused op may be up to ten times less accurate than the plain
+// composition (it sums in another order and through other intermediates); the floor keeps a reference that
+// happens to be exact from demanding exactness (1e-5: some eighty f32 roundings, what a sum
+// over a chunk of 64 in another order can cost).
+inline double f32_tolerance(double reference_error) { return std::max(1e-5, 10 * reference_error); }
 
 }  // namespace hqlt::testing

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "chunked_grid.h"
 #include "compare.h"
 #include "cuda_compare.h"
 #include "cuda_test_utils.h"
@@ -108,17 +109,15 @@ TEST_SUITE("cuda") {
 #ifdef HQLT_HAS_CUDA
     manual_seed(101);
     int mix = 0;
-    for (int64_t chunk : {8, 16, 64}) {
-      for (int64_t T : {int64_t(1), int64_t(7), chunk, chunk + 1, int64_t(300)}) {
-        for (DType dt : {DType::f32, DType::f64}) {
-          Case c;
-          c.T = T, c.chunk = chunk, c.dt = dt;
-          c.l2 = mix & 1, c.init = mix & 2, c.grad_final = mix & 4, c.grad_o = (mix % 7) != 3;
-          ++mix;
-          check_kernels(c);
-        }
+    testing::for_each_chunked_length([&](int64_t chunk, int64_t T) {
+      for (DType dt : {DType::f32, DType::f64}) {
+        Case c;
+        c.T = T, c.chunk = chunk, c.dt = dt;
+        c.l2 = mix & 1, c.init = mix & 2, c.grad_final = mix & 4, c.grad_o = (mix % 7) != 3;
+        ++mix;
+        check_kernels(c);
       }
-    }
+    });
 #endif
   }
 

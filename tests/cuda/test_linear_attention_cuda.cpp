@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "chunked_grid.h"
 #include "compare.h"
 #include "cuda_compare.h"
 #include "cuda_test_utils.h"
@@ -91,15 +92,15 @@ TEST_SUITE("cuda") {
     HQLT_SKIP_WITHOUT_GPU();
 #ifdef HQLT_HAS_CUDA
     manual_seed(121);
-    for (int64_t chunk : {8, 16, 64})
-      for (int64_t T : {int64_t(1), int64_t(7), chunk, chunk + 1, int64_t(300)})
-        for (int64_t H : {1, 3})
-          for (Normalizer n : kNormalizers)
-            for (DType dt : {DType::f32, DType::f64}) {
-              Case c;
-              c.T = T, c.chunk = chunk, c.H = H, c.normalizer = n, c.dt = dt, c.dk = 6, c.dv = 5;
-              check_kernels(c);
-            }
+    testing::for_each_chunked_length([&](int64_t chunk, int64_t T) {
+      for (int64_t H : {1, 3})
+        for (Normalizer n : kNormalizers)
+          for (DType dt : {DType::f32, DType::f64}) {
+            Case c;
+            c.T = T, c.chunk = chunk, c.H = H, c.normalizer = n, c.dt = dt, c.dk = 6, c.dv = 5;
+            check_kernels(c);
+          }
+    });
 #endif
   }
 

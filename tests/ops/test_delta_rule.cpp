@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "chunked_grid.h"
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "ops/delta_rule/delta_rule.h"
@@ -116,7 +117,7 @@ void check_against_reference(const Case& c, DType dt) {
   const char* names[] = {"dq", "dk", "dv", "dbeta", "dinitial_state"};
   REQUIRE(fused.grads.size() == ref.grads.size());
   for (size_t i = 0; i < ref.grads.size(); ++i) {
-    INFO(names[i]);
+    INFO(std::string(names[i]));
     expect_close(fused.grads[i], ref.grads[i], tol(dt == DType::f32 ? ref32.grads[i] : Tensor(), ref.grads[i]));
   }
 }
@@ -127,26 +128,23 @@ void check_against_reference(const Case& c, DType dt) {
 // the state so strongly that the f32 gradient of the initial state, read only through the
 // final state, loses relative accuracy (NOTES.md, "Accuracy in f32").
 void run_grid(DType dt, bool all_options) {
-  const int64_t chunks[] = {8, 16, 64};
   int index = 0;
-  for (int64_t chunk : chunks) {
-    for (int64_t T : {int64_t(1), int64_t(7), chunk, chunk + 1, int64_t(300)}) {
-      for (int64_t H : {1, 3}) {
-        const int options = all_options ? 24 : 1;
-        for (int o = 0; o < options; ++o, ++index) {
-          const int mix = all_options ? o : index;
-          Case c;
-          c.B = 2, c.T = T, c.H = H, c.dk = 16, c.dv = 12, c.chunk = chunk;
-          c.l2 = mix % 2;
-          c.init = (mix / 2) % 2;
-          c.from = GradFrom((mix / 4) % 3);
-          c.strided = index % 5 == 0;
-          if ((mix / 12) % 2) c.beta_lo = 1.9, c.beta_hi = 1.999;  // near 2, else the full (0, 2)
-          check_against_reference(c, dt);
-        }
+  for_each_chunked_length([&](int64_t chunk, int64_t T) {
+    for (int64_t H : {1, 3}) {
+      const int options = all_options ? 24 : 1;
+      for (int o = 0; o < options; ++o, ++index) {
+        const int mix = all_options ? o : index;
+        Case c;
+        c.B = 2, c.T = T, c.H = H, c.dk = 16, c.dv = 12, c.chunk = chunk;
+        c.l2 = mix % 2;
+        c.init = (mix / 2) % 2;
+        c.from = GradFrom((mix / 4) % 3);
+        c.strided = index % 5 == 0;
+        if ((mix / 12) % 2) c.beta_lo = 1.9, c.beta_hi = 1.999;  // near 2, else the full (0, 2)
+        check_against_reference(c, dt);
       }
     }
-  }
+  });
 }
 
 // The delta rule of docs/math/kernels.md §1.1 as a loop over plain numbers, for one (b, h).

@@ -139,12 +139,12 @@ void check_against_reference(const Case& c) {
     };
     const Result fused = run(hybrid_chunk, c, in, dt, w);
     for (size_t i = 0; i < 3; ++i) {
-      INFO(outputs[i]);
+      INFO(std::string(outputs[i]));
       expect_close(fused.outputs[i], ref.outputs[i], tol(ref32.outputs[i], ref.outputs[i]));
     }
     REQUIRE(fused.grads.size() == ref.grads.size());
     for (size_t i = 0; i < ref.grads.size(); ++i) {
-      INFO(grads[i]);
+      INFO(std::string(grads[i]));
       expect_close(fused.grads[i], ref.grads[i], tol(ref32.grads[i], ref.grads[i]));
     }
   }

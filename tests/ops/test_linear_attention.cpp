@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "chunked_grid.h"
 #include "gradcheck.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/linear_attention/linear_attention.h"
@@ -126,11 +127,12 @@ void check_against_reference(int64_t B, int64_t T, int64_t H, int64_t dk, int64_
   }
 }
 
-// The grid: T ∈ {1, 7, C, C+1, 300} for each chunk C, H ∈ {1, 3}, both normalisers.
-void check_grid(int64_t chunk) {
-  for (int64_t T : {int64_t(1), int64_t(7), chunk, chunk + 1, int64_t(300)})
+// The grid: the chunked lengths (chunked_grid.h), H ∈ {1, 3}, both normalisers.
+void check_grid() {
+  for_each_chunked_length([](int64_t chunk, int64_t T) {
     for (int64_t H : {1, 3})
       for (Normalizer n : kNormalizers) check_against_reference(2, T, H, 6, 5, chunk, n);
+  });
 }
 
 Tensor fused_of(const Ts& x, int64_t chunk, Normalizer n) { return linear_attention(x[0], x[1], x[2], chunk, n); }
@@ -273,7 +275,7 @@ TEST_SUITE("unit") {
 
 TEST_SUITE("reference") {
   TEST_CASE("linear_attention matches the reference (forward and gradients)") {
-    for (int64_t chunk : {8, 16, 64}) check_grid(chunk);
+    check_grid();
   }
   TEST_CASE("linear_attention matches the reference with strided inputs and gradient") {
     for (Normalizer n : kNormalizers) {
