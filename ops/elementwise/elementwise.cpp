@@ -31,7 +31,17 @@ Tensor unary_op(const Tensor& x, Op op) {
   Tensor y = on_cuda(x) ? detail::unary_cuda(op, x) : dispatch_float(x.dtype(), name, [&]<typename T>() {
     return ops::unary_map<T>(x, [op](T v) { return op.value(v); });
   });
-  if (autograd::needs_grad({x})) {
+  if (!autograd::needs_grad({x})) return y;
+  if constexpr (Op::saved == Saved::nothing) {
+    // dy/dx is a constant: the gradient is g times it, and nothing is kept for the backward.
+    autograd::record(name, {x}, {y}, [op, name](const TensorList& g, const Needs&) {
+      if (on_cuda(g[0])) return TensorList{detail::unary_grad_cuda(op, g[0], g[0])};  // the argument is unused
+      Tensor dx = dispatch_float(g[0].dtype(), name, [&]<typename T>() {
+        return ops::unary_map<T>(g[0], [op](T gi) { return gi * op.derivative(T(0)); });
+      });
+      return TensorList{dx};
+    });
+  } else {
     Tensor v = (Op::saved == Saved::input ? x : y).detach();
     autograd::record(name, {x}, {y}, [v, op, name](const TensorList& g, const Needs&) {
       if (on_cuda(v)) return TensorList{detail::unary_grad_cuda(op, g[0], v)};

@@ -7,7 +7,8 @@
 //
 // Backward of a binary op reduces the gradient back to each input's shape (sum over the
 // dims that were broadcast). Saved: the inputs (or the output, where the derivative is
-// cheaper from it: exp, sigmoid, sqrt, rsqrt).
+// cheaper from it: exp, sigmoid, sqrt, rsqrt; nothing where it is a constant: add_scalar,
+// mul_scalar, neg). The math of each op is written once, in elementwise_math.h.
 #include "engine/tensor.h"
 
 namespace hqlt {

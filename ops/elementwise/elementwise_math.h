@@ -1,7 +1,8 @@
 #pragma once
 // Every elementwise op, written once: its value, its derivative, and which tensor the
 // derivative reads (the op's input, or its output where that is cheaper: exp, sqrt, rsqrt,
-// sigmoid). The functions are HQLT_HD, so the CPU loops (elementwise.cpp), the CUDA kernel
+// sigmoid; nothing where the derivative is a constant, so the tape keeps no tensor alive
+// for it: x + s, x·s, −x). The functions are HQLT_HD, so the CPU loops (elementwise.cpp), the CUDA kernel
 // (elementwise.cu) and the tests all run this same code; adding an op means one struct
 // here, one line in its list below, and the public function in elementwise.h.
 //
@@ -15,11 +16,11 @@
 
 namespace hqlt::elementwise {
 
-enum class Saved { input, output };
+enum class Saved { input, output, nothing };
 
 struct AddScalar {
   static constexpr const char* name = "add_scalar";
-  static constexpr Saved saved = Saved::input;
+  static constexpr Saved saved = Saved::nothing;
   double s;
   template <typename T> HQLT_HD T value(T x) const { return x + T(s); }
   template <typename T> HQLT_HD T derivative(T) const { return T(1); }
@@ -27,7 +28,7 @@ struct AddScalar {
 
 struct MulScalar {
   static constexpr const char* name = "mul_scalar";
-  static constexpr Saved saved = Saved::input;
+  static constexpr Saved saved = Saved::nothing;
   double s;
   template <typename T> HQLT_HD T value(T x) const { return x * T(s); }
   template <typename T> HQLT_HD T derivative(T) const { return T(s); }
@@ -53,7 +54,7 @@ struct RdivScalar {
 
 struct Neg {
   static constexpr const char* name = "neg";
-  static constexpr Saved saved = Saved::input;
+  static constexpr Saved saved = Saved::nothing;
   template <typename T> HQLT_HD T value(T x) const { return -x; }
   template <typename T> HQLT_HD T derivative(T) const { return T(-1); }
 };

@@ -8,9 +8,11 @@
 #include <string>
 
 #include "compare.h"
+#include "engine/allocator.h"
 #include "gradcheck.h"
 #include "ops/elementwise_cases.h"
 #include "ops/elementwise/elementwise_math.h"
+#include "ops/reduce/reduce.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -100,6 +102,34 @@ TEST_SUITE("unit") {
     HQLT_BINARY_OPS(HQLT_NAME)
 #undef HQLT_NAME
     CHECK(tested == defined);
+  }
+  TEST_CASE("scalar add and scale and negation keep no tensor alive for the backward") {
+    // t = silu(x) is kept by no one but the ops that read it (silu saves x, not t). Once its
+    // handle is dropped, its memory goes back: an op whose derivative is a constant must
+    // not hold it, and its gradient must still be right.
+    for (auto op : {+[](const Tensor& t) { return t * 2.5; }, +[](const Tensor& t) { return t + 2.5; },
+                    +[](const Tensor& t) { return -t; }}) {
+      Tensor x = randn({256, 512}, DType::f64).set_requires_grad(true);
+      Tensor y;
+      size_t with_t = 0;
+      {
+        Tensor t = silu(x);
+        y = op(t);
+        with_t = memory::stats().in_use;
+      }
+      CHECK(with_t - memory::stats().in_use >= size_t(256 * 512 * 8));
+      Tensor w = randn({256, 512}, DType::f64);
+      sum(y * w).backward();
+      // d/dx of op(silu(x)) = op'·silu'(x); op' from the value difference at two points.
+      const double slope = (op(full({1}, 1.0, DType::f64)).item() - op(full({1}, 0.0, DType::f64)).item());
+      Tensor want;
+      {
+        NoGrad ng;
+        Tensor s = sigmoid(x.detach());
+        want = w * (s * (1.0 + x.detach() * (1.0 - s))) * slope;
+      }
+      expect_close(x.grad(), want, 1e-14);
+    }
   }
   TEST_CASE("broadcast add by hand") {
     Tensor a = from_vector({1, 2, 3}, {3, 1});
