@@ -5,13 +5,11 @@
 #include <set>
 
 #include "engine/autograd.h"
+#include "engine/device.h"
 #include "engine/parallel.h"
 #include "nn/adamw_math.h"
 #include "nn/embedding.h"
-
-#ifdef HQLT_HAS_CUDA
 #include "nn/optim_cuda.h"
-#endif
 
 namespace hqlt::nn {
 namespace {
@@ -53,10 +51,10 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options) : groups_(std
     HQLT_CHECK(group.weight_decay >= 0, "AdamW: weight_decay must be >= 0, got ", group.weight_decay);
     for (const auto& [name, p] : group.params) {
       HQLT_CHECK(p.defined() && is_floating(p.dtype()), "AdamW: parameter '", name, "' must be an f32 or f64 tensor");
-#ifndef HQLT_HAS_CUDA
-      HQLT_CHECK(p.device() == Device::cpu, "AdamW: parameter '", name, "' is on ", device_name(p.device()),
-                 "; this hqlt was built without CUDA");
-#endif
+      if constexpr (!kWithCuda) {
+        HQLT_CHECK(p.device() == Device::cpu, "AdamW: parameter '", name, "' is on ", device_name(p.device()),
+                   "; this hqlt was built without CUDA");
+      }
       HQLT_CHECK(p.is_leaf() && p.is_contiguous(), "AdamW: parameter '", name, "' must be a contiguous leaf tensor");
       HQLT_CHECK(names.insert(name).second, "AdamW: parameter name '", name, "' appears twice");
       HQLT_CHECK(tensors.insert(p.impl()).second, "AdamW: parameter '", name, "' is listed twice under two names");
@@ -98,9 +96,9 @@ void AdamW::step() {
         const auto c = AdamWCoefficients<T>::make(options_.lr, group.weight_decay, options_.beta1, options_.beta2,
                                                   options_.eps, step_size, bc2_sqrt);
         T *pp = p.data<T>(), *m = st.exp_avg.data<T>(), *v = st.exp_avg_sq.data<T>();
-#ifdef HQLT_HAS_CUDA
-        if (p.device() == Device::cuda) return adamw_update_cuda(pp, g.data<T>(), m, v, p.numel(), c);
-#endif
+        if constexpr (kWithCuda) {
+          if (p.device() == Device::cuda) return adamw_update_cuda(pp, g.data<T>(), m, v, p.numel(), c);
+        }
         adamw_update<T>(pp, g.data<T>(), m, v, p.numel(), c);
       });
     }

@@ -3,13 +3,11 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/device.h"
 #include "engine/parallel.h"
 #include "engine/strided_loop.h"
-
-#ifdef HQLT_HAS_CUDA
 #include "nn/optim_cuda.h"
 #include "ops/reduce/reduce_cuda.h"
-#endif
 
 namespace hqlt::nn {
 namespace {
@@ -43,9 +41,9 @@ double grad_norm(const std::vector<Tensor>& params) {
     if (!g.defined()) continue;
     if (!g.is_contiguous()) g = clone_contiguous(g);
     total += dispatch_float(g.dtype(), "grad_norm", [&]<typename T>() {
-#ifdef HQLT_HAS_CUDA
-      if (g.device() == Device::cuda) return sum_of_squares_cuda(g.data<T>(), g.numel());
-#endif
+      if constexpr (kWithCuda) {
+        if (g.device() == Device::cuda) return sum_of_squares_cuda(g.data<T>(), g.numel());
+      }
       return sum_of_squares(g.data<T>(), g.numel());
     });
   }
@@ -61,7 +59,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-#ifdef HQLT_HAS_CUDA
+#ifdef HQLT_HAS_CUDA  // not `if constexpr`: the templated lambda below is instantiated even there
     if (g.device() == Device::cuda) {
       Tensor dense = g.is_contiguous() ? g : clone_contiguous(g);
       dispatch_float(g.dtype(), "clip_grad_norm", [&]<typename T>() {

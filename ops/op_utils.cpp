@@ -1,10 +1,8 @@
 #include "ops/op_utils.h"
 
+#include "engine/device.h"
 #include "ops/reduce/reduce.h"
-
-#ifdef HQLT_HAS_CUDA
 #include "ops/reduce/reduce_cuda.h"
-#endif
 
 namespace hqlt::ops {
 
@@ -32,10 +30,10 @@ void check_cpu(const char* op, const Tensor& t) {
 }
 
 void check_device_built(const char* op, const Tensor& t) {
-#ifndef HQLT_HAS_CUDA
-  HQLT_CHECK(t.device() == Device::cpu, op, ": tensor is on cuda but this hqlt was built without CUDA ",
-             "(rebuild with -DHQLT_CUDA=ON)");
-#endif
+  if constexpr (!kWithCuda) {
+    HQLT_CHECK(t.device() == Device::cpu, op, ": tensor is on cuda but this hqlt was built without CUDA ",
+               "(rebuild with -DHQLT_CUDA=ON)");
+  }
 }
 
 void check_rank(const char* op, const char* arg, const Tensor& t, int64_t rank) {
@@ -64,9 +62,9 @@ Strides broadcast_strides(const Tensor& t, const Shape& target) {
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;
-#ifdef HQLT_HAS_CUDA
-  if (grad.device() == Device::cuda) return detail::sum_to_cuda(grad, shape);
-#endif
+  if constexpr (kWithCuda) {
+    if (grad.device() == Device::cuda) return detail::sum_to_cuda(grad, shape);
+  }
   // Sum the leading dims the broadcast added, then the dims that were 1.
   size_t lead = grad.shape().size() - shape.size();
   std::vector<int64_t> dims;

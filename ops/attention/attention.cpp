@@ -4,11 +4,9 @@
 
 #include <cmath>
 
-#include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
+#include "engine/device.h"
 #include "ops/attention/attention_cuda.h"
-#endif
+#include "ops/op_utils.h"
 
 namespace hqlt {
 namespace attention_detail {
@@ -34,9 +32,7 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
   ops::check_floating(op, "q", q);
   ops::check_same_kind(op, "q", q, "k", k);
   ops::check_same_kind(op, "q", q, "v", v);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(op, q);  // a CUDA build runs cuda inputs through attention.cu
-#endif
+  ops::check_device_built(op, q);
   check_size(op, "k", k, 0, "batch B", q.size(0), "q [B, Tq, H, d_k]");
   check_size(op, "v", v, 0, "batch B", q.size(0), "q [B, Tq, H, d_k]");
   check_size(op, "k", k, 2, "heads H", q.size(2), "q [B, Tq, H, d_k]");
@@ -83,15 +79,11 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
   Tensor qc = contiguous_detached(q), kc = contiguous_detached(k), vc = contiguous_detached(v);
   Tensor out = empty({p.batch, p.q_len, p.heads, p.d_v}, q.dtype(), q.device());
   Tensor lse = empty({p.batch, p.heads, p.q_len}, q.dtype(), q.device());
-#ifdef HQLT_HAS_CUDA
-  if (q.device() == Device::cuda) {
-    forward_cuda(p, qc, kc, vc, out, lse);
-  } else {
-    forward_cpu(p, qc, kc, vc, out, lse);
+  const bool on_gpu = kWithCuda && q.device() == Device::cuda;
+  if constexpr (kWithCuda) {
+    if (on_gpu) forward_cuda(p, qc, kc, vc, out, lse);
   }
-#else
-  forward_cpu(p, qc, kc, vc, out, lse);
-#endif
+  if (!on_gpu) forward_cpu(p, qc, kc, vc, out, lse);
 
   if (autograd::needs_grad({q, k, v})) {
     Tensor saved_out = out.detach();
@@ -101,15 +93,14 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
                        Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
                        Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
                        Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
-#ifdef HQLT_HAS_CUDA
-                       if (qc.device() == Device::cuda) {
-                         backward_cuda(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
-                       } else {
-                         backward_cpu(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
+                       if constexpr (kWithCuda) {
+                         if (qc.device() == Device::cuda) {
+                           backward_cuda(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
+                           return TensorList{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
+                                             needs[2] ? dv : Tensor()};
+                         }
                        }
-#else
                        backward_cpu(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
-#endif
                        return TensorList{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
                                          needs[2] ? dv : Tensor()};
                      });

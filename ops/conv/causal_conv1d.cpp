@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/device.h"
 #include "engine/parallel.h"
+#include "ops/conv/causal_conv1d_cuda.h"
 #include "ops/conv/causal_conv1d_math.h"
 #include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
-#include "ops/conv/causal_conv1d_cuda.h"
-#endif
 
 namespace hqlt {
 namespace {
@@ -87,18 +85,18 @@ void weight_gradient(const T* dy, const T* x, T* dw, const ConvShape& s) {
 
 // The kernels of the tensors' device: the loops above, or causal_conv1d.cu.
 void tap_sum_on_device(const Tensor& in, const Tensor& taps, const ConvShape& s, bool anti_causal, const Tensor& out) {
-#ifdef HQLT_HAS_CUDA
-  if (in.device() == Device::cuda) return detail::conv_shifted_tap_sum_cuda(in, taps, s, anti_causal, out);
-#endif
+  if constexpr (kWithCuda) {
+    if (in.device() == Device::cuda) return detail::conv_shifted_tap_sum_cuda(in, taps, s, anti_causal, out);
+  }
   dispatch_float(in.dtype(), kOp, [&]<typename T>() {
     shifted_tap_sum<T>(in.data<T>(), taps.data<T>(), out.data<T>(), s, anti_causal);
   });
 }
 
 void weight_gradient_on_device(const Tensor& dy, const Tensor& x, const ConvShape& s, const Tensor& dw) {
-#ifdef HQLT_HAS_CUDA
-  if (dy.device() == Device::cuda) return detail::conv_weight_gradient_cuda(dy, x, s, dw);
-#endif
+  if constexpr (kWithCuda) {
+    if (dy.device() == Device::cuda) return detail::conv_weight_gradient_cuda(dy, x, s, dw);
+  }
   dispatch_float(dy.dtype(), kOp, [&]<typename T>() { weight_gradient<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), s); });
 }
 

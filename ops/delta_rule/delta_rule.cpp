@@ -3,11 +3,9 @@
 #include "ops/delta_rule/delta_rule.h"
 
 #include "engine/autograd.h"
-#include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
+#include "engine/device.h"
 #include "ops/delta_rule/delta_rule_cuda.h"
-#endif
+#include "ops/op_utils.h"
 
 namespace hqlt {
 namespace detail {
@@ -19,9 +17,7 @@ void check_delta_rule_args(const char* op, const Tensor& q, const Tensor& k, con
   ops::check_same_kind(op, "q", q, "v", v);
   ops::check_same_kind(op, "q", q, "beta", beta);
   if (initial_state.defined()) ops::check_same_kind(op, "q", q, "initial_state", initial_state);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(op, q);  // a CUDA build runs cuda inputs through delta_rule.cu
-#endif
+  ops::check_device_built(op, q);
 
   ops::check_rank(op, "q", q, 4);
   ops::check_rank(op, "k", k, 4);
@@ -58,20 +54,20 @@ namespace {
 // The kernels of the inputs' device (delta_rule_cpu.cpp or delta_rule.cu).
 void forward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta, const Tensor& s0,
                        int64_t chunk_size, bool l2, const Tensor& o, const Tensor& final_state) {
-#ifdef HQLT_HAS_CUDA
-  if (q.device() == Device::cuda)
-    return detail::delta_rule_forward_cuda(q, k, v, beta, s0, chunk_size, l2, o, final_state);
-#endif
+  if constexpr (kWithCuda) {
+    if (q.device() == Device::cuda)
+      return detail::delta_rule_forward_cuda(q, k, v, beta, s0, chunk_size, l2, o, final_state);
+  }
   detail::delta_rule_forward_cpu(q, k, v, beta, s0, chunk_size, l2, o, final_state);
 }
 
 detail::DeltaRuleGrads backward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                                           const Tensor& s0, const Tensor& d_o, const Tensor& d_final,
                                           int64_t chunk_size, bool l2) {
-#ifdef HQLT_HAS_CUDA
-  if (q.device() == Device::cuda)
-    return detail::delta_rule_backward_cuda(q, k, v, beta, s0, d_o, d_final, chunk_size, l2);
-#endif
+  if constexpr (kWithCuda) {
+    if (q.device() == Device::cuda)
+      return detail::delta_rule_backward_cuda(q, k, v, beta, s0, d_o, d_final, chunk_size, l2);
+  }
   return detail::delta_rule_backward_cpu(q, k, v, beta, s0, d_o, d_final, chunk_size, l2);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/device.h"
 #include "ops/elementwise/elementwise_cuda.h"
 #include "ops/elementwise/map.h"
 
@@ -12,14 +13,8 @@ using autograd::TensorList;
 using Needs = std::vector<bool>;
 using elementwise::Saved;
 
-// True when the op runs its cuda kernel (elementwise.cu) rather than the CPU map.
-bool on_cuda(const Tensor& t) {
-#ifdef HQLT_HAS_CUDA
-  return t.device() == Device::cuda;
-#else
-  return false;
-#endif
-}
+// A tensor on the GPU runs the cuda kernels of elementwise.cu, in `if constexpr (kWithCuda)`
+// branches that a CPU-only build compiles out (engine/device.h).
 
 // y = op(x), with dy/dx = op.derivative(v), v being x or y as Op::saved says
 // (elementwise_math.h).
@@ -28,14 +23,20 @@ Tensor unary_op(const Tensor& x, Op op) {
   const char* name = Op::name;
   ops::check_floating(name, "x", x);
   ops::check_device_built(name, x);
-  Tensor y = on_cuda(x) ? detail::unary_cuda(op, x) : dispatch_float(x.dtype(), name, [&]<typename T>() {
+  Tensor y;
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) y = detail::unary_cuda(op, x);
+  }
+  if (!y.defined()) y = dispatch_float(x.dtype(), name, [&]<typename T>() {
     return ops::unary_map<T>(x, [op](T v) { return op.value(v); });
   });
   if (!autograd::needs_grad({x})) return y;
   if constexpr (Op::saved == Saved::nothing) {
     // dy/dx is a constant: the gradient is g times it, and nothing is kept for the backward.
     autograd::record(name, {x}, {y}, [op, name](const TensorList& g, const Needs&) {
-      if (on_cuda(g[0])) return TensorList{detail::unary_grad_cuda(op, g[0], g[0])};  // the argument is unused
+      if constexpr (kWithCuda) {
+        if (g[0].device() == Device::cuda) return TensorList{detail::unary_grad_cuda(op, g[0], g[0])};  // (unused)
+      }
       Tensor dx = dispatch_float(g[0].dtype(), name, [&]<typename T>() {
         return ops::unary_map<T>(g[0], [op](T gi) { return gi * op.derivative(T(0)); });
       });
@@ -44,7 +45,9 @@ Tensor unary_op(const Tensor& x, Op op) {
   } else {
     Tensor v = (Op::saved == Saved::input ? x : y).detach();
     autograd::record(name, {x}, {y}, [v, op, name](const TensorList& g, const Needs&) {
-      if (on_cuda(v)) return TensorList{detail::unary_grad_cuda(op, g[0], v)};
+      if constexpr (kWithCuda) {
+        if (v.device() == Device::cuda) return TensorList{detail::unary_grad_cuda(op, g[0], v)};
+      }
       Tensor dx = dispatch_float(v.dtype(), name, [&]<typename T>() {
         return ops::binary_map<T>(name, g[0], v, [op](T gi, T vi) { return gi * op.derivative(vi); });
       });
@@ -61,7 +64,11 @@ Tensor binary_op(const Tensor& a, const Tensor& b, Op op) {
   ops::check_floating(name, "a", a);
   ops::check_same_kind(name, "a", a, "b", b);
   ops::check_device_built(name, a);
-  Tensor out = on_cuda(a) ? detail::binary_cuda(op, a, b) : dispatch_float(a.dtype(), name, [&]<typename T>() {
+  Tensor out;
+  if constexpr (kWithCuda) {
+    if (a.device() == Device::cuda) out = detail::binary_cuda(op, a, b);
+  }
+  if (!out.defined()) out = dispatch_float(a.dtype(), name, [&]<typename T>() {
     return ops::binary_map<T>(name, a, b, [op](T x, T y) { return op.value(x, y); });
   });
   if (autograd::needs_grad({a, b})) {
@@ -71,13 +78,14 @@ Tensor binary_op(const Tensor& a, const Tensor& b, Op op) {
       for (int i = 0; i < 2; ++i) {
         if (!needs[size_t(i)]) continue;
         // g · partial(a, b) over the broadcast shape, then summed back to the input's shape.
-        Tensor full = on_cuda(sa) ? detail::binary_grad_cuda(op, i, g[0], sa, sb)
-                                  : dispatch_float(sa.dtype(), name, [&]<typename T>() {
-                                      return i == 0 ? ops::grad_map<T>(g[0], sa, sb,
-                                                                       [op](T x, T y) { return op.da(x, y); })
-                                                    : ops::grad_map<T>(g[0], sa, sb,
-                                                                       [op](T x, T y) { return op.db(x, y); });
-                                    });
+        Tensor full;
+        if constexpr (kWithCuda) {
+          if (sa.device() == Device::cuda) full = detail::binary_grad_cuda(op, i, g[0], sa, sb);
+        }
+        if (!full.defined()) full = dispatch_float(sa.dtype(), name, [&]<typename T>() {
+          return i == 0 ? ops::grad_map<T>(g[0], sa, sb, [op](T x, T y) { return op.da(x, y); })
+                        : ops::grad_map<T>(g[0], sa, sb, [op](T x, T y) { return op.db(x, y); });
+        });
         grads[size_t(i)] = ops::sum_to(full, (i == 0 ? sa : sb).shape());
       }
       return grads;

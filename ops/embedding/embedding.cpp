@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/device.h"
 #include "engine/parallel.h"
 #include "engine/strided_loop.h"
+#include "ops/embedding/embedding_cuda.h"
 #include "ops/embedding/embedding_math.h"
 #include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
-#include "ops/embedding/embedding_cuda.h"
-#endif
 
 namespace hqlt {
 namespace {
@@ -93,12 +91,12 @@ void scatter_add_rows(T* dx, const T* dout, const int64_t* idx, const RowGeometr
 Tensor select_rows(const char* op, const Tensor& x, const Tensor& idx, const RowGeometry& g, const Shape& out_shape) {
   Tensor xc = ops::contiguous_detached(x);
   Tensor out = empty(out_shape, x.dtype(), x.device());
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda) {
-    detail::gather_rows_cuda(xc, idx, g, out);
-    return out;
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) {
+      detail::gather_rows_cuda(xc, idx, g, out);
+      return out;
+    }
   }
-#endif
   dispatch_float(x.dtype(), op, [&]<typename T>() {
     gather_rows<T>(xc.data<T>(), out.data<T>(), idx.data<int64_t>(), g);
   });
@@ -109,13 +107,13 @@ Tensor select_rows(const char* op, const Tensor& x, const Tensor& idx, const Row
 Tensor scatter_rows(const char* op, const Tensor& dout, const Tensor& idx, const RowGeometry& g, const Shape& in_shape,
                     int64_t skip_row) {
   Tensor dc = ops::contiguous_detached(dout);
-#ifdef HQLT_HAS_CUDA
-  if (dout.device() == Device::cuda) {
-    Tensor dx = empty(in_shape, dout.dtype(), dout.device());
-    detail::scatter_rows_cuda(dc, idx, g, skip_row, dx);
-    return dx;
+  if constexpr (kWithCuda) {
+    if (dout.device() == Device::cuda) {
+      Tensor dx = empty(in_shape, dout.dtype(), dout.device());
+      detail::scatter_rows_cuda(dc, idx, g, skip_row, dx);
+      return dx;
+    }
   }
-#endif
   Tensor dx = zeros(in_shape, dout.dtype());
   dispatch_float(dout.dtype(), op, [&]<typename T>() {
     scatter_add_rows<T>(dx.data<T>(), dc.data<T>(), idx.data<int64_t>(), g, skip_row);
@@ -176,11 +174,10 @@ Tensor embedding(const Tensor& weight, const Tensor& ids, int64_t padding_idx) {
   return out;
 }
 
-#ifdef HQLT_HAS_CUDA
 namespace {
 
 // gather's shapes for the CUDA kernels (embedding_math.h).
-detail::GatherGeometry gather_geometry(const Shape& x_shape, const Strides& x_strides, const Shape& index_shape,
+[[maybe_unused]] detail::GatherGeometry gather_geometry(const Shape& x_shape, const Strides& x_strides, const Shape& index_shape,
                                        int64_t d) {
   HQLT_CHECK(x_shape.size() <= size_t(detail::kGatherMaxRank), "gather: the cuda kernel takes rank <= ",
              detail::kGatherMaxRank, ", got shape ", shape_str(x_shape));
@@ -196,7 +193,6 @@ detail::GatherGeometry gather_geometry(const Shape& x_shape, const Strides& x_st
 }
 
 }  // namespace
-#endif
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   ops::check_floating("gather", "x", x);
@@ -220,10 +216,10 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   const int64_t step_d = line_strides[size_t(d)];
 
   Tensor out = empty(index.shape(), x.dtype(), x.device());
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda)
-    detail::gather_cuda(x.detach(), idx, gather_geometry(x.shape(), x.strides(), index.shape(), d), out);
-#endif
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda)
+      detail::gather_cuda(x.detach(), idx, gather_geometry(x.shape(), x.strides(), index.shape(), d), out);
+  }
   if (x.device() == Device::cpu) dispatch_float(x.dtype(), "gather", [&]<typename T>() {
     const T* xp = x.data<T>();
     const int64_t* ip = idx.data<int64_t>();
@@ -245,14 +241,14 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
       // dx[.., idx, ..] += dout along each line, in position order. Different lines hit
       // different lines of dx, so splitting the lines over threads is safe and exact.
       const Tensor& dout = grads[0];
-#ifdef HQLT_HAS_CUDA
-      if (dout.device() == Device::cuda) {
-        Tensor dx = empty(in_shape, dout.dtype(), Device::cuda);
-        detail::gather_backward_cuda(ops::contiguous_detached(dout), idx,
-                                     gather_geometry(in_shape, contiguous_strides(in_shape), index_shape, d), dx);
-        return TensorList{dx, Tensor()};
+      if constexpr (kWithCuda) {
+        if (dout.device() == Device::cuda) {
+          Tensor dx = empty(in_shape, dout.dtype(), Device::cuda);
+          detail::gather_backward_cuda(ops::contiguous_detached(dout), idx,
+                                       gather_geometry(in_shape, contiguous_strides(in_shape), index_shape, d), dx);
+          return TensorList{dx, Tensor()};
+        }
       }
-#endif
       Tensor dx = zeros(in_shape, dout.dtype());
       dispatch_float(dout.dtype(), "gather", [&]<typename T>() {
         T* dxp = dx.data<T>();

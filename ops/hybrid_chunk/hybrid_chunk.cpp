@@ -7,11 +7,9 @@
 #include <utility>
 
 #include "engine/autograd.h"
-#include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
+#include "engine/device.h"
 #include "ops/hybrid_chunk/hybrid_chunk_cuda.h"
-#endif
+#include "ops/op_utils.h"
 
 namespace hqlt {
 namespace hybrid_chunk_detail {
@@ -33,9 +31,7 @@ Problem check_arguments(const char* op, const Tensor& q_fw, const Tensor& k_fw, 
   ops::check_same_kind(op, "q_fw", q_fw, "v", v);
   ops::check_same_kind(op, "q_fw", q_fw, "beta", beta);
   if (initial_state.defined()) ops::check_same_kind(op, "q_fw", q_fw, "initial_state", initial_state);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(op, q_fw);  // a CUDA build runs cuda inputs through hybrid_chunk.cu
-#endif
+  ops::check_device_built(op, q_fw);
 
   ops::check_rank(op, "q_fw", q_fw, 4);
   ops::check_rank(op, "k_fw", k_fw, 4);
@@ -80,17 +76,17 @@ namespace {
 // The kernels of the inputs' device (hybrid_chunk_cpu.cpp or hybrid_chunk.cu).
 void forward_on_device(const Problem& p, const Inputs& in, const Tensor& o_fw, const Tensor& o_kv,
                        const Tensor& final_state, const Tensor& lse) {
-#ifdef HQLT_HAS_CUDA
-  if (in.q_fw.device() == Device::cuda) return forward_cuda(p, in, o_fw, o_kv, final_state, lse);
-#endif
+  if constexpr (kWithCuda) {
+    if (in.q_fw.device() == Device::cuda) return forward_cuda(p, in, o_fw, o_kv, final_state, lse);
+  }
   forward_cpu(p, in, o_fw, o_kv, final_state, lse);
 }
 
 Grads backward_on_device(const Problem& p, const Inputs& in, const Tensor& lse, const Tensor& d_o_fw,
                          const Tensor& d_o_kv, const Tensor& d_final) {
-#ifdef HQLT_HAS_CUDA
-  if (in.q_fw.device() == Device::cuda) return backward_cuda(p, in, lse, d_o_fw, d_o_kv, d_final);
-#endif
+  if constexpr (kWithCuda) {
+    if (in.q_fw.device() == Device::cuda) return backward_cuda(p, in, lse, d_o_fw, d_o_kv, d_final);
+  }
   return backward_cpu(p, in, lse, d_o_fw, d_o_kv, d_final);
 }
 

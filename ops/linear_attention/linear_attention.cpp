@@ -4,11 +4,9 @@
 
 #include <cmath>
 
-#include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
+#include "engine/device.h"
 #include "ops/linear_attention/linear_attention_cuda.h"
-#endif
+#include "ops/op_utils.h"
 
 namespace hqlt {
 namespace linear_attention_detail {
@@ -21,9 +19,7 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
   ops::check_floating(op, "q", q);
   ops::check_same_kind(op, "q", q, "k", k);
   ops::check_same_kind(op, "q", q, "v", v);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(op, q);  // a CUDA build runs cuda inputs through linear_attention.cu
-#endif
+  ops::check_device_built(op, q);
   for (int64_t dim = 0; dim < 3; ++dim) {
     static const char* const kNames[] = {"B", "T", "H"};
     HQLT_CHECK(k.size(dim) == q.size(dim), op, ": argument 'k': expected ", kNames[dim], " = ", q.size(dim),
@@ -52,10 +48,10 @@ using ops::contiguous_detached;
 // The kernels of the inputs' device; every tensor contiguous.
 void forward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& z,
                        const Dims& dims, LinearAttentionNormalizer normalizer, double eps) {
-#ifdef HQLT_HAS_CUDA
-  if (q.device() == Device::cuda)
-    return linear_attention_detail::forward_cuda(q, k, v, out, z, dims, normalizer, eps);
-#endif
+  if constexpr (kWithCuda) {
+    if (q.device() == Device::cuda)
+      return linear_attention_detail::forward_cuda(q, k, v, out, z, dims, normalizer, eps);
+  }
   dispatch_float(q.dtype(), kOp, [&]<typename T>() {
     linear_attention_detail::forward_cpu<T>(q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), z.data<T>(), dims,
                                             normalizer, T(eps));
@@ -65,10 +61,10 @@ void forward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const 
 void backward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& z, const Tensor& out,
                         const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Dims& dims,
                         LinearAttentionNormalizer normalizer, double eps) {
-#ifdef HQLT_HAS_CUDA
-  if (q.device() == Device::cuda)
-    return linear_attention_detail::backward_cuda(q, k, v, z, out, dout, dq, dk, dv, dims, normalizer, eps);
-#endif
+  if constexpr (kWithCuda) {
+    if (q.device() == Device::cuda)
+      return linear_attention_detail::backward_cuda(q, k, v, z, out, dout, dq, dk, dv, dims, normalizer, eps);
+  }
   dispatch_float(q.dtype(), kOp, [&]<typename T>() {
     linear_attention_detail::backward_cpu<T>(q.data<T>(), k.data<T>(), v.data<T>(), z.data<T>(), out.data<T>(),
                                              dout.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>(), dims,

@@ -5,13 +5,11 @@
 #include <limits>
 #include <vector>
 
+#include "engine/device.h"
 #include "engine/parallel.h"
+#include "ops/loss/cross_entropy_cuda.h"
 #include "ops/loss/cross_entropy_math.h"
 #include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
-#include "ops/loss/cross_entropy_cuda.h"
-#endif
 
 namespace hqlt {
 namespace {
@@ -25,9 +23,7 @@ constexpr const char* kOp = "cross_entropy";
 // Checks every argument; returns logits' leading shape (the shape of targets and mask).
 Shape check_args(const Tensor& logits, const Tensor& targets, const Tensor& mask) {
   ops::check_floating(kOp, "logits", logits);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(kOp, logits);  // a CUDA build runs cuda logits through cross_entropy.cu
-#endif
+  ops::check_device_built(kOp, logits);
   HQLT_CHECK(logits.dim() >= 1 && logits.size(-1) >= 1, kOp,
              ": argument 'logits': expected shape [..., V] with V >= 1, got ", shape_str(logits.shape()));
   const Shape lead(logits.shape().begin(), logits.shape().end() - 1);
@@ -35,9 +31,7 @@ Shape check_args(const Tensor& logits, const Tensor& targets, const Tensor& mask
   ops::check_defined(kOp, "targets", targets);
   HQLT_CHECK(targets.dtype() == DType::i32 || targets.dtype() == DType::i64, kOp,
              ": argument 'targets': expected dtype i32 or i64, got ", dtype_name(targets.dtype()));
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(kOp, targets);  // with CUDA, targets may sit on either device (checked on the host)
-#endif
+  ops::check_device_built(kOp, targets);
   HQLT_CHECK(targets.shape() == lead, kOp, ": argument 'targets': expected shape ", shape_str(lead),
              " (logits' shape without its last dim), got ", shape_str(targets.shape()));
 
@@ -172,39 +166,39 @@ Tensor mask_grad(const Saved& s, double g, int64_t ignore_index) {
 
 // Fills saved.lse and returns Σ_i w_i · nll_i.
 double forward_on_device(Saved& s, int64_t ignore_index) {
-#ifdef HQLT_HAS_CUDA
-  if (s.logits.device() == Device::cuda) {
-    s.device_targets = s.targets.to(Device::cuda);
-    s.device_weights = from_vector(s.weights, {int64_t(s.weights.size())}, DType::f64, Device::cuda);
-    return detail::cross_entropy_forward_cuda(s.lse, s.logits, s.device_targets, s.device_weights, ignore_index);
+  if constexpr (kWithCuda) {
+    if (s.logits.device() == Device::cuda) {
+      s.device_targets = s.targets.to(Device::cuda);
+      s.device_weights = from_vector(s.weights, {int64_t(s.weights.size())}, DType::f64, Device::cuda);
+      return detail::cross_entropy_forward_cuda(s.lse, s.logits, s.device_targets, s.device_weights, ignore_index);
+    }
   }
-#endif
   return dispatch_float(s.logits.dtype(), kOp, [&]<typename T>() { return forward_kernel<T>(s, ignore_index); });
 }
 
 // g: the loss's upstream gradient (a scalar on the logits' device).
 Tensor logits_grad_on_device(const Saved& s, const Tensor& g) {
-#ifdef HQLT_HAS_CUDA
-  if (s.logits.device() == Device::cuda) {
-    Tensor dz = empty(s.logits.shape(), s.logits.dtype(), Device::cuda);
-    detail::cross_entropy_logits_grad_cuda(dz, ops::contiguous_detached(g), s.logits, s.device_targets,
-                                           s.device_weights, s.lse, s.total_weight);
-    return dz;
+  if constexpr (kWithCuda) {
+    if (s.logits.device() == Device::cuda) {
+      Tensor dz = empty(s.logits.shape(), s.logits.dtype(), Device::cuda);
+      detail::cross_entropy_logits_grad_cuda(dz, ops::contiguous_detached(g), s.logits, s.device_targets,
+                                             s.device_weights, s.lse, s.total_weight);
+      return dz;
+    }
   }
-#endif
   const double go = g.item();
   return dispatch_float(s.logits.dtype(), kOp, [&]<typename T>() { return logits_grad<T>(s, go); });
 }
 
 Tensor mask_grad_on_device(const Saved& s, const Tensor& g, int64_t ignore_index) {
-#ifdef HQLT_HAS_CUDA
-  if (s.logits.device() == Device::cuda) {
-    Tensor dm = empty({s.logits.size(0)}, s.logits.dtype(), Device::cuda);
-    detail::cross_entropy_mask_grad_cuda(dm, ops::contiguous_detached(g), s.logits, s.device_targets, s.lse,
-                                         ignore_index, s.total_weight, s.loss);
-    return dm;
+  if constexpr (kWithCuda) {
+    if (s.logits.device() == Device::cuda) {
+      Tensor dm = empty({s.logits.size(0)}, s.logits.dtype(), Device::cuda);
+      detail::cross_entropy_mask_grad_cuda(dm, ops::contiguous_detached(g), s.logits, s.device_targets, s.lse,
+                                           ignore_index, s.total_weight, s.loss);
+      return dm;
+    }
   }
-#endif
   const double go = g.item();
   return dispatch_float(s.logits.dtype(), kOp, [&]<typename T>() { return mask_grad<T>(s, go, ignore_index); });
 }

@@ -1,12 +1,10 @@
 #include "ops/matmul/matmul.h"
 
+#include "engine/cuda/blas.h"
+#include "engine/device.h"
 #include "ops/matmul/gemm.h"
 #include "ops/op_utils.h"
 #include "ops/shape/views.h"
-
-#ifdef HQLT_HAS_CUDA
-#include "engine/cuda/blas.h"
-#endif
 
 namespace hqlt {
 namespace {
@@ -87,13 +85,13 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b, bool trans_a, bool trans_
     Tensor keep_a, keep_b;
     Operand<T> A = prepare<T>(a, trans_a, batch, keep_a);
     Operand<T> B = prepare<T>(b, trans_b, batch, keep_b);
-#ifdef HQLT_HAS_CUDA
-    if (out.device() == Device::cuda) {  // same operand layout, device pointers: cuBLAS
-      cuda::gemm_strided_batched<T>(A.trans, B.trans, m, n, k, T(1), A.data, A.ld, A.batch_stride, B.data, B.ld,
-                                    B.batch_stride, T(0), out.data<T>(), n, m * n, count);
-      return;
+    if constexpr (kWithCuda) {
+      if (out.device() == Device::cuda) {  // same operand layout, device pointers: cuBLAS
+        cuda::gemm_strided_batched<T>(A.trans, B.trans, m, n, k, T(1), A.data, A.ld, A.batch_stride, B.data, B.ld,
+                                      B.batch_stride, T(0), out.data<T>(), n, m * n, count);
+        return;
+      }
     }
-#endif
     gemm::gemm_strided_batched<T>(A.trans, B.trans, m, n, k, T(1), A.data, A.ld, A.batch_stride, B.data, B.ld,
                                   B.batch_stride, T(0), out.data<T>(), n, m * n, count);
   });
@@ -134,9 +132,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 }
 
 void set_matmul_allow_tf32(bool on) {
-#ifdef HQLT_HAS_CUDA
-  cuda::set_allow_tf32(on);
-#endif
+  if constexpr (kWithCuda) {
+    cuda::set_allow_tf32(on);
+  }
   (void)on;
 }
 

@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/device.h"
 #include "engine/parallel.h"
+#include "ops/norm/norm_cuda.h"
 #include "ops/norm/norm_math.h"
 #include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
-#include "ops/norm/norm_cuda.h"
-#endif
 
 namespace hqlt {
 namespace {
@@ -88,9 +86,9 @@ Tensor as_contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone_con
 // w undefined for no weight.
 void forward_on_device(const Tensor& y, const Tensor& rstd, const Tensor& x, const Tensor& w, const RowNorm& p,
                        const char* name) {
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda) return detail::norm_forward_cuda(y, rstd, x, w, p.divisor, p.eps);
-#endif
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) return detail::norm_forward_cuda(y, rstd, x, w, p.divisor, p.eps);
+  }
   dispatch_float(x.dtype(), name, [&]<typename T>() {
     norm_forward<T>(y.data<T>(), rstd.data<T>(), x.data<T>(), w.defined() ? w.data<T>() : nullptr, p);
   });
@@ -98,9 +96,9 @@ void forward_on_device(const Tensor& y, const Tensor& rstd, const Tensor& x, con
 
 void backward_x_on_device(const Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& rstd, const Tensor& w,
                           const RowNorm& p, const char* name) {
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda) return detail::norm_backward_x_cuda(dx, dy, x, rstd, w, p.divisor);
-#endif
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) return detail::norm_backward_x_cuda(dx, dy, x, rstd, w, p.divisor);
+  }
   dispatch_float(x.dtype(), name, [&]<typename T>() {
     norm_backward_x<T>(dx.data<T>(), dy.data<T>(), x.data<T>(), rstd.data<T>(), w.defined() ? w.data<T>() : nullptr,
                        p);
@@ -109,9 +107,9 @@ void backward_x_on_device(const Tensor& dx, const Tensor& dy, const Tensor& x, c
 
 void backward_weight_on_device(const Tensor& dw, const Tensor& dy, const Tensor& x, const Tensor& rstd,
                                const RowNorm& p, const char* name) {
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda) return detail::norm_backward_weight_cuda(dw, dy, x, rstd);
-#endif
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) return detail::norm_backward_weight_cuda(dw, dy, x, rstd);
+  }
   dispatch_float(x.dtype(), name, [&]<typename T>() {
     norm_backward_weight<T>(dw.data<T>(), dy.data<T>(), x.data<T>(), rstd.data<T>(), p);
   });
@@ -120,9 +118,7 @@ void backward_weight_on_device(const Tensor& dw, const Tensor& dy, const Tensor&
 // The shared entry: checks, forward, and the tape entry. `mean` picks RMSNorm's divisor.
 Tensor row_norm(const char* name, const Tensor& x, const Tensor& weight, double eps, bool mean) {
   ops::check_floating(name, "x", x);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(name, x);  // a CUDA build runs cuda inputs through norm.cu
-#endif
+  ops::check_device_built(name, x);
   HQLT_CHECK(x.dim() >= 1 && x.size(-1) >= 1, name, ": argument 'x': expected shape [..., D] with D >= 1, got ",
              shape_str(x.shape()));
   const int64_t d = x.size(-1);

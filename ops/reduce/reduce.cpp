@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <limits>
 
+#include "engine/device.h"
 #include "engine/strided_loop.h"
 #include "ops/op_utils.h"
-
-#ifdef HQLT_HAS_CUDA
 #include "ops/reduce/reduce_cuda.h"
-#endif
 
 namespace hqlt {
 namespace {
@@ -132,24 +130,22 @@ Tensor sum_kernel(const Tensor& x, const Plan& p) {
   return out;
 }
 
-#ifdef HQLT_HAS_CUDA
 // x as the contiguous [n_out, count] matrix the cuda kernels reduce row by row
 // (reduce_math.h).
-Tensor rows_of(const Tensor& x, const Plan& p) {
+[[maybe_unused]] Tensor rows_of(const Tensor& x, const Plan& p) {
   NoGrad no_grad;
   return clone_contiguous(x.permute(kept_then_reduced(p))).reshape({numel_of(p.kept), p.count});
 }
-#endif
 
 // Σ over the reduced dims, times `inv` for a mean: [kept], contiguous, on x's device.
 Tensor sum_on_device(const Tensor& x, const Plan& p, bool mean, double inv) {
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda) {
-    Tensor out = empty(p.kept, x.dtype(), Device::cuda);
-    detail::reduce_sum_cuda(out, rows_of(x, p), mean, inv);
-    return out;
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) {
+      Tensor out = empty(p.kept, x.dtype(), Device::cuda);
+      detail::reduce_sum_cuda(out, rows_of(x, p), mean, inv);
+      return out;
+    }
   }
-#endif
   Tensor out = sum_kernel(x, p);
   if (mean) {
     dispatch_float(x.dtype(), "mean", [&]<typename T>() {
@@ -160,9 +156,10 @@ Tensor sum_on_device(const Tensor& x, const Plan& p, bool mean, double inv) {
   return out;
 }
 
-#ifdef HQLT_HAS_CUDA
 // max on the card: the maximum of each row of rows_of(x) and its position there; backward
-// scatters the gradient into that layout and permutes it back to x's.
+// scatters the gradient into that layout and permutes it back to x's. Its own backward
+// calls the cuda kernels directly, so it exists in CUDA builds only.
+#ifdef HQLT_HAS_CUDA
 Tensor max_cuda(const Tensor& x, const Plan& p) {
   const Tensor rows = rows_of(x, p);
   Tensor out = empty(p.kept, x.dtype(), Device::cuda);
@@ -193,9 +190,7 @@ Tensor max_cuda(const Tensor& x, const Plan& p) {
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ops::check_floating("sum", "x", x);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu("sum", x);  // a CUDA build runs cuda inputs through reduce.cu
-#endif
+  ops::check_device_built("sum", x);
   Plan p = make_plan("sum", x, dims, keepdim);
   Tensor out = sum_on_device(x, p, /*mean=*/false, 1.0).detach();
   out = as_strided(out, p.out, contiguous_strides(p.out), 0);
@@ -210,9 +205,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ops::check_floating("mean", "x", x);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu("mean", x);  // a CUDA build runs cuda inputs through reduce.cu
-#endif
+  ops::check_device_built("mean", x);
   Plan p = make_plan("mean", x, dims, keepdim);
   double inv = p.count > 0 ? 1.0 / double(p.count) : std::numeric_limits<double>::quiet_NaN();
   Tensor out = sum_on_device(x, p, /*mean=*/true, inv);
@@ -221,12 +214,12 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     Shape in_shape = x.shape(), kept = p.kept;
     autograd::record("mean", {x}, {out}, [in_shape, kept, inv](const autograd::TensorList& g, const std::vector<bool>&) {
       Tensor d = clone_contiguous(g[0].reshape(kept).expand(in_shape));
-#ifdef HQLT_HAS_CUDA
-      if (d.device() == Device::cuda) {
-        detail::reduce_scale_cuda(d, inv);
-        return autograd::TensorList{d};
+      if constexpr (kWithCuda) {
+        if (d.device() == Device::cuda) {
+          detail::reduce_scale_cuda(d, inv);
+          return autograd::TensorList{d};
+        }
       }
-#endif
       dispatch_float(d.dtype(), "mean", [&]<typename T>() {
         T* dp = d.data<T>();
         for (int64_t i = 0; i < d.numel(); ++i) dp[i] *= T(inv);
@@ -239,9 +232,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ops::check_floating("max", "x", x);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu("max", x);  // a CUDA build runs cuda inputs through reduce.cu
-#endif
+  ops::check_device_built("max", x);
   Plan p = make_plan("max", x, dims, keepdim);
   HQLT_CHECK(p.count > 0, "max: cannot reduce over an empty dim (shape ", shape_str(x.shape()), ")");
 #ifdef HQLT_HAS_CUDA

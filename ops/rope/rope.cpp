@@ -3,13 +3,11 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/device.h"
 #include "engine/parallel.h"
 #include "ops/op_utils.h"
-#include "ops/rope/rope_math.h"
-
-#ifdef HQLT_HAS_CUDA
 #include "ops/rope/rope_cuda.h"
-#endif
+#include "ops/rope/rope_math.h"
 
 namespace hqlt {
 namespace {
@@ -59,12 +57,12 @@ void rotate(const T* in, T* out, const Shape& shape, const RotationTable<T>& tab
 Tensor rotated(const Tensor& x, double base, int64_t position_offset, int direction) {
   Tensor xc = ops::contiguous_detached(x);
   Tensor y = empty(x.shape(), x.dtype(), x.device());
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda) {
-    detail::rope_rotate_cuda(xc, y, detail::rope_inv_freqs(x.size(3), base), position_offset, direction);
-    return y;
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) {
+      detail::rope_rotate_cuda(xc, y, detail::rope_inv_freqs(x.size(3), base), position_offset, direction);
+      return y;
+    }
   }
-#endif
   dispatch_float(x.dtype(), kOp, [&]<typename T>() {
     auto table = rotation_table<T>(x.size(1), x.size(3), base, position_offset);
     rotate<T>(xc.data<T>(), y.data<T>(), x.shape(), table, direction);

@@ -1,12 +1,10 @@
 #include "ops/select/where.h"
 
+#include "engine/device.h"
 #include "engine/strided_loop.h"
 #include "ops/op_utils.h"
-#include "ops/select/where_math.h"
-
-#ifdef HQLT_HAS_CUDA
 #include "ops/select/where_cuda.h"
-#endif
+#include "ops/select/where_math.h"
 
 namespace hqlt {
 namespace {
@@ -34,13 +32,13 @@ void choose_into(const char* op, const Tensor& out, const Tensor& cond, const Op
   const auto strides = [&](const Operand& x) {
     return x.t.defined() ? ops::broadcast_strides(x.t, shape) : Strides(shape.size(), 0);
   };
-#ifdef HQLT_HAS_CUDA
-  if (out.device() == Device::cuda) {
-    detail::choose_cuda(op, out, {cond, ops::broadcast_strides(cond, shape)}, {a.t, strides(a), a.value},
-                        {b.t, strides(b), b.value});
-    return;
+  if constexpr (kWithCuda) {
+    if (out.device() == Device::cuda) {
+      detail::choose_cuda(op, out, {cond, ops::broadcast_strides(cond, shape)}, {a.t, strides(a), a.value},
+                          {b.t, strides(b), b.value});
+      return;
+    }
   }
-#endif
   dispatch_float(out.dtype(), op, [&]<typename T>() {
     dispatch_all(cond.dtype(), [&]<typename C>() {
       // A constant operand is read through stride 0 from a local.

@@ -4,13 +4,11 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/device.h"
 #include "engine/parallel.h"
 #include "ops/op_utils.h"
-#include "ops/softmax/softmax_math.h"
-
-#ifdef HQLT_HAS_CUDA
 #include "ops/softmax/softmax_cuda.h"
-#endif
+#include "ops/softmax/softmax_math.h"
 
 namespace hqlt {
 namespace {
@@ -87,17 +85,17 @@ void softmax_backward(T* dx, const T* dy, const T* y, const Rows& rows, bool log
 
 // The kernels of the tensors' device (the loops above, or softmax.cu); all contiguous.
 void forward_on_device(const Tensor& y, const Tensor& x, const Rows& rows, bool log, const char* name) {
-#ifdef HQLT_HAS_CUDA
-  if (x.device() == Device::cuda) return detail::softmax_forward_cuda(y, x, rows, log);
-#endif
+  if constexpr (kWithCuda) {
+    if (x.device() == Device::cuda) return detail::softmax_forward_cuda(y, x, rows, log);
+  }
   dispatch_float(x.dtype(), name, [&]<typename T>() { softmax_forward<T>(y.data<T>(), x.data<T>(), rows, log); });
 }
 
 void backward_on_device(const Tensor& dx, const Tensor& dy, const Tensor& y, const Rows& rows, bool log,
                         const char* name) {
-#ifdef HQLT_HAS_CUDA
-  if (y.device() == Device::cuda) return detail::softmax_backward_cuda(dx, dy, y, rows, log);
-#endif
+  if constexpr (kWithCuda) {
+    if (y.device() == Device::cuda) return detail::softmax_backward_cuda(dx, dy, y, rows, log);
+  }
   dispatch_float(y.dtype(), name, [&]<typename T>() {
     softmax_backward<T>(dx.data<T>(), dy.data<T>(), y.data<T>(), rows, log);
   });
@@ -105,9 +103,7 @@ void backward_on_device(const Tensor& dx, const Tensor& dy, const Tensor& y, con
 
 Tensor softmax_op(const char* name, const Tensor& x, int64_t dim, bool log) {
   ops::check_floating(name, "x", x);
-#ifndef HQLT_HAS_CUDA
-  ops::check_cpu(name, x);  // a CUDA build runs cuda inputs through softmax.cu
-#endif
+  ops::check_device_built(name, x);
   HQLT_CHECK(x.dim() >= 1, name, ": argument 'x': expected rank >= 1, got a scalar (shape [])");
   const int64_t d = wrap_dim(dim, x.dim(), name);
   const Rows rows = rows_along(x.shape(), d);
