@@ -31,8 +31,8 @@ void check_cpu(const char* op, const Tensor& t) {
 
 void check_device_built(const char* op, const Tensor& t) {
   if constexpr (!kWithCuda) {
-    HQLT_CHECK(t.device() == Device::cpu, op, ": tensor is on cuda but this hqlt was built without CUDA ",
-               "(rebuild with -DHQLT_CUDA=ON)");
+    HQLT_CHECK(t.device() == Device::cpu, op, ": no cuda kernel in this build: the tensor is on cuda but this hqlt ",
+               "was built without CUDA (rebuild with -DHQLT_CUDA=ON)");
   }
 }
 

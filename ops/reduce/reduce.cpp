@@ -235,7 +235,7 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ops::check_device_built("max", x);
   Plan p = make_plan("max", x, dims, keepdim);
   HQLT_CHECK(p.count > 0, "max: cannot reduce over an empty dim (shape ", shape_str(x.shape()), ")");
-#ifdef HQLT_HAS_CUDA
+#ifdef HQLT_HAS_CUDA  // max_cuda exists in CUDA builds only (see above)
   if (x.device() == Device::cuda) return max_cuda(x, p);
 #endif
   Tensor out = empty(p.kept, x.dtype());
