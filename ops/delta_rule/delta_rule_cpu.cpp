@@ -29,8 +29,8 @@ using gemm::gemm;
 using chunked::RowSum;
 using chunked::wy_inverse;
 
-// The op's shape (B, T, H, d_k, d_v) and its chunking.
-struct Geometry : chunked::ChunkedShape {
+// The sizes of one call (B, T, H, d_k, d_v) and its chunking: the Problem, as every fused op names it.
+struct Problem : chunked::ChunkedShape {
   int64_t C = 0;       // chunk size
   int64_t chunks = 0;  // ceil(T / C)
   bool l2 = false;
@@ -40,8 +40,8 @@ struct Geometry : chunked::ChunkedShape {
   int64_t chunk_rows(int64_t n) const { return std::min(C, T - n * C); }
 };
 
-Geometry geometry_of(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2) {
-  Geometry g;
+Problem problem_of(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2) {
+  Problem g;
   g.B = q.size(0), g.T = q.size(1), g.H = q.size(2), g.dk = q.size(3), g.dv = v.size(3);
   g.C = chunk_size;
   g.chunks = (g.T + g.C - 1) / g.C;
@@ -59,7 +59,7 @@ struct HeadInputs {
 };
 
 template <typename T>
-HeadInputs<T> head_inputs(const Geometry& g, int64_t b, int64_t h, const T* q, const T* k, const T* v,
+HeadInputs<T> head_inputs(const Problem& g, int64_t b, int64_t h, const T* q, const T* k, const T* v,
                           const T* beta) {
   const int64_t row_k = (b * g.T * g.H + h) * g.dk, row_v = (b * g.T * g.H + h) * g.dv;
   return {q + row_k, k + row_k, v + row_v, beta + b * g.T * g.H + h, g.H * g.dk, g.H * g.dv, g.H};
@@ -76,7 +76,7 @@ struct ChunkRows {
   T* rq;  // [C]       ℓ2 factors 1/sqrt(Σ q² + ε) of the raw rows (1 without ℓ2)
   T* rk;  // [C]
 
-  static ChunkRows carve(Arena<T>& a, const Geometry& g) {
+  static ChunkRows carve(Arena<T>& a, const Problem& g) {
     ChunkRows r;
     r.q = a.take(g.C * g.dk), r.k = a.take(g.C * g.dk), r.kb = a.take(g.C * g.dk), r.v = a.take(g.C * g.dv);
     r.b = a.take(g.C), r.rq = a.take(g.C), r.rk = a.take(g.C);
@@ -96,7 +96,7 @@ void store_row_grad(T* dx, const T* g, const T* y, T r, int64_t d, bool l2) {
 }
 
 template <typename T>
-void load_chunk(const ChunkRows<T>& r, const HeadInputs<T>& in, const Geometry& g, int64_t t0, int64_t c) {
+void load_chunk(const ChunkRows<T>& r, const HeadInputs<T>& in, const Problem& g, int64_t t0, int64_t c) {
   const int64_t dk = g.dk, dv = g.dv;
   for (int64_t i = 0; i < c; ++i) {
     const int64_t t = t0 + i;
@@ -120,7 +120,7 @@ void keep_lower_with_diagonal(T* x, int64_t c, int64_t ld) {
 // Δ = U − W S_n of §2.1 with the product by Tw taken last, which saves the two
 // [c, d] products W = Tw K_b and U = Tw V_b. `R` is a [C, d_v] scratch tile.
 template <typename T>
-void chunk_delta(const ChunkRows<T>& r, int64_t c, const Geometry& g, const T* S, T* G, T* Tw, T* R, T* D) {
+void chunk_delta(const ChunkRows<T>& r, int64_t c, const Problem& g, const T* S, T* G, T* Tw, T* R, T* D) {
   const int64_t C = g.C, dk = g.dk, dv = g.dv;
   gemm<T>(false, true, c, c, dk, T(1), r.k, dk, r.k, dk, T(0), G, C);
   wy_inverse(Tw, G, r.b, c, C);
@@ -133,7 +133,7 @@ void chunk_delta(const ChunkRows<T>& r, int64_t c, const Geometry& g, const T* S
 
 // S_{n+1} = S_n + K̂ᵀ Δ  (F7)
 template <typename T>
-void update_state(T* S, const ChunkRows<T>& r, const T* D, int64_t c, const Geometry& g) {
+void update_state(T* S, const ChunkRows<T>& r, const T* D, int64_t c, const Problem& g) {
   gemm<T>(true, false, g.dk, g.dv, c, T(1), r.k, g.dk, D, g.dv, T(1), S, g.dv);
 }
 
@@ -146,7 +146,7 @@ struct ForwardScratch {
   T *R, *D;       // [C, d_v]
   T* S;           // [d_k, d_v]
 
-  static ForwardScratch carve(Arena<T>& a, const Geometry& g) {
+  static ForwardScratch carve(Arena<T>& a, const Problem& g) {
     ForwardScratch w;
     w.rows = ChunkRows<T>::carve(a, g);
     w.G = a.take(g.C * g.C), w.Tw = a.take(g.C * g.C), w.P = a.take(g.C * g.C);
@@ -158,7 +158,7 @@ struct ForwardScratch {
 
 // One (batch, head) pair: o = [B, T, H, d_v] at (b, 0, h); s0, s_fin its [d_k, d_v] states.
 template <typename T>
-void forward_head(const HeadInputs<T>& in, const T* s0, T* o, T* s_fin, const Geometry& g,
+void forward_head(const HeadInputs<T>& in, const T* s0, T* o, T* s_fin, const Problem& g,
                   const ForwardScratch<T>& w) {
   const int64_t C = g.C, dk = g.dk, dv = g.dv, ldo = g.H * dv;
   const T s = T(g.scale);
@@ -194,7 +194,7 @@ struct BackwardScratch {
   T *P, *dP, *dA;                     // [C, C]
   T *dQ, *dK, *dKb;                   // [C, d_k]
 
-  static BackwardScratch carve(Arena<T>& a, const Geometry& g) {
+  static BackwardScratch carve(Arena<T>& a, const Problem& g) {
     BackwardScratch w;
     const int64_t C = g.C, N = g.chunks, dk = g.dk, dv = g.dv;
     w.rows = ChunkRows<T>::carve(a, g);
@@ -218,7 +218,7 @@ struct HeadGrads {
 // One (batch, head) pair. d_o (rows at (b, 0, h)) and d_fin may be null: zero gradient.
 template <typename T>
 void backward_head(const HeadInputs<T>& in, const T* s0, const T* d_o, const T* d_fin, const HeadGrads<T>& out,
-                   const Geometry& g, const BackwardScratch<T>& w) {
+                   const Problem& g, const BackwardScratch<T>& w) {
   const int64_t C = g.C, dk = g.dk, dv = g.dv;
   const T s = T(g.scale);
   const ChunkRows<T>& r = w.rows;
@@ -308,7 +308,7 @@ void backward_head(const HeadInputs<T>& in, const T* s0, const T* d_o, const T* 
 // large, with each thread carving its scratch from its own slice of one workspace tensor
 // (the caching allocator then reuses that memory from call to call).
 template <typename T, typename Scratch, typename Body>
-void for_each_head(const Geometry& g, DType dtype, Body&& body) {
+void for_each_head(const Problem& g, DType dtype, Body&& body) {
   const int64_t heads = g.heads();
   if (heads == 0) return;
   Arena<T> measure;
@@ -330,7 +330,7 @@ void for_each_head(const Geometry& g, DType dtype, Body&& body) {
 void delta_rule_forward_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                             const Tensor& initial_state, int64_t chunk_size, bool l2norm_qk, const Tensor& o,
                             const Tensor& final_state) {
-  const Geometry g = geometry_of(q, v, chunk_size, l2norm_qk);
+  const Problem g = problem_of(q, v, chunk_size, l2norm_qk);
   dispatch_float(q.dtype(), "delta_rule", [&]<typename T>() {
     const T *pq = q.data<T>(), *pk = k.data<T>(), *pv = v.data<T>(), *pb = beta.data<T>();
     const T* ps0 = initial_state.defined() ? initial_state.data<T>() : nullptr;
@@ -348,7 +348,7 @@ void delta_rule_forward_cpu(const Tensor& q, const Tensor& k, const Tensor& v, c
 DeltaRuleGrads delta_rule_backward_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                                        const Tensor& initial_state, const Tensor& d_o, const Tensor& d_final,
                                        int64_t chunk_size, bool l2norm_qk) {
-  const Geometry g = geometry_of(q, v, chunk_size, l2norm_qk);
+  const Problem g = problem_of(q, v, chunk_size, l2norm_qk);
   DeltaRuleGrads grads;
   grads.dq = empty(q.shape(), q.dtype(), q.device());
   grads.dk = empty(k.shape(), k.dtype(), k.device());

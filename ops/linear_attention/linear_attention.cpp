@@ -40,14 +40,14 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
 namespace {
 
 using autograd::TensorList;
-using linear_attention_detail::Dims;
+using linear_attention_detail::Problem;
 constexpr const char* kOp = "linear_attention";
 
 using ops::contiguous_detached;
 
 // The kernels of the inputs' device; every tensor contiguous.
 void forward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& z,
-                       const Dims& dims, LinearAttentionNormalizer normalizer, double eps) {
+                       const Problem& dims, LinearAttentionNormalizer normalizer, double eps) {
   if constexpr (kWithCuda) {
     if (q.device() == Device::cuda)
       return linear_attention_detail::forward_cuda(q, k, v, out, z, dims, normalizer, eps);
@@ -59,7 +59,7 @@ void forward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const 
 }
 
 void backward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& z, const Tensor& out,
-                        const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Dims& dims,
+                        const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Problem& dims,
                         LinearAttentionNormalizer normalizer, double eps) {
   if constexpr (kWithCuda) {
     if (q.device() == Device::cuda)
@@ -77,7 +77,7 @@ void backward_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const
 Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t chunk_size,
                         LinearAttentionNormalizer normalizer, double eps) {
   linear_attention_detail::check_arguments(kOp, q, k, v, chunk_size, eps);
-  const Dims dims{q.size(0), q.size(1), q.size(2), q.size(3), v.size(3), chunk_size};
+  const Problem dims{q.size(0), q.size(1), q.size(2), q.size(3), v.size(3), chunk_size};
   Tensor qc = contiguous_detached(q), kc = contiguous_detached(k), vc = contiguous_detached(v);
   Tensor out = empty({dims.batch, dims.time, dims.heads, dims.dv}, q.dtype(), q.device());
   Tensor z = empty({dims.batch, dims.time, dims.heads}, q.dtype(), q.device());

@@ -55,7 +55,7 @@ __global__ void finish_kernel(lb::Plan p, const T* q, const T* k, const T* dz, c
     lb::finish_column(p, e / p.dk, e % p.dk, q, k, dz, part_q, part_k, dq, dk);
 }
 
-lb::Plan plan_for(const Tensor& q, const Dims& d, Normalizer normalizer, double eps, bool backward) {
+lb::Plan plan_for(const Tensor& q, const Problem& d, Normalizer normalizer, double eps, bool backward) {
   const size_t word = q.dtype() == DType::f32 ? sizeof(float) : sizeof(double);
   const lb::Plan p = lb::make_plan(d.batch, d.time, d.heads, d.dk, d.dv, d.chunk, normalizer == Normalizer::time,
                                    eps, word, cuda::max_smem_per_block(), backward);
@@ -76,7 +76,7 @@ size_t prepare(K kernel, const lb::Plan& p, bool backward) {
 }  // namespace
 
 void forward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& z,
-                  const Dims& dims, Normalizer normalizer, double eps) {
+                  const Problem& dims, Normalizer normalizer, double eps) {
   const lb::Plan p = plan_for(q, dims, normalizer, eps, false);
   if (p.rows() == 0) return;
   dispatch_float(q.dtype(), "linear_attention", [&]<typename T>() {
@@ -92,7 +92,7 @@ void forward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
 }
 
 void backward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& z, const Tensor& out,
-                   const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Dims& dims,
+                   const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Problem& dims,
                    Normalizer normalizer, double eps) {
   const lb::Plan p = plan_for(q, dims, normalizer, eps, true);
   if (p.rows() == 0) return;

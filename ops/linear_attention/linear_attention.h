@@ -63,7 +63,7 @@ namespace hqlt::linear_attention_detail {
 
 // Sizes of one call. The kernels take contiguous token-major tensors: element (b, t, h, i)
 // of a [B, T, H, d] tensor sits at ((b·T + t)·H + h)·d + i, z [B, T, H] at (b·T + t)·H + h.
-struct Dims {
+struct Problem {
   int64_t batch, time, heads, dk, dv, chunk;
 };
 
@@ -73,13 +73,13 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
 
 // out [B, T, H, d_v] and z [B, T, H] from raw q, k and v (linear_attention_cpu.cpp).
 template <typename T>
-void forward_cpu(const T* q, const T* k, const T* v, T* out, T* z, const Dims& dims,
+void forward_cpu(const T* q, const T* k, const T* v, T* out, T* z, const Problem& dims,
                  LinearAttentionNormalizer normalizer, T eps);
 
 // dq, dk [B, T, H, d_k] and dv [B, T, H, d_v] (all overwritten) from the saved raw q, k, v,
 // the normaliser z, the output and its gradient dout.
 template <typename T>
 void backward_cpu(const T* q, const T* k, const T* v, const T* z, const T* out, const T* dout, T* dq, T* dk, T* dv,
-                  const Dims& dims, LinearAttentionNormalizer normalizer, T eps);
+                  const Problem& dims, LinearAttentionNormalizer normalizer, T eps);
 
 }  // namespace hqlt::linear_attention_detail

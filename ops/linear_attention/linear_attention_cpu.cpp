@@ -97,7 +97,7 @@ struct Task {
 
 // z[b, t, h] = s · φ(q_{t,h}) · Σ_{h'≤h} φ(k_{t,h'}).
 template <typename T>
-void heads_normalizer_forward(const T* q, const T* k, T* z, const Dims& d, T s) {
+void heads_normalizer_forward(const T* q, const T* k, T* z, const Problem& d, T s) {
   const int64_t rows = d.batch * d.time, H = d.heads, dk = d.dk;
 #pragma omp parallel if (should_parallelize(rows * H * dk))
   {
@@ -122,7 +122,7 @@ void heads_normalizer_forward(const T* q, const T* k, T* z, const Dims& d, T s) 
 // dΦk_h = s·Σ_{h''≥h} dz_{h''} φ(q_{h''}) (docs/math/kernels.md §5, last paragraph).
 template <typename T>
 void heads_normalizer_backward(const T* q, const T* k, const T* z, const T* out, const T* dout, T* dq, T* dk,
-                               const Dims& d, T s, T eps) {
+                               const Problem& d, T s, T eps) {
   const int64_t rows = d.batch * d.time, H = d.heads, dkd = d.dk, dv = d.dv;
 #pragma omp parallel if (should_parallelize(rows * H * (dkd + dv)))
   {
@@ -159,7 +159,7 @@ void heads_normalizer_backward(const T* q, const T* k, const T* z, const T* out,
 // ---- the chunked recurrence, one (b, h) task at a time -------------------------------
 
 template <typename T>
-void forward_task(const T* q, const T* k, const T* v, T* out, T* z, const Dims& d, Task task, Normalizer normalizer,
+void forward_task(const T* q, const T* k, const T* v, T* out, T* z, const Problem& d, Task task, Normalizer normalizer,
                   T s, T eps, Scratch<T>& scratch, int64_t C) {
   const int64_t Tn = d.time, H = d.heads, dk = d.dk, dv = d.dv;
   const int64_t ldk = H * dk, ldv = H * dv;
@@ -207,7 +207,7 @@ void forward_task(const T* q, const T* k, const T* v, T* out, T* z, const Dims& 
 
 template <typename T>
 void backward_task(const T* q, const T* k, const T* v, const T* z, const T* out, const T* dout, T* dq, T* dk, T* dv,
-                   const Dims& d, Task task, Normalizer normalizer, T s, T eps, Scratch<T>& scratch, int64_t C) {
+                   const Problem& d, Task task, Normalizer normalizer, T s, T eps, Scratch<T>& scratch, int64_t C) {
   const int64_t Tn = d.time, H = d.heads, dkd = d.dk, dvd = d.dv;
   const int64_t ldk = H * dkd, ldv = H * dvd;
   const bool by_time = normalizer == Normalizer::time;
@@ -316,12 +316,12 @@ void backward_task(const T* q, const T* k, const T* v, const T* z, const T* out,
 }
 
 // Chunk length actually used: C, but never more rows than the sequence has.
-int64_t effective_chunk(const Dims& d) { return std::max<int64_t>(1, std::min(d.chunk, d.time)); }
+int64_t effective_chunk(const Problem& d) { return std::max<int64_t>(1, std::min(d.chunk, d.time)); }
 
 }  // namespace
 
 template <typename T>
-void forward_cpu(const T* q, const T* k, const T* v, T* out, T* z, const Dims& d, LinearAttentionNormalizer normalizer,
+void forward_cpu(const T* q, const T* k, const T* v, T* out, T* z, const Problem& d, LinearAttentionNormalizer normalizer,
                  T eps) {
   if (d.batch * d.time * d.heads == 0) return;
   const T s = T(1) / std::sqrt(T(d.dk));
@@ -342,7 +342,7 @@ void forward_cpu(const T* q, const T* k, const T* v, T* out, T* z, const Dims& d
 
 template <typename T>
 void backward_cpu(const T* q, const T* k, const T* v, const T* z, const T* out, const T* dout, T* dq, T* dk, T* dv,
-                  const Dims& d, LinearAttentionNormalizer normalizer, T eps) {
+                  const Problem& d, LinearAttentionNormalizer normalizer, T eps) {
   if (d.batch * d.time * d.heads == 0) return;
   const T s = T(1) / std::sqrt(T(d.dk));
   if (normalizer == Normalizer::reference_heads) heads_normalizer_backward(q, k, z, out, dout, dq, dk, d, s, eps);
@@ -361,14 +361,14 @@ void backward_cpu(const T* q, const T* k, const T* v, const T* z, const T* out, 
   }
 }
 
-template void forward_cpu<float>(const float*, const float*, const float*, float*, float*, const Dims&,
+template void forward_cpu<float>(const float*, const float*, const float*, float*, float*, const Problem&,
                                  LinearAttentionNormalizer, float);
-template void forward_cpu<double>(const double*, const double*, const double*, double*, double*, const Dims&,
+template void forward_cpu<double>(const double*, const double*, const double*, double*, double*, const Problem&,
                                   LinearAttentionNormalizer, double);
 template void backward_cpu<float>(const float*, const float*, const float*, const float*, const float*, const float*,
-                                  float*, float*, float*, const Dims&, LinearAttentionNormalizer, float);
+                                  float*, float*, float*, const Problem&, LinearAttentionNormalizer, float);
 template void backward_cpu<double>(const double*, const double*, const double*, const double*, const double*,
-                                   const double*, double*, double*, double*, const Dims&, LinearAttentionNormalizer,
+                                   const double*, double*, double*, double*, const Problem&, LinearAttentionNormalizer,
                                    double);
 
 }  // namespace hqlt::linear_attention_detail

@@ -15,9 +15,9 @@
 namespace hqlt::linear_attention_detail {
 
 void forward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& z,
-                  const Dims& dims, LinearAttentionNormalizer normalizer, double eps);
+                  const Problem& dims, LinearAttentionNormalizer normalizer, double eps);
 void backward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& z, const Tensor& out,
-                   const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Dims& dims,
+                   const Tensor& dout, const Tensor& dq, const Tensor& dk, const Tensor& dv, const Problem& dims,
                    LinearAttentionNormalizer normalizer, double eps);
 
 }  // namespace hqlt::linear_attention_detail

@@ -46,9 +46,9 @@ std::vector<double> host(const Tensor& t) { return t.to(Device::cpu).to_vector()
 
 void check_kernels(const Case& c) {
   CAPTURE(c);
-  using linear_attention_detail::Dims;
+  using linear_attention_detail::Problem;
   const double tol = c.dt == DType::f32 ? 1e-4 : 1e-10, eps = 1e-10;
-  const Dims dims{c.B, c.T, c.H, c.dk, c.dv, c.chunk};
+  const Problem dims{c.B, c.T, c.H, c.dk, c.dv, c.chunk};
   const Tensor q = randn({c.B, c.T, c.H, c.dk}, c.dt), k = randn({c.B, c.T, c.H, c.dk}, c.dt);
   const Tensor v = randn({c.B, c.T, c.H, c.dv}, c.dt), d_o = randn({c.B, c.T, c.H, c.dv}, c.dt);
   const Tensor qg = q.to(Device::cuda), kg = k.to(Device::cuda), vg = v.to(Device::cuda), dog = d_o.to(Device::cuda);

@@ -67,8 +67,8 @@ void run_blocks(const Plan& p, bool backward, Block&& block) {
 
 void check_case(const Case& c) {
   CAPTURE(c);
-  using linear_attention_detail::Dims;
-  const Dims dims{c.B, c.T, c.H, c.dk, c.dv, c.chunk};
+  using linear_attention_detail::Problem;
+  const Problem dims{c.B, c.T, c.H, c.dk, c.dv, c.chunk};
   const int64_t rows = c.B * c.T * c.H;
   const std::vector<double> q = randn({c.B, c.T, c.H, c.dk}, DType::f64).to_vector();
   const std::vector<double> k = randn({c.B, c.T, c.H, c.dk}, DType::f64).to_vector();
