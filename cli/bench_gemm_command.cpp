@@ -10,7 +10,7 @@
 //   TN  C = A[k,m]^T B[k,n]    (dW = dY^T X, the weight gradient)
 // Per case: two warm-up calls, then timed calls until 0.3 s and at least 3 calls; the
 // median is reported. The anchor column is OpenBLAS's AVX-512 sgemm at 2 threads on a
-// 2-core AVX-512 VM (shared/anchors/README.md); compare ratios, not absolute figures.
+// 2-core AVX-512 VM (bench/RESULTS.md says how it was measured); compare ratios, not absolute figures.
 #include <omp.h>
 
 #include <algorithm>
@@ -157,7 +157,7 @@ void run_all(const Options& opt) {
   }
   if (!opt.json)
     std::printf("* OpenBLAS 0.3.21 sgemm, AVX-512 kernel, 2 threads, 2-core AVX-512 VM "
-                "(shared/anchors/README.md)\n");
+                "(bench/RESULTS.md)\n");
 }
 
 }  // namespace

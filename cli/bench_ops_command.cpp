@@ -245,16 +245,17 @@ std::string usage() {
 int bench_ops(const Args& args) {
   std::vector<int> threads;
   std::vector<int64_t> lengths, dims;
-  std::string only, device_name = "cpu";
+  std::string only;
+  Device device = Device::cpu;
   bool json = false;
   double budget = 1.0;
   ArgReader r("bench ops", args);
   while (r.next()) {
-    if (r.is("--help")) {
+    if (r.is("--help") || r.is("-h")) {
       std::fputs(usage().c_str(), stdout);
       return 0;
     } else if (r.is("--device")) {
-      device_name = r.value();
+      device = train::parse_device(r.value(), "bench ops");
     } else if (r.is("--d")) {
       dims = r.positive_int_list();
     } else if (r.is("--json")) {
@@ -274,7 +275,6 @@ int bench_ops(const Args& args) {
   bool any = false;
   for (const OpCase& c : op_cases()) any |= only.empty() || only == c.op;
   HQLT_CHECK(any, "bench ops: unknown op '", only, "' (known: ", op_names(), ")");
-  const Device device = train::parse_device(device_name, "bench ops");
   train::require_device(device, "bench ops");
   const bool gpu = device == Device::cuda;
   const int64_t heads = gpu ? 16 : 4;
@@ -300,7 +300,8 @@ int bench_ops(const Args& args) {
           Timing tm = time_case(c, s, fused, budget, device);
           // The fused algorithm's FLOPs over the time taken (for the reference too, so the
           // two rates compare like the two times).
-          const double rate = (flops.forward + flops.backward) / (tm.ms_fwd_bwd * 1e-3) / (gpu ? 1e12 : 1e9);
+          const double gflops_fwd = flops.forward / (tm.ms_fwd * 1e6);
+          const double gflops_fwd_bwd = (flops.forward + flops.backward) / (tm.ms_fwd_bwd * 1e6);
           const char* impl = fused ? "fused" : "reference";
           if (fused) fused_ms = tm.ms_fwd_bwd;
           if (json) {
@@ -308,9 +309,8 @@ int bench_ops(const Args& args) {
                 "{\"op\":\"%s\",\"impl\":\"%s\",\"device\":\"%s\",\"B\":%lld,\"H\":%lld,\"T\":%lld,"
                 "\"d\":%lld,\"chunk\":%lld,\"window\":%lld,\"threads\":%d,\"ms_fwd\":%.3f,\"ms_fwd_bwd\":%.3f,"
                 "\"gflops_fwd\":%.3f,\"gflops_fwd_bwd\":%.3f,\"peak_bytes\":%zu}\n",
-                c.op, impl, device_name.c_str(), (long long)s.B, (long long)s.H, (long long)T, (long long)s.d,
-                (long long)c.chunk, (long long)c.window, t, tm.ms_fwd, tm.ms_fwd_bwd,
-                flops.forward / (tm.ms_fwd * 1e6), (flops.forward + flops.backward) / (tm.ms_fwd_bwd * 1e6),
+                c.op, impl, device_name(device), (long long)s.B, (long long)s.H, (long long)T, (long long)s.d,
+                (long long)c.chunk, (long long)c.window, t, tm.ms_fwd, tm.ms_fwd_bwd, gflops_fwd, gflops_fwd_bwd,
                 tm.peak_bytes);
           } else {
             double anchor = fused && !gpu && d == 64 ? torch_anchor_ms(c.op, c.window, T, t) : 0;
@@ -322,7 +322,8 @@ int bench_ops(const Args& args) {
             if (!fused && fused_ms > 0) std::snprintf(ref_col, sizeof ref_col, "%.1fx", tm.ms_fwd_bwd / fused_ms);
             std::printf("%-17s %6lld %5lld %4lld %7s %3d  %10.2f %10.2f %9.2f %10.1f  %10s %10s %7s\n", c.op,
                         (long long)c.window, (long long)T, (long long)d, fused ? "fused" : "ref", t, tm.ms_fwd,
-                        tm.ms_fwd_bwd, rate, double(tm.peak_bytes) / (1 << 20), torch_col, ratio_col, ref_col);
+                        tm.ms_fwd_bwd, gpu ? gflops_fwd_bwd / 1e3 : gflops_fwd_bwd, double(tm.peak_bytes) / (1 << 20),
+                        torch_col, ratio_col, ref_col);
           }
           std::fflush(stdout);
         }

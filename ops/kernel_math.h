@@ -2,7 +2,6 @@
 // Small pieces shared by the fused CPU kernels (attention, linear attention, the
 // Delayed-Chunk hybrid, the delta rule).
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 

@@ -82,4 +82,11 @@ inline void expect_close(const Tensor& got, const Tensor& want, double tol) {
 // over a chunk of 64 in another order can cost).
 inline double f32_tolerance(double reference_error) { return std::max(1e-5, 10 * reference_error); }
 
+// The bound a fused op's result of dtype `dt` must meet against the f64 reference `ref`:
+// 1e-10 in f64; in f32, f32_tolerance of the same reference run in f32 (`ref32`), the error
+// measured against `scale` (default: `ref`) as the fused result's will be.
+inline double reference_tolerance(DType dt, const Tensor& ref32, const Tensor& ref, const Tensor& scale = Tensor()) {
+  return dt == DType::f64 ? 1e-10 : f32_tolerance(max_error(ref32, ref, scale));
+}
+
 }  // namespace hqlt::testing

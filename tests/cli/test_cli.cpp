@@ -44,6 +44,9 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(bench_ops({"--op", "conv"}), doctest::Contains("unknown op 'conv'"), Error);
     CHECK_THROWS_WITH_AS(bench_ops({"--T", "256,x"}), doctest::Contains("comma-separated list"), Error);
     CHECK_THROWS_WITH_AS(bench_ops({"--budget", "-1"}), doctest::Contains("positive number"), Error);
+    CHECK_THROWS_WITH_AS(bench_ops({"--device", "gpu"}), "bench ops: option --device expects cpu or cuda, got 'gpu'",
+                         Error);
+    CHECK_THROWS_WITH_AS(bench_ops({"--d", "0"}), doctest::Contains("--d"), Error);
   }
   TEST_CASE("the demo's loss falls") {
     CHECK(demo({"--steps", "40", "--seed", "3"}) == 0);  // returns non-zero unless the loss fell

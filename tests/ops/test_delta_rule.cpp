@@ -102,23 +102,21 @@ void check_against_reference(const Case& c, DType dt) {
   const Result fused = run(delta_rule, c, in, dt, w_o, w_s);
   const Result ref = run(delta_rule_reference, c, in, DType::f64, w_o, w_s);
   const Result ref32 = dt == DType::f32 ? run(delta_rule_reference, c, in, DType::f32, w_o, w_s) : Result{};
-  auto tol = [&](const Tensor& ref32_result, const Tensor& ref_result) {
-    return dt == DType::f64 ? 1e-10 : f32_tolerance(max_error(ref32_result, ref_result));
-  };
   CHECK(fused.o.dtype() == dt);
   {
     INFO("o");
-    expect_close(fused.o, ref.o, tol(ref32.o, ref.o));
+    expect_close(fused.o, ref.o, reference_tolerance(dt, ref32.o, ref.o));
   }
   {
     INFO("final_state");
-    expect_close(fused.final_state, ref.final_state, tol(ref32.final_state, ref.final_state));
+    expect_close(fused.final_state, ref.final_state, reference_tolerance(dt, ref32.final_state, ref.final_state));
   }
   const char* names[] = {"dq", "dk", "dv", "dbeta", "dinitial_state"};
   REQUIRE(fused.grads.size() == ref.grads.size());
   for (size_t i = 0; i < ref.grads.size(); ++i) {
     INFO(std::string(names[i]));
-    expect_close(fused.grads[i], ref.grads[i], tol(dt == DType::f32 ? ref32.grads[i] : Tensor(), ref.grads[i]));
+    expect_close(fused.grads[i], ref.grads[i],
+                 reference_tolerance(dt, dt == DType::f32 ? ref32.grads[i] : Tensor(), ref.grads[i]));
   }
 }
 

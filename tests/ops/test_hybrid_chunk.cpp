@@ -134,18 +134,15 @@ void check_against_reference(const Case& c) {
   for (DType dt : {DType::f64, DType::f32}) {
     const std::string dtype = dtype_name(dt);
     CAPTURE(dtype);
-    auto tol = [&](const Tensor& r32, const Tensor& r) {
-      return dt == DType::f64 ? 1e-10 : f32_tolerance(max_error(r32, r));
-    };
     const Result fused = run(hybrid_chunk, c, in, dt, w);
     for (size_t i = 0; i < 3; ++i) {
       INFO(std::string(outputs[i]));
-      expect_close(fused.outputs[i], ref.outputs[i], tol(ref32.outputs[i], ref.outputs[i]));
+      expect_close(fused.outputs[i], ref.outputs[i], reference_tolerance(dt, ref32.outputs[i], ref.outputs[i]));
     }
     REQUIRE(fused.grads.size() == ref.grads.size());
     for (size_t i = 0; i < ref.grads.size(); ++i) {
       INFO(std::string(grads[i]));
-      expect_close(fused.grads[i], ref.grads[i], tol(ref32.grads[i], ref.grads[i]));
+      expect_close(fused.grads[i], ref.grads[i], reference_tolerance(dt, ref32.grads[i], ref.grads[i]));
     }
   }
 }

@@ -115,8 +115,7 @@ void check_against_reference(int64_t B, int64_t T, int64_t H, int64_t dk, int64_
     auto check = [&](const char* what, const Tensor& got, const Tensor& ref, const Tensor& ref32,
                      const Tensor& scale) {
       INFO(what);
-      const double tol = dtype == DType::f64 ? 1e-10 : f32_tolerance(max_error(ref32, ref, scale));
-      CHECK(max_error(got, ref, scale) <= tol);
+      CHECK(max_error(got, ref, scale) <= reference_tolerance(dtype, ref32, ref, scale));
     };
     Run got = run(linear_attention, qkv, w, dtype, chunk, normalizer, strided_inputs, strided_grad);
     CHECK(got.out.dtype() == dtype);
