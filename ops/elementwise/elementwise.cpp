@@ -31,29 +31,21 @@ Tensor unary_op(const Tensor& x, Op op) {
     return ops::unary_map<T>(x, [op](T v) { return op.value(v); });
   });
   if (!autograd::needs_grad({x})) return y;
-  if constexpr (Op::saved == Saved::nothing) {
-    // dy/dx is a constant: the gradient is g times it, and nothing is kept for the backward.
-    autograd::record(name, {x}, {y}, [op, name](const TensorList& g, const Needs&) {
-      if constexpr (kWithCuda) {
-        if (g[0].device() == Device::cuda) return TensorList{detail::unary_grad_cuda(op, g[0], g[0])};  // (unused)
-      }
-      Tensor dx = dispatch_float(g[0].dtype(), name, [&]<typename T>() {
-        return ops::unary_map<T>(g[0], [op](T gi) { return gi * op.derivative(T(0)); });
-      });
-      return TensorList{dx};
+  // What the derivative reads: x or y; nothing when it is a constant (x + s, x·s, −x), so
+  // that no tensor is kept alive for the backward and the gradient stands in as the unused
+  // argument.
+  Tensor v;
+  if constexpr (Op::saved != Saved::nothing) v = (Op::saved == Saved::input ? x : y).detach();
+  autograd::record(name, {x}, {y}, [v, op, name](const TensorList& g, const Needs&) {
+    const Tensor& arg = v.defined() ? v : g[0];
+    if constexpr (kWithCuda) {
+      if (arg.device() == Device::cuda) return TensorList{detail::unary_grad_cuda(op, g[0], arg)};
+    }
+    Tensor dx = dispatch_float(arg.dtype(), name, [&]<typename T>() {
+      return ops::binary_map<T>(name, g[0], arg, [op](T gi, T vi) { return gi * op.derivative(vi); });
     });
-  } else {
-    Tensor v = (Op::saved == Saved::input ? x : y).detach();
-    autograd::record(name, {x}, {y}, [v, op, name](const TensorList& g, const Needs&) {
-      if constexpr (kWithCuda) {
-        if (v.device() == Device::cuda) return TensorList{detail::unary_grad_cuda(op, g[0], v)};
-      }
-      Tensor dx = dispatch_float(v.dtype(), name, [&]<typename T>() {
-        return ops::binary_map<T>(name, g[0], v, [op](T gi, T vi) { return gi * op.derivative(vi); });
-      });
-      return TensorList{dx};
-    });
-  }
+    return TensorList{dx};
+  });
   return y;
 }
 
