@@ -16,8 +16,9 @@ const char* const kTrainFlagsHelp =
     "  --data FILE            text: any file (bytes); tokens: uint16/uint32 token ids\n"
     "  --seq-len N            text, tokens: window length (default 256)\n"
     "  --token-width 16|32    tokens: bits per id (default 16)\n"
-    "  --vocab-size N         tokens: the vocabulary size\n"
-    "  --mqar-eval-pairs N --mqar-eval-length N   mqar: the test setting (default 16, 128)\n"
+    "  --vocab-size N         tokens: the vocabulary size; mqar: keys and values (default 64)\n"
+    "  --mqar-train-pairs N --mqar-train-length N   mqar: training draws 4..N pairs (default 16, 128)\n"
+    "  --mqar-eval-pairs N --mqar-eval-length N     mqar: the test setting (default 16, 128)\n"
     "  --curriculum N         parity, modular_arithmetic: the longest training length grows\n"
     "                         from the shortest to the longest over the first N steps\n"
     "                         (0: off; parity default: 9/10 of the steps)\n"
@@ -55,6 +56,8 @@ bool read_train_option(ArgReader& r, train::TrainOptions& o) {
     HQLT_CHECK(bits == 16 || bits == 32, "--token-width must be 16 or 32, got ", bits);
     o.token_width = bits == 16 ? train::TokenWidth::u16 : train::TokenWidth::u32;
   } else if (r.is("--vocab-size")) o.vocab_size = r.positive_int();
+  else if (r.is("--mqar-train-pairs")) o.mqar_train_pairs = r.positive_int();
+  else if (r.is("--mqar-train-length")) o.mqar_train_length = r.positive_int();
   else if (r.is("--mqar-eval-pairs")) o.mqar_eval_pairs = r.positive_int();
   else if (r.is("--mqar-eval-length")) o.mqar_eval_length = r.positive_int();
   else if (r.is("--curriculum")) o.curriculum_steps = r.non_negative_int();

@@ -1,5 +1,7 @@
 #include "train/train_options.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 #include "models/config_json.h"
 
@@ -30,6 +32,13 @@ TrainOptions default_recipe(const std::string& task) {
       o.weight_decay = 0;
     }
   } else if (task == "mqar") {
+    // 63 keys, up to 32 pairs in 128 tokens: more pairs than a head's 32 key directions, so
+    // the grid of `hqlt experiment mqar` reaches past a fast-weight state's room; a window
+    // (chunk) of 32 gives the hybrids' KV memory a quarter of the training length.
+    o.vocab_size = 128;
+    o.mqar_train_pairs = 32;
+    o.mqar_train_length = 128;
+    o.shape.chunk_size = 32;
     o.steps = 1000;
     o.batch_size = 64;
     o.lr = 1e-3;
@@ -96,6 +105,8 @@ io::Json options_to_json(const TrainOptions& o) {
   j.set("seq_len", o.seq_len);
   j.set("token_width", o.token_width == TokenWidth::u16 ? 16 : 32);
   j.set("vocab_size", o.vocab_size);
+  j.set("mqar_train_pairs", o.mqar_train_pairs);
+  j.set("mqar_train_length", o.mqar_train_length);
   j.set("mqar_eval_pairs", o.mqar_eval_pairs);
   j.set("mqar_eval_length", o.mqar_eval_length);
   j.set("curriculum_steps", o.curriculum_steps);
@@ -139,6 +150,8 @@ TrainOptions options_from_json(const io::Json& j) {
   o.seq_len = j.value("seq_len", o.seq_len);
   o.token_width = j.value("token_width", int64_t(16)) == 32 ? TokenWidth::u32 : TokenWidth::u16;
   o.vocab_size = j.value("vocab_size", o.vocab_size);
+  o.mqar_train_pairs = j.value("mqar_train_pairs", o.mqar_train_pairs);
+  o.mqar_train_length = j.value("mqar_train_length", o.mqar_train_length);
   o.mqar_eval_pairs = j.value("mqar_eval_pairs", o.mqar_eval_pairs);
   o.mqar_eval_length = j.value("mqar_eval_length", o.mqar_eval_length);
   o.curriculum_steps = j.value("curriculum_steps", int64_t(0));  // runs from before it: none
@@ -172,6 +185,10 @@ std::unique_ptr<Task> make_task(const TrainOptions& o) {
   t.vocab_size = o.vocab_size;
   t.curriculum_examples = uint64_t(o.curriculum_steps) * uint64_t(o.batch_size);
   t.curriculum_start = o.curriculum_start;
+  if (o.task == "mqar" && o.vocab_size > 0) t.mqar.vocab_size = o.vocab_size;
+  t.mqar.train_pairs_min = std::min<int64_t>(t.mqar.train_pairs_min, o.mqar_train_pairs);
+  t.mqar.train_pairs_max = o.mqar_train_pairs;
+  t.mqar.train_length = o.mqar_train_length;
   t.mqar.eval_pairs = o.mqar_eval_pairs;
   t.mqar.eval_length = o.mqar_eval_length;
   if ((o.task == "text" || o.task == "tokens") && o.data_path.empty())

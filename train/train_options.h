@@ -31,7 +31,9 @@ struct TrainOptions {
   std::string data_path;                  // text, tokens
   int64_t seq_len = 256;                  // text, tokens
   TokenWidth token_width = TokenWidth::u16;
-  int64_t vocab_size = 0;                 // tokens: the tokenizer's vocabulary (0: from --model-config)
+  int64_t vocab_size = 0;                 // tokens: the tokenizer's vocabulary (0: from --model-config);
+                                          // mqar: keys and values (0: 64)
+  int64_t mqar_train_pairs = 16, mqar_train_length = 128;  // mqar training: 4 .. pairs at length
   int64_t mqar_eval_pairs = 16, mqar_eval_length = 128;
   int64_t curriculum_steps = 0;           // parity, modular_arithmetic: the longest training length
                                           // grows from the shortest to the longest over these

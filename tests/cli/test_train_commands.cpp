@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "engine/device.h"
 #include "engine/error.h"
+#include "io/json.h"
+#include "models/checkpoint.h"
 #include "models/config_json.h"
 #include "train/model_names.h"
 
@@ -85,6 +87,14 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(experiment({"--steps", "3"}), doctest::Contains("name the task first"), Error);
     CHECK_THROWS_WITH_AS(experiment({"parity", "--rows", "transformer,lstm"}), doctest::Contains("unknown row 'lstm'"), Error);
     CHECK_THROWS_WITH_AS(experiment({"parity", "--model", "transformer"}), doctest::Contains("set by the experiment"), Error);
+    CHECK_THROWS_WITH_AS(experiment({"mqar", "--rows", "lstm"}), doctest::Contains("unknown row 'lstm'"), Error);
+    CHECK_THROWS_WITH_AS(experiment({"mqar", "--pairs", "4,x"}),
+                         doctest::Contains("--pairs must be a comma-separated list of positive integers, got '4,x'"), Error);
+    CHECK_THROWS_WITH_AS(experiment({"mqar", "--lengths", "128,0"}), doctest::Contains("--lengths must be"), Error);
+    CHECK_THROWS_WITH_AS(experiment({"mqar", "--pairs", "64"}), doctest::Contains("--pairs 64 exceeds the 63 keys"), Error);
+    CHECK_THROWS_WITH_AS(experiment({"mqar", "--pairs", "40", "--lengths", "128"}),
+                         doctest::Contains("no cell of --pairs × --lengths has length >= 4 * pairs"), Error);
+    CHECK_THROWS_WITH_AS(experiment({"text"}), doctest::Contains("experiment text needs the text: --data FILE"), Error);
     CHECK_THROWS_WITH_AS(eval({"--run", "x", "--device", "tpu"}), doctest::Contains("eval: option --device expects cpu or cuda, got 'tpu'"),
                          Error);
   }
@@ -114,5 +124,51 @@ TEST_SUITE("unit") {
     CHECK_FALSE(c.use_gate);
     CHECK(c.norm_eps == 1e-5);
     CHECK_THROWS_WITH_AS(train::apply_overrides(base, {"model_type=transformer"}), doctest::Contains("cannot change model_type"), Error);
+  }
+
+  // Both grids end to end at a toy size: every row's files are written, and a second run
+  // reads them back instead of training again.
+  TEST_CASE("hqlt experiment mqar writes each run's grid and resumes from it") {
+    const std::string out = temp_path("experiment-mqar");
+    fs::remove_all(out);
+    const Args args = {"mqar", "--out", out, "--rows", "delta_net", "--steps", "2", "--d-model", "16", "--heads", "2",
+                       "--layers", "1", "--eval-interval", "0", "--test-examples", "8", "--grid-examples", "8",
+                       "--pairs", "4,8", "--lengths", "16,32", "--threads", "1", "--log-interval", "1"};
+    CHECK(experiment(args) == 0);
+    const io::Json grid = io::read_json_file(out + "/delta_net/seed1/grid.json");
+    CHECK(grid.at("cells").as_array().size() == 3);  // (4, 16), (4, 32), (8, 32): 8 pairs need 32 tokens
+    for (const io::Json& c : grid.at("cells").as_array()) {
+      CHECK(c.at("accuracy").as_double() >= 0);
+      CHECK(c.at("accuracy").as_double() <= 1);
+    }
+    CHECK(fs::exists(out + "/results.md"));
+    CHECK(fs::exists(out + "/accuracy_vs_pairs_T32.png"));
+    const auto written = fs::last_write_time(out + "/delta_net/seed1/grid.json");
+    CHECK(experiment(args) == 0);
+    CHECK(fs::last_write_time(out + "/delta_net/seed1/grid.json") == written);
+    fs::remove_all(out);
+  }
+
+  TEST_CASE("hqlt experiment text matches parameter counts and writes the copy probe") {
+    const std::string out = temp_path("experiment-text"), data = temp_path("text.txt");
+    fs::remove_all(out);
+    {
+      std::ofstream f(data);
+      for (int i = 0; i < 400; ++i) f << "line " << i << ": the quick brown fox jumps over the lazy dog.\n";
+    }
+    const Args args = {"text", "--data", data, "--out", out, "--rows", "transformer,sync_hqlt", "--steps", "2",
+                       "--d-model", "32", "--heads", "2", "--layers", "1", "--seq-len", "128", "--batch-size", "2",
+                       "--eval-interval", "1", "--eval-examples", "2", "--test-examples", "4", "--probe-examples", "4",
+                       "--threads", "1"};
+    CHECK(experiment(args) == 0);
+    // Each run's own config, counted independently of the experiment's matching.
+    const int64_t a = models::reference_num_parameters(models::read_config_file(out + "/transformer/seed1/config.json").config);
+    const int64_t b = models::reference_num_parameters(models::read_config_file(out + "/sync_hqlt/seed1/config.json").config);
+    CHECK(std::abs(double(a - b)) / double(b) < 0.01);
+    const io::Json probe = io::read_json_file(out + "/sync_hqlt/seed1/probe.json");
+    for (const char* key : {"near_first", "near_copy", "far_first", "far_copy"}) CHECK(probe.at(key).as_double() > 0);
+    CHECK(fs::exists(out + "/validation_curves.png"));
+    fs::remove_all(out);
+    fs::remove(data);
   }
 }

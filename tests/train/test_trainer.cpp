@@ -134,6 +134,31 @@ TEST_SUITE("unit") {
     CHECK(default_recipe("modular_arithmetic").curriculum_steps == 0);
   }
 
+  TEST_CASE("mqar's training distribution and vocabulary come from the options") {
+    TrainOptions o = default_recipe("mqar");
+    o.vocab_size = 40;
+    o.mqar_train_pairs = 6;
+    o.mqar_train_length = 24;
+    const TrainOptions back = options_from_json(io::Json::parse(options_to_json(o).dump()));
+    CHECK(back.mqar_train_pairs == 6);
+    CHECK(back.mqar_train_length == 24);
+    const std::unique_ptr<Task> task = make_task(back);
+    CHECK(task->vocab_size() == 40);
+    int64_t most_pairs = 0;
+    for (uint64_t i = 0; i < 200; ++i) {
+      const Example e = task->example(Split::train, i);
+      CHECK(e.input.size() == 24);
+      int64_t queries = 0;
+      for (int64_t t : e.target) queries += t != kIgnore;
+      CHECK(queries >= 4);
+      most_pairs = std::max(most_pairs, queries);
+    }
+    CHECK(most_pairs == 6);  // 4 .. 6 pairs, each queried once
+    // The recipe's own setting: 63 keys, up to 32 pairs in 128 tokens.
+    const std::unique_ptr<Task> recipe = make_task(default_recipe("mqar"));
+    CHECK(recipe->vocab_size() == 128);
+  }
+
   TEST_CASE("resuming on a GPU that cannot be used is refused and the run is left as it was") {
     if (cuda_available()) return;  // a GPU machine resumes on it (tests/cuda/test_train_cuda.cpp)
     const std::string dir = fresh_dir("resume-no-gpu");

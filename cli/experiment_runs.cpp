@@ -1,0 +1,125 @@
+#include "cli/experiment_runs.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/error.h"
+#include "io/json.h"
+#include "train/metrics_log.h"
+#include "train/trainer.h"
+
+namespace hqlt::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> split_commas(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+train::EvalResult read_test_json(const std::string& path) {
+  const io::Json j = io::read_json_file(path);
+  train::EvalResult r;
+  r.loss = j.at("loss").as_double();
+  for (const io::Json& b : j.at("buckets").as_array()) {
+    train::LengthBucket bucket{b.at("length_min").as_int(), b.at("length_max").as_int()};
+    bucket.sequences = b.at("count").as_int();
+    bucket.correct = b.at("correct").as_int();
+    bucket.supervised = b.at("supervised").as_int();
+    r.buckets.push_back(bucket);
+    r.accuracy.correct += bucket.correct;
+    r.accuracy.supervised += bucket.supervised;
+    r.accuracy.sequences += bucket.sequences;
+  }
+  return r;
+}
+
+// The training time and the accuracy of the last training record of a run's metrics.
+void read_training_record(const std::string& metrics_path, SeedRun& result) {
+  for (const io::Json& r : train::read_metrics(metrics_path))
+    if (r.value("split", "") == "train") {
+      result.seconds = std::max(result.seconds, r.value("seconds", 0.0));
+      result.train_accuracy = r.value("accuracy", 0.0);
+    }
+}
+
+}  // namespace
+
+std::vector<Row> select_rows(const std::vector<Row>& rows, const std::string& list) {
+  if (list.empty()) return rows;
+  std::vector<Row> out;
+  for (const std::string& name : split_commas(list)) {
+    bool found = false;
+    for (const Row& r : rows)
+      if (r.name == name) {
+        out.push_back(r);
+        found = true;
+      }
+    if (!found) {
+      std::string known;
+      for (const Row& r : rows) known += (known.empty() ? "" : ", ") + r.name;
+      fail("experiment: unknown row '", name, "' (known: ", known, ")");
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& list, const std::string& what) {
+  std::vector<int64_t> out;
+  for (const std::string& item : split_commas(list)) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    HQLT_CHECK(used == item.size() && !item.empty() && v > 0, "experiment: ", what,
+               " must be a comma-separated list of positive integers, got '", list, "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& row, uint64_t seed,
+                                 const std::string& out, const std::string& label) {
+  SeedRun result;
+  result.options = options;
+  result.options.model = row.model;
+  result.options.seed = seed;
+  result.options.overrides.insert(result.options.overrides.end(), row.overrides.begin(), row.overrides.end());
+  const std::string seed_name = "seed" + std::to_string(seed);
+  result.run = train::RunDir{out + "/" + row.name + "/" + seed_name};
+  if (fs::exists(result.run.file("test.json"))) {
+    result.test = read_test_json(result.run.file("test.json"));
+  } else {
+    train::RunControl control;
+    control.summary = false;
+    control.label = label;
+    const train::TrainReport report = fs::exists(result.run.options())
+                                          ? train::train_resume(result.run, options.threads, control)
+                                          : train::train_new(result.options, result.run, control);
+    if (!report.finished) {
+      std::printf("experiment interrupted during %s %s; run the same command again to continue\n", row.name.c_str(),
+                  seed_name.c_str());
+      return std::nullopt;
+    }
+    result.test = report.test;
+  }
+  read_training_record(result.run.metrics(), result);
+  std::printf("%-28s %-7s test accuracy %5.1f%%, train accuracy %5.1f%%  (%.0f s)\n", row.name.c_str(),
+              seed_name.c_str(), 100 * result.test.accuracy.token_accuracy(), 100 * result.train_accuracy,
+              result.seconds);
+  std::fflush(stdout);
+  return result;
+}
+
+}  // namespace hqlt::cli

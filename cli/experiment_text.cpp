@@ -1,0 +1,271 @@
+// hqlt experiment text: the six models as byte-level language models of one text, at one
+// small size with equal parameter counts (each row's MLP width is set so that its count is
+// within a fraction of a percent of the largest row's) and equal token budgets; then a copy
+// probe that tells the two memories apart.
+//
+// The copy probe (per test window of T bytes): a span of S bytes is copied over the last S
+// bytes, its first occurrence either `near` (ending 48 bytes earlier, inside a 64-token
+// window or chunk) or `far` (starting at byte 16, ~200 bytes earlier, outside every window).
+// A model that can look the span up predicts the copy almost for free; the cross-entropy on
+// the copy (bytes 2..S) against that on the first occurrence measures it. Softmax KV memory
+// finds any earlier span; a fast-weight state has to have kept it in its d_k × d_v room;
+// the hybrids' KV part reaches back only as far as its window (docs/math/models.md §5).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/experiment_runs.h"
+#include "cli/train_flags.h"
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "io/atomic_file.h"
+#include "io/json.h"
+#include "models/checkpoint.h"
+#include "ops/loss/cross_entropy.h"
+#include "train/metrics_log.h"
+#include "train/plot.h"
+
+namespace hqlt::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kTextUsage =
+    "usage: hqlt experiment text --data FILE [--out DIR] [--rows LIST] [--seeds N] [--probe-examples N]\n"
+    "                            [training options]\n"
+    "\n"
+    "Trains every model as a byte-level language model of FILE (90% / 10% split by position)\n"
+    "with one recipe and one token budget, at d_model 128, 4 layers, 4 heads, window/chunk 64,\n"
+    "T 256, each row's MLP width set so that the parameter counts agree; prints validation\n"
+    "and test bits per byte and a copy probe (bits per byte on a span copied from 48 or ~200\n"
+    "bytes earlier, against its first occurrence), with a plot of the validation curves.\n"
+    "Runs go to OUT/<row>/seed<S>/ (default runs/experiment-text); running the same command\n"
+    "again resumes an interrupted experiment.\n"
+    "\n"
+    "  --data FILE            the text (any bytes)\n"
+    "  --out DIR              the experiment folder\n"
+    "  --rows LIST            comma-separated subset of the rows below (default: all)\n"
+    "  --seeds N              seeds per row (default 1)\n"
+    "  --probe-examples N     test windows for the copy probe (default 128)\n"
+    "\n"
+    "rows: transformer, delta_net, delayed_stream_hqlt, delayed_chunk_hqlt, sync_hqlt,\n"
+    "sync_linear_hqlt\n\n";
+
+constexpr int64_t kSpan = 32;          // S: bytes copied
+constexpr int64_t kNearGap = 48;       // bytes between the end of the first occurrence and the copy
+constexpr int64_t kFarStart = 16;      // where the far first occurrence starts
+
+std::vector<Row> text_rows() {
+  return {{"transformer", "transformer", {}},         {"delta_net", "delta_net", {}},
+          {"delayed_stream_hqlt", "delayed_stream_hqlt", {}}, {"delayed_chunk_hqlt", "delayed_chunk_hqlt", {}},
+          {"sync_hqlt", "sync_hqlt", {}},             {"sync_linear_hqlt", "sync_linear_hqlt", {}}};
+}
+
+int64_t parameter_count(const train::TrainOptions& o, const Row& row, std::optional<int64_t> intermediate) {
+  train::TrainOptions r = o;
+  r.model = row.model;
+  r.shape.intermediate_size = intermediate;
+  return models::reference_num_parameters(train::make_model_config(r, 256));
+}
+
+// Each row's MLP width, so that every row holds as many parameters as the largest one at
+// the default width (the count is linear in the width: one step of the width adds 3·D·L).
+std::vector<int64_t> matched_widths(const train::TrainOptions& o, const std::vector<Row>& rows,
+                                    std::vector<int64_t>& counts) {
+  const int64_t base = 4 * o.shape.hidden_size;  // hidden_ratio 4 (docs/math/models.md §1.6)
+  int64_t target = 0;
+  for (const Row& r : rows) target = std::max(target, parameter_count(o, r, base));
+  std::vector<int64_t> widths;
+  counts.clear();
+  for (const Row& r : rows) {
+    const int64_t at_base = parameter_count(o, r, base);
+    const int64_t per_unit = parameter_count(o, r, base + 1) - at_base;
+    const int64_t width = base + (target - at_base + per_unit / 2) / per_unit;
+    widths.push_back(width);
+    counts.push_back(parameter_count(o, r, width));
+  }
+  return widths;
+}
+
+struct Probe {
+  double near_first = 0, near_copy = 0, far_first = 0, far_copy = 0;  // nats per byte
+};
+
+// Mean cross-entropy (nats) of `model` on positions [from, to) of every row, predicting the
+// next byte of `rows` ([n, T] ids).
+double span_loss(const models::CausalLM& model, const Tensor& ids, int64_t from, int64_t to) {
+  const int64_t n = ids.size(0), t = ids.size(1);
+  const int64_t* x = ids.data<int64_t>();
+  std::vector<double> targets(size_t(n * t), double(train::kIgnore));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t p = from; p < to; ++p) targets[size_t(i * t + p)] = double(x[i * t + p + 1]);
+  const Tensor logits = model.forward(ids);
+  return cross_entropy(logits.reshape({-1, logits.size(-1)}), from_vector(targets, {n * t}, DType::i64),
+                       train::kIgnore)
+      .item();
+}
+
+Probe copy_probe(const models::CausalLM& model, const train::Task& task, int64_t examples, int64_t batch) {
+  NoGrad no_grad;
+  Probe p;
+  int64_t batches = 0;
+  for (int64_t first = 0; first < examples; first += batch) {
+    const int64_t n = std::min(batch, examples - first);
+    std::vector<std::vector<int64_t>> windows;
+    for (int64_t i = 0; i < n; ++i) windows.push_back(task.example(train::Split::test, uint64_t(first + i)).input);
+    const int64_t t = int64_t(windows.front().size());
+    HQLT_CHECK(t >= 2 * kSpan + kNearGap + kFarStart, "experiment: --seq-len ", t, " is too short for the copy probe");
+    const int64_t copy_at = t - kSpan;
+    auto with_copy = [&](int64_t source) {
+      std::vector<double> ids;
+      for (std::vector<int64_t> w : windows) {
+        for (int64_t j = 0; j < kSpan; ++j) w[size_t(copy_at + j)] = w[size_t(source + j)];
+        ids.insert(ids.end(), w.begin(), w.end());
+      }
+      return from_vector(ids, {n, t}, DType::i64);
+    };
+    const int64_t near_source = copy_at - kNearGap - kSpan;
+    const Tensor near = with_copy(near_source), far = with_copy(kFarStart);
+    // Positions predicting bytes 2..S of each occurrence.
+    p.near_first += span_loss(model, near, near_source, near_source + kSpan - 1);
+    p.near_copy += span_loss(model, near, copy_at, copy_at + kSpan - 1);
+    p.far_first += span_loss(model, far, kFarStart, kFarStart + kSpan - 1);
+    p.far_copy += span_loss(model, far, copy_at, copy_at + kSpan - 1);
+    batches += 1;
+  }
+  p.near_first /= double(batches);
+  p.near_copy /= double(batches);
+  p.far_first /= double(batches);
+  p.far_copy /= double(batches);
+  return p;
+}
+
+// The probe of a finished run, from its probe.json when done before.
+Probe run_probe(const SeedRun& run, int64_t examples) {
+  const std::string path = run.run.file("probe.json");
+  if (fs::exists(path)) {
+    const io::Json j = io::read_json_file(path);
+    if (j.at("examples").as_int() == examples)
+      return {j.at("near_first").as_double(), j.at("near_copy").as_double(), j.at("far_first").as_double(),
+              j.at("far_copy").as_double()};
+  }
+  const std::unique_ptr<train::Task> task = train::make_task(run.options);
+  const std::shared_ptr<models::CausalLM> model = train::load_run_model(run.run, *task);
+  const Probe p = copy_probe(*model, *task, examples, 32);
+  io::Json j = io::Json::object();
+  j.set("examples", examples);
+  j.set("near_first", p.near_first);
+  j.set("near_copy", p.near_copy);
+  j.set("far_first", p.far_first);
+  j.set("far_copy", p.far_copy);
+  io::write_json_file(path, j);
+  return p;
+}
+
+double bits(double nats) { return nats / std::log(2.0); }
+
+}  // namespace
+
+int experiment_text(const Args& args) {
+  train::TrainOptions options = train::default_recipe("text");
+  options.shape.hidden_size = 128;
+  options.shape.num_layers = 4;
+  options.shape.num_heads = 4;
+  options.shape.chunk_size = 64;
+  std::string out = "runs/experiment-text", rows_list;
+  int64_t seeds = 1, probe_examples = 128;
+  ArgReader r("experiment", args);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
+      std::printf("%s%s", kTextUsage, kTrainFlagsHelp);
+      return 0;
+    }
+    if (r.is("--out")) out = r.value();
+    else if (r.is("--rows")) rows_list = r.value();
+    else if (r.is("--seeds")) seeds = r.positive_int();
+    else if (r.is("--probe-examples")) probe_examples = r.positive_int();
+    else if (r.is("--task") || r.is("--model") || r.is("--model-config"))
+      fail("experiment: ", r.option(), " is set by the experiment itself");
+    else if (!read_train_option(r, options)) r.unknown();
+  }
+  HQLT_CHECK(!options.data_path.empty(), "experiment text needs the text: --data FILE");
+  options.task = "text";
+  std::vector<Row> rows = select_rows(text_rows(), rows_list);
+  // Matched over all six rows, whichever are run, so a subset gets the same models.
+  std::vector<int64_t> counts;
+  const std::vector<Row> all = text_rows();
+  const std::vector<int64_t> widths = matched_widths(options, all, counts);
+  std::vector<int64_t> row_counts;
+  for (Row& row : rows)
+    for (size_t i = 0; i < all.size(); ++i)
+      if (all[i].name == row.name) {
+        row.overrides.push_back("intermediate_size=" + std::to_string(widths[i]));
+        row_counts.push_back(counts[i]);
+      }
+
+  struct Result {
+    double valid = 0, test = 0, seconds = 0;  // bits per byte (mean over seeds)
+    Probe probe;                              // nats per byte (mean over seeds)
+  };
+  std::vector<Result> results(rows.size());
+  train::PlotSpec plot{"validation loss: byte-level text", "tokens seen (millions)", "bits per byte", false, {}};
+  plot.width = 900;
+  const size_t runs = rows.size() * size_t(seeds);
+  size_t run_index = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (int64_t k = 0; k < seeds; ++k) {
+      const uint64_t seed = options.seed + uint64_t(k);
+      const std::string label = "[" + std::to_string(++run_index) + "/" + std::to_string(runs) + " " +
+                                rows[i].name + " seed" + std::to_string(seed) + "]";
+      std::optional<SeedRun> run = train_row(options, rows[i], seed, out, label);
+      if (!run) return 130;
+      set_num_threads(options.threads);
+      const double w = 1.0 / double(seeds);
+      train::Series curve{rows[i].name, {}, {}};
+      double tokens = 0, last_valid = 0;
+      for (const io::Json& rec : train::read_metrics(run->run.metrics())) {
+        const std::string split = rec.value("split", "");
+        if (split == "train") tokens = rec.value("tokens", tokens);
+        if (split == "validation") {
+          last_valid = bits(rec.at("loss").as_double());
+          curve.x.push_back(tokens / 1e6);
+          curve.y.push_back(last_valid);
+        }
+      }
+      if (k == 0) plot.series.push_back(curve);
+      results[i].valid += w * last_valid;
+      results[i].test += w * bits(run->test.loss);
+      results[i].seconds += w * run->seconds;
+      const Probe p = run_probe(*run, probe_examples);
+      results[i].probe.near_first += w * p.near_first;
+      results[i].probe.near_copy += w * p.near_copy;
+      results[i].probe.far_first += w * p.far_first;
+      results[i].probe.far_copy += w * p.far_copy;
+    }
+  }
+
+  std::string table =
+      "| model | parameters | MLP width | validation bits/byte | test bits/byte | copy 48 back: first → copy | "
+      "copy ~200 back: first → copy | train time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  char line[320];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Result& q = results[i];
+    std::snprintf(line, sizeof line, "| %s | %lld | %s | %.3f | **%.3f** | %.2f → %.2f | %.2f → %.2f | %.0f s |\n",
+                  rows[i].name.c_str(), (long long)row_counts[i], rows[i].overrides.back().substr(18).c_str(),
+                  q.valid, q.test, bits(q.probe.near_first), bits(q.probe.near_copy), bits(q.probe.far_first),
+                  bits(q.probe.far_copy), q.seconds);
+    table += line;
+  }
+  std::printf("\nbyte-level language modelling of %s (bits per byte; copy columns: the span's bits per byte at\n"
+              "its first occurrence and where it is copied):\n\n%s",
+              options.data_path.c_str(), table.c_str());
+  io::write_file_atomically(out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
+  train::write_line_plot(plot, out + "/validation_curves.png");
+  std::printf("\ntable: %s/results.md\nplot: %s/validation_curves.png\n", out.c_str(), out.c_str());
+  return 0;
+}
+
+}  // namespace hqlt::cli
