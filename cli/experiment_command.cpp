@@ -123,45 +123,20 @@ int experiment(const Args& args) {
   if (task == "text") return experiment_text(Args(args.begin() + 1, args.end()));
   HQLT_CHECK(task == "parity" || task == "modular_arithmetic", "experiment: unknown task '", task,
              "' (known: parity, modular_arithmetic, mqar, text)");
-  train::TrainOptions options = train::default_recipe(task);
-  std::string out = "runs/experiment-" + task, rows_list;
-  int64_t seeds = 3;
-  const Args rest(args.begin() + 1, args.end());
-  ArgReader r("experiment", rest);
-  while (r.next()) {
-    if (r.is("--help") || r.is("-h")) {
-      std::printf("%s%s", kExperimentUsage, kTrainFlagsHelp);
-      return 0;
-    }
-    if (r.is("--out")) out = r.value();
-    else if (r.is("--rows")) rows_list = r.value();
-    else if (r.is("--seeds")) seeds = r.positive_int();
-    else if (r.is("--task") || r.is("--model") || r.is("--model-config"))
-      fail("experiment: ", r.option(), " is set by the experiment itself");
-    else if (!read_train_option(r, options)) r.unknown();
-  }
-  options.task = task;
-  const std::vector<Row> rows = select_rows(table2_rows(), rows_list);
+  ExperimentArgs e{train::default_recipe(task), "runs/experiment-" + task, "", 3};
+  read_experiment_args(Args(args.begin() + 1, args.end()), kExperimentUsage, e);
+  if (e.help) return 0;
+  e.options.task = task;
+  const std::vector<Row> rows = select_rows(table2_rows(), e.rows);
 
   std::vector<RowResult> results;
-  const size_t runs = rows.size() * size_t(seeds);
-  size_t run_index = 0;
-  for (const Row& row : rows) {
-    RowResult result{row, {}};
-    for (int64_t k = 0; k < seeds; ++k) {
-      const uint64_t seed = options.seed + uint64_t(k);
-      const std::string label = "[" + std::to_string(++run_index) + "/" + std::to_string(runs) + " " + row.name +
-                                " seed" + std::to_string(seed) + "]";
-      std::optional<SeedRun> run = train_row(options, row, seed, out, label);
-      if (!run) return 130;
-      result.seeds.push_back(*run);
-    }
-    results.push_back(result);
-  }
+  for (const Row& row : rows) results.push_back(RowResult{row, {}});
+  if (!for_each_run(e, rows, [&](size_t i, int64_t, const SeedRun& run) { results[i].seeds.push_back(run); }))
+    return 130;
 
   const std::string table = results_table(results);
   std::printf("\ntest accuracy (%%) by length, %s:\n%s", task.c_str(), table.c_str());
-  io::write_file_atomically(out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
+  io::write_file_atomically(e.out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
   train::PlotSpec plot{"test accuracy by length: " + task, "sequence length", "accuracy (%)", false, {}};
   plot.width = 900;
   for (const RowResult& r : results) {
@@ -173,8 +148,8 @@ int experiment(const Args& args) {
     }
     plot.series.push_back(s);
   }
-  train::write_line_plot(plot, out + "/accuracy_by_length.png");
-  std::printf("table: %s/results.md\nplot: %s/accuracy_by_length.png\n", out.c_str(), out.c_str());
+  train::write_line_plot(plot, e.out + "/accuracy_by_length.png");
+  std::printf("table: %s/results.md\nplot: %s/accuracy_by_length.png\n", e.out.c_str(), e.out.c_str());
   return 0;
 }
 

@@ -14,9 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/experiment_runs.h"
-#include "cli/train_flags.h"
 #include "engine/error.h"
-#include "engine/parallel.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
 #include "train/plot.h"
@@ -99,30 +97,22 @@ std::map<Cell, double> run_grid(const SeedRun& run, const std::vector<Cell>& cel
 }  // namespace
 
 int experiment_mqar(const Args& args) {
-  train::TrainOptions options = train::default_recipe("mqar");
-  std::string out = "runs/experiment-mqar", rows_list, pairs_list = "4,8,16,24,32", lengths_list = "128,256";
-  int64_t seeds = 1, examples = 256;
-  ArgReader r("experiment", args);
-  while (r.next()) {
-    if (r.is("--help") || r.is("-h")) {
-      std::printf("%s%s", kMqarUsage, kTrainFlagsHelp);
-      return 0;
-    }
-    if (r.is("--out")) out = r.value();
-    else if (r.is("--rows")) rows_list = r.value();
-    else if (r.is("--seeds")) seeds = r.positive_int();
-    else if (r.is("--pairs")) pairs_list = r.value();
+  ExperimentArgs e{train::default_recipe("mqar"), "runs/experiment-mqar", "", 1};
+  std::string pairs_list = "4,8,16,24,32", lengths_list = "128,256";
+  int64_t examples = 256;
+  read_experiment_args(args, kMqarUsage, e, [&](ArgReader& r) {
+    if (r.is("--pairs")) pairs_list = r.value();
     else if (r.is("--lengths")) lengths_list = r.value();
     else if (r.is("--grid-examples")) examples = r.positive_int();
-    else if (r.is("--task") || r.is("--model") || r.is("--model-config"))
-      fail("experiment: ", r.option(), " is set by the experiment itself");
-    else if (!read_train_option(r, options)) r.unknown();
-  }
-  options.task = "mqar";
-  const std::vector<Row> rows = select_rows(mqar_rows(), rows_list);
+    else return false;
+    return true;
+  });
+  if (e.help) return 0;
+  e.options.task = "mqar";
+  const std::vector<Row> rows = select_rows(mqar_rows(), e.rows);
   const std::vector<int64_t> pairs = parse_int_list(pairs_list, "--pairs");
   const std::vector<int64_t> lengths = parse_int_list(lengths_list, "--lengths");
-  const int64_t keys = (options.vocab_size > 0 ? options.vocab_size : 64) / 2 - 1;
+  const int64_t keys = (e.options.vocab_size > 0 ? e.options.vocab_size : 64) / 2 - 1;
   std::vector<Cell> cells;
   for (int64_t t : lengths)
     for (int64_t p : pairs) {
@@ -133,19 +123,10 @@ int experiment_mqar(const Args& args) {
 
   // Mean over seeds of each row's accuracy per cell.
   std::vector<std::map<Cell, double>> mean(rows.size());
-  const size_t runs = rows.size() * size_t(seeds);
-  size_t run_index = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    for (int64_t k = 0; k < seeds; ++k) {
-      const uint64_t seed = options.seed + uint64_t(k);
-      const std::string label = "[" + std::to_string(++run_index) + "/" + std::to_string(runs) + " " +
-                                rows[i].name + " seed" + std::to_string(seed) + "]";
-      std::optional<SeedRun> run = train_row(options, rows[i], seed, out, label);
-      if (!run) return 130;
-      set_num_threads(options.threads);
-      for (const auto& [cell, acc] : run_grid(*run, cells, examples)) mean[i][cell] += acc / double(seeds);
-    }
-  }
+  const bool finished = for_each_run(e, rows, [&](size_t i, int64_t, const SeedRun& run) {
+    for (const auto& [cell, acc] : run_grid(run, cells, examples)) mean[i][cell] += acc / double(e.seeds);
+  });
+  if (!finished) return 130;
 
   std::string table;
   char text[64];
@@ -174,11 +155,11 @@ int experiment_mqar(const Args& args) {
       if (!s.x.empty()) plot.series.push_back(s);
     }
     if (!plot.series.empty() && plot.series.front().x.size() >= 2)
-      train::write_line_plot(plot, out + "/accuracy_vs_pairs_T" + std::to_string(t) + ".png");
+      train::write_line_plot(plot, e.out + "/accuracy_vs_pairs_T" + std::to_string(t) + ".png");
   }
   std::printf("%s", table.c_str());
-  io::write_file_atomically(out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
-  std::printf("\ntable: %s/results.md\nplots: %s/accuracy_vs_pairs_T<length>.png\n", out.c_str(), out.c_str());
+  io::write_file_atomically(e.out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
+  std::printf("\ntable: %s/results.md\nplots: %s/accuracy_vs_pairs_T<length>.png\n", e.out.c_str(), e.out.c_str());
   return 0;
 }
 

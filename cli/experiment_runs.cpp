@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/train_flags.h"
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "io/json.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
@@ -89,6 +91,24 @@ std::vector<int64_t> parse_int_list(const std::string& list, const std::string& 
   return out;
 }
 
+void read_experiment_args(const Args& args, const char* usage, ExperimentArgs& e,
+                          const std::function<bool(ArgReader&)>& extra) {
+  ArgReader r("experiment", args);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
+      std::printf("%s%s", usage, kTrainFlagsHelp);
+      e.help = true;
+      return;
+    }
+    if (r.is("--out")) e.out = r.value();
+    else if (r.is("--rows")) e.rows = r.value();
+    else if (r.is("--seeds")) e.seeds = r.positive_int();
+    else if (r.is("--task") || r.is("--model") || r.is("--model-config"))
+      fail("experiment: ", r.option(), " is set by the experiment itself");
+    else if (!(extra && extra(r)) && !read_train_option(r, e.options)) r.unknown();
+  }
+}
+
 std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& row, uint64_t seed,
                                  const std::string& out, const std::string& label) {
   SeedRun result;
@@ -120,6 +140,23 @@ std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& 
               result.seconds);
   std::fflush(stdout);
   return result;
+}
+
+bool for_each_run(const ExperimentArgs& e, const std::vector<Row>& rows,
+                  const std::function<void(size_t, int64_t, const SeedRun&)>& done) {
+  const size_t runs = rows.size() * size_t(e.seeds);
+  size_t index = 0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (int64_t k = 0; k < e.seeds; ++k) {
+      const uint64_t seed = e.options.seed + uint64_t(k);
+      const std::string label = "[" + std::to_string(++index) + "/" + std::to_string(runs) + " " + rows[i].name +
+                                " seed" + std::to_string(seed) + "]";
+      const std::optional<SeedRun> run = train_row(e.options, rows[i], seed, e.out, label);
+      if (!run) return false;
+      set_num_threads(e.options.threads);
+      done(i, k, *run);
+    }
+  return true;
 }
 
 }  // namespace hqlt::cli

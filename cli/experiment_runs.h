@@ -3,9 +3,12 @@
 // recipe), picking rows by name, and training one row under one seed in its own folder
 // OUT/<row>/seed<S>/ — or reading it back when it has finished, or resuming it when it was
 // interrupted — so that running the same experiment command again continues it.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "cli/arg_reader.h"
 
 #include "train/evaluate.h"
 #include "train/run_dir.h"
@@ -34,10 +37,32 @@ struct SeedRun {
   double train_accuracy = 0;    // on the last logged training steps: did it fit at all?
 };
 
+// What every experiment reads from its command line.
+struct ExperimentArgs {
+  train::TrainOptions options;  // the task's recipe, changed by the training flags given
+  std::string out;              // --out: the experiment folder
+  std::string rows;             // --rows: a comma-separated subset, empty for all
+  int64_t seeds = 1;            // --seeds: seeds per row (--seed S, S+1, ...)
+  bool help = false;            // -h / --help was given: the usage has been printed
+};
+
+// Reads `args` into `e` (whose fields hold the experiment's defaults): --out, --rows,
+// --seeds, -h/--help (prints `usage` and the training flags), every training flag, and the
+// experiment's own flags through `extra` (true when it took the option). --task, --model
+// and --model-config are refused: the experiment sets them.
+void read_experiment_args(const Args& args, const char* usage, ExperimentArgs& e,
+                          const std::function<bool(ArgReader&)>& extra = {});
+
 // Trains (or resumes, or reads back) `row` under seed `seed` in OUT/<row>/seed<S>/; the
 // label prefixes the progress lines. Empty when the run was interrupted (Ctrl-C): the
 // caller stops and says how to continue.
 std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& row, uint64_t seed,
                                  const std::string& out, const std::string& label);
+
+// train_row for every row and seed in order, then `done(row index, seed index, run)` on each
+// (with the threads set back to the experiment's, for any evaluation `done` runs). False
+// when a run was interrupted: the caller then stops (exit code 130).
+bool for_each_run(const ExperimentArgs& e, const std::vector<Row>& rows,
+                  const std::function<void(size_t, int64_t, const SeedRun&)>& done);
 
 }  // namespace hqlt::cli

@@ -16,10 +16,8 @@
 
 #include "cli/commands.h"
 #include "cli/experiment_runs.h"
-#include "cli/train_flags.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
-#include "engine/parallel.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
 #include "models/checkpoint.h"
@@ -38,10 +36,11 @@ constexpr const char* kTextUsage =
     "                            [training options]\n"
     "\n"
     "Trains every model as a byte-level language model of FILE (90% / 10% split by position)\n"
-    "with one recipe and one token budget, at d_model 128, 4 layers, 4 heads, window/chunk 64,\n"
-    "T 256, each row's MLP width set so that the parameter counts agree; prints validation\n"
-    "and test bits per byte and a copy probe (bits per byte on a span copied from 48 or ~200\n"
-    "bytes earlier, against its first occurrence), with a plot of the validation curves.\n"
+    "with one recipe and one token budget (the text recipe with 1000 steps of 16 × 256 bytes),\n"
+    "at d_model 128, 4 layers, 4 heads, window/chunk 64, each row's MLP width set so that the\n"
+    "parameter counts agree; prints validation and test bits per byte and a copy probe (bits\n"
+    "per byte on a span copied from 48 or ~200 bytes earlier, against its first occurrence),\n"
+    "with a plot of the validation curves.\n"
     "Runs go to OUT/<row>/seed<S>/ (default runs/experiment-text); running the same command\n"
     "again resumes an interrupted experiment.\n"
     "\n"
@@ -170,34 +169,26 @@ double bits(double nats) { return nats / std::log(2.0); }
 }  // namespace
 
 int experiment_text(const Args& args) {
-  train::TrainOptions options = train::default_recipe("text");
-  options.shape.hidden_size = 128;
-  options.shape.num_layers = 4;
-  options.shape.num_heads = 4;
-  options.shape.chunk_size = 64;
-  std::string out = "runs/experiment-text", rows_list;
-  int64_t seeds = 1, probe_examples = 128;
-  ArgReader r("experiment", args);
-  while (r.next()) {
-    if (r.is("--help") || r.is("-h")) {
-      std::printf("%s%s", kTextUsage, kTrainFlagsHelp);
-      return 0;
-    }
-    if (r.is("--out")) out = r.value();
-    else if (r.is("--rows")) rows_list = r.value();
-    else if (r.is("--seeds")) seeds = r.positive_int();
-    else if (r.is("--probe-examples")) probe_examples = r.positive_int();
-    else if (r.is("--task") || r.is("--model") || r.is("--model-config"))
-      fail("experiment: ", r.option(), " is set by the experiment itself");
-    else if (!read_train_option(r, options)) r.unknown();
-  }
-  HQLT_CHECK(!options.data_path.empty(), "experiment text needs the text: --data FILE");
-  options.task = "text";
-  std::vector<Row> rows = select_rows(text_rows(), rows_list);
+  ExperimentArgs e{train::default_recipe("text"), "runs/experiment-text", "", 1};
+  e.options.shape.hidden_size = 128;
+  e.options.shape.num_layers = 4;
+  e.options.shape.num_heads = 4;
+  e.options.shape.chunk_size = 64;
+  e.options.steps = 1000;  // 4.1M bytes: about one pass over a 4 MB text's training part
+  int64_t probe_examples = 128;
+  read_experiment_args(args, kTextUsage, e, [&](ArgReader& r) {
+    if (!r.is("--probe-examples")) return false;
+    probe_examples = r.positive_int();
+    return true;
+  });
+  if (e.help) return 0;
+  HQLT_CHECK(!e.options.data_path.empty(), "experiment text needs the text: --data FILE");
+  e.options.task = "text";
+  std::vector<Row> rows = select_rows(text_rows(), e.rows);
   // Matched over all six rows, whichever are run, so a subset gets the same models.
   std::vector<int64_t> counts;
   const std::vector<Row> all = text_rows();
-  const std::vector<int64_t> widths = matched_widths(options, all, counts);
+  const std::vector<int64_t> widths = matched_widths(e.options, all, counts);
   std::vector<int64_t> row_counts;
   for (Row& row : rows)
     for (size_t i = 0; i < all.size(); ++i)
@@ -213,39 +204,30 @@ int experiment_text(const Args& args) {
   std::vector<Result> results(rows.size());
   train::PlotSpec plot{"validation loss: byte-level text", "tokens seen (millions)", "bits per byte", false, {}};
   plot.width = 900;
-  const size_t runs = rows.size() * size_t(seeds);
-  size_t run_index = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    for (int64_t k = 0; k < seeds; ++k) {
-      const uint64_t seed = options.seed + uint64_t(k);
-      const std::string label = "[" + std::to_string(++run_index) + "/" + std::to_string(runs) + " " +
-                                rows[i].name + " seed" + std::to_string(seed) + "]";
-      std::optional<SeedRun> run = train_row(options, rows[i], seed, out, label);
-      if (!run) return 130;
-      set_num_threads(options.threads);
-      const double w = 1.0 / double(seeds);
-      train::Series curve{rows[i].name, {}, {}};
-      double tokens = 0, last_valid = 0;
-      for (const io::Json& rec : train::read_metrics(run->run.metrics())) {
-        const std::string split = rec.value("split", "");
-        if (split == "train") tokens = rec.value("tokens", tokens);
-        if (split == "validation") {
-          last_valid = bits(rec.at("loss").as_double());
-          curve.x.push_back(tokens / 1e6);
-          curve.y.push_back(last_valid);
-        }
+  const double w = 1.0 / double(e.seeds);
+  const bool finished = for_each_run(e, rows, [&](size_t i, int64_t k, const SeedRun& run) {
+    train::Series curve{rows[i].name, {}, {}};
+    double tokens = 0, last_valid = 0;
+    for (const io::Json& rec : train::read_metrics(run.run.metrics())) {
+      const std::string split = rec.value("split", "");
+      if (split == "train") tokens = rec.value("tokens", tokens);
+      if (split == "validation") {
+        last_valid = bits(rec.at("loss").as_double());
+        curve.x.push_back(tokens / 1e6);
+        curve.y.push_back(last_valid);
       }
-      if (k == 0) plot.series.push_back(curve);
-      results[i].valid += w * last_valid;
-      results[i].test += w * bits(run->test.loss);
-      results[i].seconds += w * run->seconds;
-      const Probe p = run_probe(*run, probe_examples);
-      results[i].probe.near_first += w * p.near_first;
-      results[i].probe.near_copy += w * p.near_copy;
-      results[i].probe.far_first += w * p.far_first;
-      results[i].probe.far_copy += w * p.far_copy;
     }
-  }
+    if (k == 0) plot.series.push_back(curve);
+    results[i].valid += w * last_valid;
+    results[i].test += w * bits(run.test.loss);
+    results[i].seconds += w * run.seconds;
+    const Probe p = run_probe(run, probe_examples);
+    results[i].probe.near_first += w * p.near_first;
+    results[i].probe.near_copy += w * p.near_copy;
+    results[i].probe.far_first += w * p.far_first;
+    results[i].probe.far_copy += w * p.far_copy;
+  });
+  if (!finished) return 130;
 
   std::string table =
       "| model | parameters | MLP width | validation bits/byte | test bits/byte | copy 48 back: first → copy | "
@@ -261,10 +243,10 @@ int experiment_text(const Args& args) {
   }
   std::printf("\nbyte-level language modelling of %s (bits per byte; copy columns: the span's bits per byte at\n"
               "its first occurrence and where it is copied):\n\n%s",
-              options.data_path.c_str(), table.c_str());
-  io::write_file_atomically(out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
-  train::write_line_plot(plot, out + "/validation_curves.png");
-  std::printf("\ntable: %s/results.md\nplot: %s/validation_curves.png\n", out.c_str(), out.c_str());
+              e.options.data_path.c_str(), table.c_str());
+  io::write_file_atomically(e.out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
+  train::write_line_plot(plot, e.out + "/validation_curves.png");
+  std::printf("\ntable: %s/results.md\nplot: %s/validation_curves.png\n", e.out.c_str(), e.out.c_str());
   return 0;
 }
 
