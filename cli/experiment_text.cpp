@@ -3,9 +3,9 @@
 // within a fraction of a percent of the largest row's) and equal token budgets; then a copy
 // probe that tells the two memories apart.
 //
-// The copy probe (per test window of T bytes): a span of S bytes is copied over the last S
-// bytes, its first occurrence either `near` (ending 48 bytes earlier, inside a 64-token
-// window or chunk) or `far` (starting at byte 16, ~200 bytes earlier, outside every window).
+// The copy probe (per test window of T bytes): a span of S = 32 bytes is copied over the
+// last S bytes from either `near` (48 bytes earlier: inside a 64-token window) or `far`
+// (from byte 16, 208 bytes earlier at T = 256: outside every window).
 // A model that can look the span up predicts the copy almost for free; the cross-entropy on
 // the copy (bytes 2..S) against that on the first occurrence measures it. Softmax KV memory
 // finds any earlier span; a fast-weight state has to have kept it in its d_k × d_v room;
@@ -39,7 +39,7 @@ constexpr const char* kTextUsage =
     "with one recipe and one token budget (the text recipe with 1000 steps of 16 × 256 bytes),\n"
     "at d_model 128, 4 layers, 4 heads, window/chunk 64, each row's MLP width set so that the\n"
     "parameter counts agree; prints validation and test bits per byte and a copy probe (bits\n"
-    "per byte on a span copied from 48 or ~200 bytes earlier, against its first occurrence),\n"
+    "per byte on a span copied from 48 or 208 bytes earlier, against its first occurrence),\n"
     "with a plot of the validation curves.\n"
     "Runs go to OUT/<row>/seed<S>/ (default runs/experiment-text); running the same command\n"
     "again resumes an interrupted experiment.\n"
@@ -54,7 +54,7 @@ constexpr const char* kTextUsage =
     "sync_linear_hqlt\n\n";
 
 constexpr int64_t kSpan = 32;          // S: bytes copied
-constexpr int64_t kNearGap = 48;       // bytes between the end of the first occurrence and the copy
+constexpr int64_t kNearDistance = 48;  // from each byte of the first occurrence to its copy
 constexpr int64_t kFarStart = 16;      // where the far first occurrence starts
 
 std::vector<Row> text_rows() {
@@ -116,7 +116,8 @@ Probe copy_probe(const models::CausalLM& model, const train::Task& task, int64_t
     std::vector<std::vector<int64_t>> windows;
     for (int64_t i = 0; i < n; ++i) windows.push_back(task.example(train::Split::test, uint64_t(first + i)).input);
     const int64_t t = int64_t(windows.front().size());
-    HQLT_CHECK(t >= 2 * kSpan + kNearGap + kFarStart, "experiment: --seq-len ", t, " is too short for the copy probe");
+    HQLT_CHECK(t >= kFarStart + kSpan + kNearDistance + kSpan, "experiment: --seq-len ", t,
+               " is too short for the copy probe");
     const int64_t copy_at = t - kSpan;
     auto with_copy = [&](int64_t source) {
       std::vector<double> ids;
@@ -126,7 +127,7 @@ Probe copy_probe(const models::CausalLM& model, const train::Task& task, int64_t
       }
       return from_vector(ids, {n, t}, DType::i64);
     };
-    const int64_t near_source = copy_at - kNearGap - kSpan;
+    const int64_t near_source = copy_at - kNearDistance;
     const Tensor near = with_copy(near_source), far = with_copy(kFarStart);
     // Positions predicting bytes 2..S of each occurrence.
     p.near_first += span_loss(model, near, near_source, near_source + kSpan - 1);
@@ -142,12 +143,13 @@ Probe copy_probe(const models::CausalLM& model, const train::Task& task, int64_t
   return p;
 }
 
-// The probe of a finished run, from its probe.json when done before.
+// The probe of a finished run, from its probe.json when done before with the same setting.
 Probe run_probe(const SeedRun& run, int64_t examples) {
   const std::string path = run.run.file("probe.json");
   if (fs::exists(path)) {
     const io::Json j = io::read_json_file(path);
-    if (j.at("examples").as_int() == examples)
+    if (j.at("examples").as_int() == examples && j.value("span", int64_t(0)) == kSpan &&
+        j.value("near_distance", int64_t(0)) == kNearDistance && j.value("far_start", int64_t(0)) == kFarStart)
       return {j.at("near_first").as_double(), j.at("near_copy").as_double(), j.at("far_first").as_double(),
               j.at("far_copy").as_double()};
   }
@@ -156,6 +158,9 @@ Probe run_probe(const SeedRun& run, int64_t examples) {
   const Probe p = copy_probe(*model, *task, examples, 32);
   io::Json j = io::Json::object();
   j.set("examples", examples);
+  j.set("span", kSpan);
+  j.set("near_distance", kNearDistance);
+  j.set("far_start", kFarStart);
   j.set("near_first", p.near_first);
   j.set("near_copy", p.near_copy);
   j.set("far_first", p.far_first);
@@ -231,7 +236,7 @@ int experiment_text(const Args& args) {
 
   std::string table =
       "| model | parameters | MLP width | validation bits/byte | test bits/byte | copy 48 back: first → copy | "
-      "copy ~200 back: first → copy | train time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+      "copy 208 back: first → copy | train time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
   char line[320];
   for (size_t i = 0; i < rows.size(); ++i) {
     const Result& q = results[i];
