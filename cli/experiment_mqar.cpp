@@ -40,7 +40,7 @@ constexpr const char* kMqarUsage =
     "  --out DIR              the experiment folder\n"
     "  --rows LIST            comma-separated subset of the rows below (default: all)\n"
     "  --seeds N              seeds per row (default 1)\n"
-    "  --pairs LIST           key-value pairs tested (default 4,8,16,24,32)\n"
+    "  --pairs LIST           key-value pairs tested (default 4,8,16,32,48,60)\n"
     "  --lengths LIST         sequence lengths tested (default 128,256); a cell needs\n"
     "                         length >= 4 * pairs\n"
     "  --grid-examples N      test sequences per cell (default 256)\n"
@@ -98,7 +98,7 @@ std::map<Cell, double> run_grid(const SeedRun& run, const std::vector<Cell>& cel
 
 int experiment_mqar(const Args& args) {
   ExperimentArgs e{train::default_recipe("mqar"), "runs/experiment-mqar", "", 1};
-  std::string pairs_list = "4,8,16,24,32", lengths_list = "128,256";
+  std::string pairs_list = "4,8,16,32,48,60", lengths_list = "128,256";
   int64_t examples = 256;
   read_experiment_args(args, kMqarUsage, e, [&](ArgReader& r) {
     if (r.is("--pairs")) pairs_list = r.value();
