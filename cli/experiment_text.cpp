@@ -3,11 +3,13 @@
 // within a fraction of a percent of the largest row's) and equal token budgets; then a copy
 // probe that tells the two memories apart.
 //
-// The copy probe (per test window of T bytes): a span of S = 32 bytes is copied over the
-// last S bytes from either `near` (48 bytes earlier: inside a 64-token window) or `far`
-// (from byte 16, 208 bytes earlier at T = 256: outside every window).
-// A model that can look the span up predicts the copy almost for free; the cross-entropy on
-// the copy (bytes 2..S) against that on the first occurrence measures it. Softmax KV memory
+// The copy probe (per test window of T bytes): a span of S = 32 bytes is written over the
+// last S bytes, taken either from the same window `near` (48 bytes earlier: inside a
+// 64-token window) or `far` (from byte 16, 208 bytes earlier at T = 256: outside every
+// window), or — the control — from another window, so never seen before. The splice breaks
+// the text in the same way in all three; only the seen spans can be looked up. A model
+// that looks them up predicts bytes 2..S of the copy more cheaply than the control's;
+// control minus copy, in bits per byte, is what its memory gave. Softmax KV memory
 // finds any earlier span; a fast-weight state has to have kept it in its d_k × d_v room;
 // the hybrids' KV part reaches back only as far as its window (docs/math/models.md §5).
 #include <cmath>
@@ -39,7 +41,7 @@ constexpr const char* kTextUsage =
     "with one recipe and one token budget (the text recipe with 1000 steps of 16 × 256 bytes),\n"
     "at d_model 128, 4 layers, 4 heads, window/chunk 64, each row's MLP width set so that the\n"
     "parameter counts agree; prints validation and test bits per byte and a copy probe (bits\n"
-    "per byte on a span copied from 48 or 208 bytes earlier, against its first occurrence),\n"
+    "per byte on a span copied from 48 or 208 bytes earlier, against an unseen span),\n"
     "with a plot of the validation curves.\n"
     "Runs go to OUT/<row>/seed<S>/ (default runs/experiment-text); running the same command\n"
     "again resumes an interrupted experiment.\n"
@@ -54,8 +56,9 @@ constexpr const char* kTextUsage =
     "sync_linear_hqlt\n\n";
 
 constexpr int64_t kSpan = 32;          // S: bytes copied
-constexpr int64_t kNearDistance = 48;  // from each byte of the first occurrence to its copy
-constexpr int64_t kFarStart = 16;      // where the far first occurrence starts
+constexpr int64_t kNearDistance = 48;  // from each byte of the seen span to its copy
+constexpr int64_t kFarStart = 16;      // where the far span starts (the control's too, in
+                                       // another window)
 
 std::vector<Row> text_rows() {
   return {{"transformer", "transformer", {}},         {"delta_net", "delta_net", {}},
@@ -90,7 +93,7 @@ std::vector<int64_t> matched_widths(const train::TrainOptions& o, const std::vec
 }
 
 struct Probe {
-  double near_first = 0, near_copy = 0, far_first = 0, far_copy = 0;  // nats per byte
+  double control = 0, near_copy = 0, far_copy = 0;  // nats per byte, on bytes 2..S of the splice
 };
 
 // Mean cross-entropy (nats) of `model` on positions [from, to) of every row, predicting the
@@ -113,32 +116,36 @@ Probe copy_probe(const models::CausalLM& model, const train::Task& task, int64_t
   int64_t batches = 0;
   for (int64_t first = 0; first < examples; first += batch) {
     const int64_t n = std::min(batch, examples - first);
-    std::vector<std::vector<int64_t>> windows;
-    for (int64_t i = 0; i < n; ++i) windows.push_back(task.example(train::Split::test, uint64_t(first + i)).input);
+    // The probed windows, and for the control one more window each, from past the probed ones.
+    std::vector<std::vector<int64_t>> windows, others;
+    for (int64_t i = 0; i < n; ++i) {
+      windows.push_back(task.example(train::Split::test, uint64_t(first + i)).input);
+      others.push_back(task.example(train::Split::test, uint64_t(examples + first + i)).input);
+    }
     const int64_t t = int64_t(windows.front().size());
     HQLT_CHECK(t >= kFarStart + kSpan + kNearDistance + kSpan, "experiment: --seq-len ", t,
                " is too short for the copy probe");
     const int64_t copy_at = t - kSpan;
-    auto with_copy = [&](int64_t source) {
+    // Each window gets bytes [source, source + S) of its donor over its last S.
+    auto with_copy = [&](int64_t source, const std::vector<std::vector<int64_t>>& donors) {
       std::vector<double> ids;
-      for (std::vector<int64_t> w : windows) {
-        for (int64_t j = 0; j < kSpan; ++j) w[size_t(copy_at + j)] = w[size_t(source + j)];
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<int64_t> w = windows[size_t(i)];
+        const std::vector<int64_t>& donor = donors[size_t(i)];
+        for (int64_t j = 0; j < kSpan; ++j) w[size_t(copy_at + j)] = donor[size_t(source + j)];
         ids.insert(ids.end(), w.begin(), w.end());
       }
       return from_vector(ids, {n, t}, DType::i64);
     };
-    const int64_t near_source = copy_at - kNearDistance;
-    const Tensor near = with_copy(near_source), far = with_copy(kFarStart);
-    // Positions predicting bytes 2..S of each occurrence.
-    p.near_first += span_loss(model, near, near_source, near_source + kSpan - 1);
-    p.near_copy += span_loss(model, near, copy_at, copy_at + kSpan - 1);
-    p.far_first += span_loss(model, far, kFarStart, kFarStart + kSpan - 1);
-    p.far_copy += span_loss(model, far, copy_at, copy_at + kSpan - 1);
+    // Positions predicting bytes 2..S of the splice.
+    auto copy_loss = [&](const Tensor& ids) { return span_loss(model, ids, copy_at, copy_at + kSpan - 1); };
+    p.control += copy_loss(with_copy(kFarStart, others));
+    p.near_copy += copy_loss(with_copy(copy_at - kNearDistance, windows));
+    p.far_copy += copy_loss(with_copy(kFarStart, windows));
     batches += 1;
   }
-  p.near_first /= double(batches);
+  p.control /= double(batches);
   p.near_copy /= double(batches);
-  p.far_first /= double(batches);
   p.far_copy /= double(batches);
   return p;
 }
@@ -148,10 +155,9 @@ Probe run_probe(const SeedRun& run, int64_t examples) {
   const std::string path = run.run.file("probe.json");
   if (fs::exists(path)) {
     const io::Json j = io::read_json_file(path);
-    if (j.at("examples").as_int() == examples && j.value("span", int64_t(0)) == kSpan &&
+    if (j.contains("control") && j.at("examples").as_int() == examples && j.value("span", int64_t(0)) == kSpan &&
         j.value("near_distance", int64_t(0)) == kNearDistance && j.value("far_start", int64_t(0)) == kFarStart)
-      return {j.at("near_first").as_double(), j.at("near_copy").as_double(), j.at("far_first").as_double(),
-              j.at("far_copy").as_double()};
+      return {j.at("control").as_double(), j.at("near_copy").as_double(), j.at("far_copy").as_double()};
   }
   const std::unique_ptr<train::Task> task = train::make_task(run.options);
   const std::shared_ptr<models::CausalLM> model = train::load_run_model(run.run, *task);
@@ -161,9 +167,8 @@ Probe run_probe(const SeedRun& run, int64_t examples) {
   j.set("span", kSpan);
   j.set("near_distance", kNearDistance);
   j.set("far_start", kFarStart);
-  j.set("near_first", p.near_first);
+  j.set("control", p.control);
   j.set("near_copy", p.near_copy);
-  j.set("far_first", p.far_first);
   j.set("far_copy", p.far_copy);
   io::write_json_file(path, j);
   return p;
@@ -207,47 +212,43 @@ int experiment_text(const Args& args) {
     Probe probe;                              // nats per byte (mean over seeds)
   };
   std::vector<Result> results(rows.size());
-  train::PlotSpec plot{"validation loss: byte-level text", "tokens seen (millions)", "bits per byte", false, {}};
+  train::PlotSpec plot{"validation loss: byte-level text", "bytes trained on (millions)", "bits per byte", false, {}};
   plot.width = 900;
   const double w = 1.0 / double(e.seeds);
   const bool finished = for_each_run(e, rows, [&](size_t i, int64_t k, const SeedRun& run) {
     train::Series curve{rows[i].name, {}, {}};
-    double tokens = 0, last_valid = 0;
-    for (const io::Json& rec : train::read_metrics(run.run.metrics())) {
-      const std::string split = rec.value("split", "");
-      if (split == "train") tokens = rec.value("tokens", tokens);
-      if (split == "validation") {
+    double last_valid = 0;
+    const double bytes_per_step = double(run.options.batch_size * run.options.seq_len);
+    for (const io::Json& rec : train::read_metrics(run.run.metrics()))
+      if (rec.value("split", "") == "validation") {
         last_valid = bits(rec.at("loss").as_double());
-        curve.x.push_back(tokens / 1e6);
+        curve.x.push_back(double(rec.at("step").as_int()) * bytes_per_step / 1e6);
         curve.y.push_back(last_valid);
       }
-    }
     if (k == 0) plot.series.push_back(curve);
     results[i].valid += w * last_valid;
     results[i].test += w * bits(run.test.loss);
     results[i].seconds += w * run.seconds;
     const Probe p = run_probe(run, probe_examples);
-    results[i].probe.near_first += w * p.near_first;
+    results[i].probe.control += w * p.control;
     results[i].probe.near_copy += w * p.near_copy;
-    results[i].probe.far_first += w * p.far_first;
     results[i].probe.far_copy += w * p.far_copy;
   });
   if (!finished) return 130;
 
   std::string table =
-      "| model | parameters | MLP width | validation bits/byte | test bits/byte | copy 48 back: first → copy | "
-      "copy 208 back: first → copy | train time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+      "| model | parameters | MLP width | validation bits/byte | test bits/byte | unseen span | span from 48 back | "
+      "span from 208 back | train time |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   char line[320];
   for (size_t i = 0; i < rows.size(); ++i) {
     const Result& q = results[i];
-    std::snprintf(line, sizeof line, "| %s | %lld | %s | %.3f | **%.3f** | %.2f → %.2f | %.2f → %.2f | %.0f s |\n",
+    std::snprintf(line, sizeof line, "| %s | %lld | %s | %.3f | **%.3f** | %.2f | %.2f | %.2f | %.0f s |\n",
                   rows[i].name.c_str(), (long long)row_counts[i], rows[i].overrides.back().substr(18).c_str(),
-                  q.valid, q.test, bits(q.probe.near_first), bits(q.probe.near_copy), bits(q.probe.far_first),
-                  bits(q.probe.far_copy), q.seconds);
+                  q.valid, q.test, bits(q.probe.control), bits(q.probe.near_copy), bits(q.probe.far_copy), q.seconds);
     table += line;
   }
-  std::printf("\nbyte-level language modelling of %s (bits per byte; copy columns: the span's bits per byte at\n"
-              "its first occurrence and where it is copied):\n\n%s",
+  std::printf("\nbyte-level language modelling of %s (bits per byte; the last three columns: on bytes\n"
+              "2..32 of a span spliced over each test window's end, unseen or seen 48 or 208 bytes earlier):\n\n%s",
               e.options.data_path.c_str(), table.c_str());
   io::write_file_atomically(e.out + "/results.md", [&](io::FileSink& sink) { sink.write(table); });
   train::write_line_plot(plot, e.out + "/validation_curves.png");

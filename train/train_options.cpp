@@ -27,7 +27,7 @@ TrainOptions default_recipe(const std::string& task) {
       // How far the fit then generalises varies with seed and thread count more than with
       // the length of the ramp. No weight decay (the parity yaml's own value; its
       // command-line default 0.1 overrides it): with decay the test accuracy sank after the
-      // fit, without it it held. The measurements: README, "Parity, the recipe".
+      // fit, without it it held. The measurements: docs/results.md, "Parity, the recipe".
       o.curriculum_steps = -1;
       o.weight_decay = 0;
     }

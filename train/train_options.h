@@ -5,7 +5,7 @@
 //
 // The synthetic recipes follow docs/math/tasks.md §A.9 (AdamW with weight decay on every parameter,
 // linear warm-up then cosine decay to 1e-3 of the peak, no clipping, validation every 100
-// steps) at a budget sized for a 2-core CPU; the README's experiment section says what the
+// steps) at a budget sized for a 2-core CPU; docs/results.md says what the
 // paper ran and what we changed. The text recipes follow §B.2's shape (β2 0.95, clipping 1.0,
 // warm-up then cosine to 0.1 of the peak with the shifted step counting).
 #include <cstdint>

@@ -166,7 +166,7 @@ TEST_SUITE("unit") {
     const int64_t b = models::reference_num_parameters(models::read_config_file(out + "/sync_hqlt/seed1/config.json").config);
     CHECK(std::abs(double(a - b)) / double(b) < 0.01);
     const io::Json probe = io::read_json_file(out + "/sync_hqlt/seed1/probe.json");
-    for (const char* key : {"near_first", "near_copy", "far_first", "far_copy"}) CHECK(probe.at(key).as_double() > 0);
+    for (const char* key : {"control", "near_copy", "far_copy"}) CHECK(probe.at(key).as_double() > 0);
     CHECK(fs::exists(out + "/validation_curves.png"));
     fs::remove_all(out);
     fs::remove(data);
