@@ -13,7 +13,6 @@
 #include "engine/error.h"
 #include "io/atomic_file.h"
 #include "train/plot.h"
-#include "train/trainer.h"
 
 namespace hqlt::cli {
 

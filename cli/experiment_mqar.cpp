@@ -112,7 +112,7 @@ int experiment_mqar(const Args& args) {
   const std::vector<Row> rows = select_rows(mqar_rows(), e.rows);
   const std::vector<int64_t> pairs = parse_int_list(pairs_list, "--pairs");
   const std::vector<int64_t> lengths = parse_int_list(lengths_list, "--lengths");
-  const int64_t keys = (e.options.vocab_size > 0 ? e.options.vocab_size : 64) / 2 - 1;
+  const int64_t keys = train::mqar_key_count(train::make_task(e.options)->vocab_size());
   std::vector<Cell> cells;
   for (int64_t t : lengths)
     for (int64_t p : pairs) {

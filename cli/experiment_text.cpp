@@ -26,6 +26,7 @@
 #include "ops/loss/cross_entropy.h"
 #include "train/metrics_log.h"
 #include "train/plot.h"
+#include "train/tasks/text.h"
 
 namespace hqlt::cli {
 
@@ -66,30 +67,32 @@ std::vector<Row> text_rows() {
           {"sync_hqlt", "sync_hqlt", {}},             {"sync_linear_hqlt", "sync_linear_hqlt", {}}};
 }
 
-int64_t parameter_count(const train::TrainOptions& o, const Row& row, std::optional<int64_t> intermediate) {
+int64_t parameter_count(const train::TrainOptions& o, const Row& row, int64_t intermediate) {
   train::TrainOptions r = o;
   r.model = row.model;
   r.shape.intermediate_size = intermediate;
-  return models::reference_num_parameters(train::make_model_config(r, 256));
+  return models::reference_num_parameters(train::make_model_config(r, train::kByteVocab));
 }
 
+struct RowSize {
+  int64_t mlp_width = 0, parameters = 0;
+};
+
 // Each row's MLP width, so that every row holds as many parameters as the largest one at
-// the default width (the count is linear in the width: one step of the width adds 3·D·L).
-std::vector<int64_t> matched_widths(const train::TrainOptions& o, const std::vector<Row>& rows,
-                                    std::vector<int64_t>& counts) {
-  const int64_t base = 4 * o.shape.hidden_size;  // hidden_ratio 4 (docs/math/models.md §1.6)
+// width 4·D (the models' own default at D = 128, docs/math/models.md §1.6). The count is
+// linear in the width, so one step of it gives the slope.
+std::vector<RowSize> matched_sizes(const train::TrainOptions& o, const std::vector<Row>& rows) {
+  const int64_t base = 4 * o.shape.hidden_size;
   int64_t target = 0;
   for (const Row& r : rows) target = std::max(target, parameter_count(o, r, base));
-  std::vector<int64_t> widths;
-  counts.clear();
+  std::vector<RowSize> sizes;
   for (const Row& r : rows) {
     const int64_t at_base = parameter_count(o, r, base);
     const int64_t per_unit = parameter_count(o, r, base + 1) - at_base;
     const int64_t width = base + (target - at_base + per_unit / 2) / per_unit;
-    widths.push_back(width);
-    counts.push_back(parameter_count(o, r, width));
+    sizes.push_back(RowSize{width, parameter_count(o, r, width)});
   }
-  return widths;
+  return sizes;
 }
 
 struct Probe {
@@ -196,15 +199,14 @@ int experiment_text(const Args& args) {
   e.options.task = "text";
   std::vector<Row> rows = select_rows(text_rows(), e.rows);
   // Matched over all six rows, whichever are run, so a subset gets the same models.
-  std::vector<int64_t> counts;
   const std::vector<Row> all = text_rows();
-  const std::vector<int64_t> widths = matched_widths(e.options, all, counts);
-  std::vector<int64_t> row_counts;
+  const std::vector<RowSize> all_sizes = matched_sizes(e.options, all);
+  std::vector<RowSize> sizes;
   for (Row& row : rows)
     for (size_t i = 0; i < all.size(); ++i)
       if (all[i].name == row.name) {
-        row.overrides.push_back("intermediate_size=" + std::to_string(widths[i]));
-        row_counts.push_back(counts[i]);
+        row.overrides.push_back("intermediate_size=" + std::to_string(all_sizes[i].mlp_width));
+        sizes.push_back(all_sizes[i]);
       }
 
   struct Result {
@@ -242,9 +244,8 @@ int experiment_text(const Args& args) {
   char line[320];
   for (size_t i = 0; i < rows.size(); ++i) {
     const Result& q = results[i];
-    std::snprintf(line, sizeof line, "| %s | %lld | %s | %.3f | **%.3f** | %.2f | %.2f | %.2f | %.0f s |\n",
-                  rows[i].name.c_str(), (long long)row_counts[i], rows[i].overrides.back().substr(18).c_str(),
-                  q.valid, q.test, bits(q.probe.control), bits(q.probe.near_copy), bits(q.probe.far_copy), q.seconds);
+    std::snprintf(line, sizeof line, "| %s | %lld | %lld | %.3f | **%.3f** | %.2f | %.2f | %.2f | %.0f s |\n",
+                  rows[i].name.c_str(), (long long)sizes[i].parameters, (long long)sizes[i].mlp_width, q.valid, q.test, bits(q.probe.control), bits(q.probe.near_copy), bits(q.probe.far_copy), q.seconds);
     table += line;
   }
   std::printf("\nbyte-level language modelling of %s (bits per byte; the last three columns: on bytes\n"

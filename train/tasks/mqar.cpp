@@ -9,7 +9,7 @@ namespace hqlt::train {
 
 namespace {
 void check_setting(int64_t vocab, int64_t pairs, int64_t length, const char* which) {
-  const int64_t keys = vocab / 2 - 1;
+  const int64_t keys = mqar_key_count(vocab);
   HQLT_CHECK(pairs >= 1 && pairs <= keys, "mqar: ", which, " pairs must be in [1, ", keys,
              "] (the keys of vocab ", vocab, "), got ", pairs);
   HQLT_CHECK(length >= 4 * pairs, "mqar: ", which, " length must be >= 4 * pairs = ", 4 * pairs, ", got ",

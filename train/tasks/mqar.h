@@ -15,6 +15,9 @@
 
 namespace hqlt::train {
 
+// The keys of a vocabulary of V tokens: 1 .. V/2 − 1.
+inline int64_t mqar_key_count(int64_t vocab_size) { return vocab_size / 2 - 1; }
+
 struct MqarOptions {
   uint64_t seed = 0;
   int64_t vocab_size = 64;

@@ -10,6 +10,6 @@ std::vector<uint32_t> bytes_as_tokens(const std::string& path) {
 }  // namespace
 
 TextTask::TextTask(const TextOptions& o)
-    : TokenStreamTask("text", o.path, bytes_as_tokens(o.path), 256, o.seq_len, o.seed) {}
+    : TokenStreamTask("text", o.path, bytes_as_tokens(o.path), kByteVocab, o.seq_len, o.seed) {}
 
 }  // namespace hqlt::train

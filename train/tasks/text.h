@@ -6,6 +6,8 @@
 
 namespace hqlt::train {
 
+inline constexpr int64_t kByteVocab = 256;  // one token per byte value
+
 struct TextOptions {
   std::string path;
   int64_t seq_len = 256;  // T
