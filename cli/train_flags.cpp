@@ -29,6 +29,8 @@ const char* const kTrainFlagsHelp =
     "bookkeeping:\n"
     "  --log-interval N --eval-interval N (0: only at the end) --eval-examples N --test-examples N\n"
     "  --checkpoint-interval N (0: only at the end and on Ctrl-C)\n"
+    "  --test-on last|best    test the last step's weights (default) or those of the lowest\n"
+    "                         validation loss, which the run keeps in best/\n"
     "how to run:\n"
     "  --threads N            CPU threads (default: all cores)\n"
     "  --device cpu|cuda      (default cpu)\n";
@@ -82,6 +84,12 @@ bool read_train_option(ArgReader& r, train::TrainOptions& o) {
   else if (r.is("--eval-examples")) o.eval_examples = r.positive_int();
   else if (r.is("--test-examples")) o.test_examples = r.positive_int();
   else if (r.is("--checkpoint-interval")) o.checkpoint_interval = r.non_negative_int();
+  else if (r.is("--test-on")) {
+    const std::string v = r.value();
+    if (v == "last") o.test_best = false;
+    else if (v == "best") o.test_best = true;
+    else fail("--test-on must be last or best, got '", v, "'");
+  }
   else if (r.is("--threads")) o.threads = int(r.positive_int());
   else if (r.is("--device")) o.device = r.value();
   else return false;

@@ -31,6 +31,7 @@ struct RunDir {
   std::string config() const { return path + "/config.json"; }
   std::string metrics() const { return path + "/metrics.jsonl"; }
   std::string checkpoint() const { return path + "/checkpoint"; }
+  std::string best() const { return path + "/best"; }  // --test-on best: the weights tested
   std::string file(const std::string& name) const { return path + "/" + name; }
 };
 

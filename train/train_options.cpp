@@ -127,6 +127,7 @@ io::Json options_to_json(const TrainOptions& o) {
   j.set("eval_examples", o.eval_examples);
   j.set("test_examples", o.test_examples);
   j.set("checkpoint_interval", o.checkpoint_interval);
+  j.set("test_on", o.test_best ? "best" : "last");
   return j;
 }
 
@@ -166,6 +167,7 @@ TrainOptions options_from_json(const io::Json& j) {
   o.weight_decay = j.value("weight_decay", o.weight_decay);
   o.beta2 = j.value("beta2", o.beta2);
   o.clip = j.value("clip", o.clip);
+  o.test_best = std::string(j.value("test_on", "last")) == "best";  // runs from before it: last
   o.seed = uint64_t(j.value("seed", int64_t(o.seed)));
   o.log_interval = j.value("log_interval", o.log_interval);
   o.eval_interval = j.value("eval_interval", o.eval_interval);

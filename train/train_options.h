@@ -59,6 +59,8 @@ struct TrainOptions {
   int64_t eval_examples = 512;            // validation examples per evaluation
   int64_t test_examples = 2048;           // test examples in the final evaluation
   int64_t checkpoint_interval = 500;      // 0: only at the end (and on Ctrl-C)
+  bool test_best = false;                 // test the weights of the lowest validation loss
+                                          // (kept in best/), not the last step's
 
   // Not saved: how this process runs, not what it computes.
   int threads = 0;

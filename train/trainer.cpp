@@ -115,11 +115,12 @@ void write_length_plot(const Session& s, const EvalResult& test) {
                   s.run.file("accuracy_by_length.png"));
 }
 
-io::Json test_json(const Session& s, const EvalResult& test) {
+io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step) {
   io::Json j = io::Json::object();
   j.set("task", s.task->name());
   j.set("model", s.options.model);
   j.set("step", s.state.step);
+  j.set("tested_step", tested_step);
   j.set("loss", test.loss);
   j.set("accuracy", test.accuracy.token_accuracy());
   j.set("sequence_accuracy", test.accuracy.sequence_accuracy());
@@ -137,6 +138,30 @@ io::Json test_json(const Session& s, const EvalResult& test) {
   }
   j.set("buckets", buckets);
   return j;
+}
+
+// --test-on best: after a validation with a lower loss than any before, its weights go to
+// best/ and the loss and step to the training state, so a resumed run keeps comparing
+// against them. Selecting on validation is fair to the test: the two splits are drawn
+// apart (docs/math/tasks.md §A.6).
+void keep_if_best(Session& s, const EvalResult& val) {
+  if (!s.options.test_best) return;
+  auto& extra = s.state.extra;
+  if (extra.count("best_loss") && !(val.loss < std::stod(extra.at("best_loss")))) return;
+  models::save_pretrained(*s.model, s.run.best());
+  char loss[32];
+  std::snprintf(loss, sizeof loss, "%.17g", val.loss);  // round-trips the double exactly
+  extra["best_loss"] = loss;
+  extra["best_step"] = std::to_string(s.state.step);
+}
+
+// Loads best/'s weights into the model for the test; returns the step they come from.
+int64_t restore_best(Session& s) {
+  const auto best = models::load_pretrained(s.run.best());
+  nn::StateDict weights = best->state_dict();
+  for (auto& [name, tensor] : weights) tensor = tensor.to(s.model->device());
+  s.model->load_state_dict(weights);
+  return std::stoll(s.state.extra.at("best_step"));
 }
 
 void checkpoint(Session& s) {
@@ -224,6 +249,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
       const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
       log.write({{"step", k}, {"split", "validation"}, {"loss", val.loss},
                  {"accuracy", val.accuracy.token_accuracy()}});
+      keep_if_best(s, val);
       if (control.progress && !tty)
         std::fprintf(stderr, "%s  val loss %.4f  val acc %.1f%%\n", last_line.c_str(), val.loss,
                      100 * val.accuracy.token_accuracy());
@@ -233,6 +259,14 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   if (tty) std::fputc('\n', stderr);
   report.step = s.state.step;
   report.seconds = s.seconds();
+  if (!report.interrupted) {
+    // The last validation is a candidate too; judged before the checkpoint, so a resumed
+    // finished run does not judge it twice.
+    const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
+    log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
+               {"accuracy", val.accuracy.token_accuracy()}});
+    keep_if_best(s, val);
+  }
   checkpoint(s);
   if (report.interrupted) {
     if (control.summary)
@@ -241,13 +275,11 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     return report;
   }
 
-  const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
-  log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
-             {"accuracy", val.accuracy.token_accuracy()}});
+  report.tested_step = o.test_best ? restore_best(s) : s.state.step;
   report.test = evaluate(*s.model, *s.task, Split::test, o.test_examples, o.batch_size);
   log.write({{"step", s.state.step}, {"split", "test"}, {"loss", report.test.loss},
              {"accuracy", report.test.accuracy.token_accuracy()}});
-  io::write_json_file(s.run.file("test.json"), test_json(s, report.test));
+  io::write_json_file(s.run.file("test.json"), test_json(s, report.test, report.tested_step));
   write_curves(s);
   write_length_plot(s, report.test);
   report.finished = true;
@@ -258,6 +290,9 @@ TrainReport run_loop(Session& s, const RunControl& control) {
                 100 * report.test.accuracy.token_accuracy(), (long long)report.test.accuracy.sequences);
     if (s.task->name() == "text")  // byte-level: the loss in bits per byte (docs/math/tasks.md §D.2)
       std::printf("  %.4f bits per byte\n", report.test.loss / std::log(2.0));
+    if (s.options.test_best)
+      std::printf("  tested: the weights of step %lld, the lowest validation loss (%s/best)\n",
+                  (long long)report.tested_step, s.run.path.c_str());
     std::fputs(bucket_table(report.test).c_str(), stdout);
     std::printf("plots: %s/loss.png, %s/accuracy.png%s\nrun folder: %s\n", s.run.path.c_str(), s.run.path.c_str(),
                 report.test.buckets.size() > 1 ? (", " + s.run.path + "/accuracy_by_length.png").c_str() : "",

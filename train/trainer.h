@@ -36,6 +36,8 @@ struct TrainReport {
   bool interrupted = false;  // stopped early by Ctrl-C (or stop_at), with a checkpoint saved
   double seconds = 0;        // training wall time of the run, across resumes
   EvalResult test;           // the final test evaluation (when finished)
+  int64_t tested_step = 0;   // the step whose weights were tested (the last, or with
+                             // --test-on best the one of the lowest validation loss)
 };
 
 // Starts a new run in `run` (an existing run there is an error: resume it instead).

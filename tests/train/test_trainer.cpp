@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "models/checkpoint.h"
 #include "tiny_runs.h"
+#include "train/evaluate.h"
 #include "train/metrics_log.h"
 #include "train/trainer.h"
 
@@ -99,6 +100,45 @@ TEST_SUITE("unit") {
     fs::remove_all(dir);
   }
 
+  TEST_CASE("--test-on best tests the weights of the lowest validation loss, kept in best/, across a resume") {
+    // A learning rate far too large for the tiny model: the validation loss is lowest early
+    // and then worse, so the best step is not the last one.
+    TrainOptions o = tiny_options();
+    o.lr = 0.5;
+    o.eval_interval = 1;
+    o.test_best = true;
+    const std::string whole = fresh_dir("best-whole"), split = fresh_dir("best-split");
+    const TrainReport a = train_new(o, RunDir{whole}, silent());
+    REQUIRE(a.finished);
+
+    // The step of the lowest validation loss in the log (the first, on a tie).
+    int64_t lowest_step = -1;
+    double lowest = 0;
+    for (const io::Json& r : read_metrics(whole + "/metrics.jsonl"))
+      if (r.value("split", "") == "validation" && (lowest_step < 0 || r.value("loss", 0.0) < lowest))
+        lowest = r.value("loss", 0.0), lowest_step = r.value("step", int64_t(0));
+    CHECK(a.tested_step == lowest_step);
+    CHECK(a.tested_step < o.steps);
+    CHECK(io::read_json_file(whole + "/test.json").at("tested_step").as_int() == lowest_step);
+
+    // The test result is best/'s weights evaluated on their own, and they are not the last step's.
+    const auto best = models::load_pretrained(whole + "/best");
+    const auto task = make_task(o);
+    const EvalResult again = evaluate(*best, *task, Split::test, o.test_examples, o.batch_size);
+    CHECK(again.loss == a.test.loss);
+    CHECK(again.accuracy.correct == a.test.accuracy.correct);
+    CHECK(io::load_safetensors(whole + "/best/model.safetensors").state_dict().at("lm_head.weight").data<float>()[0] !=
+          checkpoint_weights(whole).at("lm_head.weight").data<float>()[0]);
+
+    // Stopped after the best step and resumed, the run still tests that step's weights.
+    REQUIRE(train_new(o, RunDir{split}, silent(/*stop_at=*/lowest_step + 1)).interrupted);
+    const TrainReport b = train_resume(RunDir{split}, 1, silent());
+    CHECK(b.tested_step == a.tested_step);
+    CHECK(b.test.loss == a.test.loss);
+    fs::remove_all(whole);
+    fs::remove_all(split);
+  }
+
   TEST_CASE("a checkpoint swap cut short is repaired from checkpoint.old") {
     const std::string dir = fresh_dir("swap");
     train_new(tiny_options(), RunDir{dir}, silent(4));
@@ -120,12 +160,15 @@ TEST_SUITE("unit") {
     o.clip = 0.5;
     o.seed = 77;
     o.curriculum_steps = 3;
+    o.test_best = true;
     const TrainOptions back = options_from_json(io::Json::parse(options_to_json(o).dump()));
     CHECK(options_to_json(back) == options_to_json(o));
     CHECK(back.overrides == o.overrides);
     CHECK(back.shape.chunk_size == 16);
     CHECK(back.seed == 77);
     CHECK(back.curriculum_steps == 3);
+    CHECK(back.test_best);
+    CHECK_FALSE(options_from_json(io::Json::parse(options_to_json(tiny_options()).dump())).test_best);
     // The parity recipe's curriculum (9/10 of the steps) is resolved before it is saved.
     TrainOptions recipe = default_recipe("parity");
     validate(recipe);
