@@ -100,7 +100,7 @@ TEST_SUITE("unit") {
     fs::remove_all(dir);
   }
 
-  TEST_CASE("--test-on best tests the weights of the lowest validation loss, kept in best/, across a resume") {
+  TEST_CASE("--test-on best tests the weights of the lowest validation loss that it keeps in best/ and keeps them across a resume") {
     // A learning rate far too large for the tiny model: the validation loss is lowest early
     // and then worse, so the best step is not the last one.
     TrainOptions o = tiny_options();
