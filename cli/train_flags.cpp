@@ -84,12 +84,7 @@ bool read_train_option(ArgReader& r, train::TrainOptions& o) {
   else if (r.is("--eval-examples")) o.eval_examples = r.positive_int();
   else if (r.is("--test-examples")) o.test_examples = r.positive_int();
   else if (r.is("--checkpoint-interval")) o.checkpoint_interval = r.non_negative_int();
-  else if (r.is("--test-on")) {
-    const std::string v = r.value();
-    if (v == "last") o.test_best = false;
-    else if (v == "best") o.test_best = true;
-    else fail("--test-on must be last or best, got '", v, "'");
-  }
+  else if (r.is("--test-on")) o.test_best = train::parse_test_on(r.value());
   else if (r.is("--threads")) o.threads = int(r.positive_int());
   else if (r.is("--device")) o.device = r.value();
   else return false;

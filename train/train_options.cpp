@@ -87,6 +87,12 @@ nn::Decay parse_decay(const std::string& name) {
 
 }  // namespace
 
+bool parse_test_on(const std::string& value) {
+  if (value == "best") return true;
+  if (value == "last") return false;
+  fail("--test-on must be last or best, got '", value, "'");
+}
+
 io::Json options_to_json(const TrainOptions& o) {
   io::Json j = io::Json::object();
   j.set("task", o.task);
@@ -167,7 +173,7 @@ TrainOptions options_from_json(const io::Json& j) {
   o.weight_decay = j.value("weight_decay", o.weight_decay);
   o.beta2 = j.value("beta2", o.beta2);
   o.clip = j.value("clip", o.clip);
-  o.test_best = std::string(j.value("test_on", "last")) == "best";  // runs from before it: last
+  o.test_best = parse_test_on(j.value("test_on", "last"));  // runs from before it: last
   o.seed = uint64_t(j.value("seed", int64_t(o.seed)));
   o.log_interval = j.value("log_interval", o.log_interval);
   o.eval_interval = j.value("eval_interval", o.eval_interval);

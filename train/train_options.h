@@ -70,6 +70,10 @@ struct TrainOptions {
 // The default recipe of a task (unknown names are an error listing the known tasks).
 TrainOptions default_recipe(const std::string& task);
 
+// --test-on's value (also train_options.json's "test_on"): "best" → true, "last" → false,
+// anything else an error naming both.
+bool parse_test_on(const std::string& value);
+
 // The options that decide the run's numbers, as saved in train_options.json.
 io::Json options_to_json(const TrainOptions& options);
 TrainOptions options_from_json(const io::Json& json);

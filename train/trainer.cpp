@@ -189,6 +189,14 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   Accuracy window_acc;
   auto window_start = Clock::now();
   std::string last_line;
+  // A validation pass: logged, and with --test-on best a candidate for best/.
+  auto validate_now = [&] {
+    const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
+    log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
+               {"accuracy", val.accuracy.token_accuracy()}});
+    keep_if_best(s, val);
+    return val;
+  };
 
   while (s.state.step < o.steps) {
     if (interrupted() || (control.stop_at > 0 && s.state.step >= control.stop_at)) {
@@ -246,10 +254,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
       window_start = Clock::now();
     }
     if (o.eval_interval > 0 && k % o.eval_interval == 0 && k != o.steps) {
-      const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
-      log.write({{"step", k}, {"split", "validation"}, {"loss", val.loss},
-                 {"accuracy", val.accuracy.token_accuracy()}});
-      keep_if_best(s, val);
+      const EvalResult val = validate_now();
       if (control.progress && !tty)
         std::fprintf(stderr, "%s  val loss %.4f  val acc %.1f%%\n", last_line.c_str(), val.loss,
                      100 * val.accuracy.token_accuracy());
@@ -259,14 +264,9 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   if (tty) std::fputc('\n', stderr);
   report.step = s.state.step;
   report.seconds = s.seconds();
-  if (!report.interrupted) {
-    // The last validation is a candidate too; judged before the checkpoint, so a resumed
-    // finished run does not judge it twice.
-    const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
-    log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
-               {"accuracy", val.accuracy.token_accuracy()}});
-    keep_if_best(s, val);
-  }
+  // The last validation is a candidate for best/ too, so it runs before the checkpoint that
+  // saves what keep_if_best recorded.
+  if (!report.interrupted) validate_now();
   checkpoint(s);
   if (report.interrupted) {
     if (control.summary)

@@ -47,6 +47,7 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(train_with({"--curriculum", "-1"}), doctest::Contains("--curriculum"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--final-lr-factor", "2"}), doctest::Contains("--final-lr-factor must be in [0, 1]"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--schedule", "step"}), doctest::Contains("--schedule must be cosine, linear or constant"), Error);
+    CHECK_THROWS_WITH_AS(train_with({"--test-on", "first"}), doctest::Contains("--test-on must be last or best, got 'first'"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--device", "tpu"}), doctest::Contains("--device must be cpu or cuda"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--set", "chunk_size"}), doctest::Contains("--set expects key=value"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--set", "windowz=3"}), doctest::Contains("unknown config key 'windowz'"), Error);

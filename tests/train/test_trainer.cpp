@@ -169,6 +169,10 @@ TEST_SUITE("unit") {
     CHECK(back.curriculum_steps == 3);
     CHECK(back.test_best);
     CHECK_FALSE(options_from_json(io::Json::parse(options_to_json(tiny_options()).dump())).test_best);
+    // A hand-edited options file with an unknown value is an error, not a silent "last".
+    io::Json edited = options_to_json(o);
+    edited.set("test_on", "bset");
+    CHECK_THROWS_WITH_AS(options_from_json(edited), doctest::Contains("must be last or best, got 'bset'"), Error);
     // The parity recipe's curriculum (9/10 of the steps) is resolved before it is saved.
     TrainOptions recipe = default_recipe("parity");
     validate(recipe);
