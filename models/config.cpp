@@ -52,8 +52,6 @@ void ModelConfig::validate() const {
                " must be even for RoPE");
     if (window_size) positive("window_size", *window_size);
     HQLT_CHECK(rope_theta > 0, "config: 'rope_theta' must be positive, got ", rope_theta);
-    HQLT_CHECK(!qkv_bias, "config: 'qkv_bias' = true is not supported (false in every paper config)");
-    HQLT_CHECK(!transformer_qk_norm, "config: 'qk_norm' = true is not supported for transformer (false in every paper config)");
     return;
   }
 
@@ -64,14 +62,19 @@ void ModelConfig::validate() const {
   HQLT_CHECK(value_dim() % num_heads == 0, "config: value_dim ", value_dim(), " is not divisible by 'num_heads' ",
              num_heads);
   if (use_short_conv) positive("conv_size", conv_size);
-  HQLT_CHECK(qk_norm == "l2", "config: 'qk_norm' must be \"l2\" for ", family, ", got \"", qk_norm,
-             "\" (\"sum\" is not used by any paper config)");
 
   if (model_type == ModelType::delta_net) {
-    HQLT_CHECK(qk_activation == "silu", "config: 'qk_activation' must be \"silu\" for delta_net, got \"",
+    HQLT_CHECK(qk_activation == "silu" || qk_activation == "relu" || qk_activation == "elu" ||
+                   qk_activation == "identity",
+               "config: 'qk_activation' must be \"silu\", \"relu\", \"elu\" or \"identity\" for delta_net, got \"",
                qk_activation, "\"");
+    HQLT_CHECK(qk_norm == "l2" || qk_norm == "sum", "config: 'qk_norm' must be \"l2\" or \"sum\" for delta_net, got \"",
+               qk_norm, "\"");
     return;
   }
+
+  HQLT_CHECK(qk_norm == "l2", "config: 'qk_norm' must be \"l2\" for ", family, ", got \"", qk_norm,
+             "\" (the reference's \"sum\" is not defined for every hybrid mode)");
 
   // hybrid_qlt
   HQLT_CHECK(qk_activation == "identity", "config: 'qk_activation' must be \"identity\" for hybrid_qlt (the layer ",

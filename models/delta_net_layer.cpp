@@ -4,8 +4,32 @@
 
 #include "ops/delta_rule/delta_rule.h"
 #include "ops/elementwise/elementwise.h"
+#include "ops/reduce/reduce.h"
 
 namespace hqlt::models {
+
+namespace {
+
+DeltaNetLayer::QKActivation parse_qk_activation(const std::string& name) {
+  using A = DeltaNetLayer::QKActivation;
+  if (name == "silu") return A::silu;
+  if (name == "relu") return A::relu;
+  if (name == "elu") return A::elu_plus_one;  // the reference's "elu" is elu + 1
+  return A::identity;                          // validate() admits nothing else
+}
+
+// φ of §4.1 for relu, elu and identity (SiLU is applied right after the projection or conv).
+Tensor activate(const Tensor& x, DeltaNetLayer::QKActivation a) {
+  using A = DeltaNetLayer::QKActivation;
+  if (a == A::relu) return relu(x);
+  if (a == A::elu_plus_one) return elu_plus_one(x);
+  return x;
+}
+
+// qk_norm = "sum": each head vector divided by the sum of its entries (§4.1).
+Tensor sum_normalize(const Tensor& x) { return div(x, sum(x, {-1}, /*keepdim=*/true)); }
+
+}  // namespace
 
 DeltaNetLayer::DeltaNetLayer(const ModelConfig& c)
     : hidden_size(checked_config(c, ModelType::delta_net, "DeltaNetLayer").hidden_size),
@@ -15,16 +39,20 @@ DeltaNetLayer::DeltaNetLayer(const ModelConfig& c)
       head_k_dim(c.head_k_dim()),
       head_v_dim(c.head_v_dim()),
       norm_eps(c.norm_eps),
-      neg_eigval(c.delta_net_neg_eigval) {
+      neg_eigval(c.delta_net_neg_eigval),
+      qk_activation(parse_qk_activation(c.qk_activation)),
+      sum_norm(c.qk_norm == "sum") {
   const int64_t d = hidden_size;
   q_proj = register_module("q_proj", std::make_shared<nn::Linear>(d, key_dim));
   k_proj = register_module("k_proj", std::make_shared<nn::Linear>(d, key_dim));
   v_proj = register_module("v_proj", std::make_shared<nn::Linear>(d, value_dim));
   if (c.use_beta) b_proj = register_module("b_proj", std::make_shared<nn::Linear>(d, num_heads));
   if (c.use_short_conv) {
-    // qk_activation is "silu" (validated), so every conv is followed by SiLU (§4.1).
-    q_conv1d = register_module("q_conv1d", std::make_shared<nn::ShortConvolution>(key_dim, c.conv_size));
-    k_conv1d = register_module("k_conv1d", std::make_shared<nn::ShortConvolution>(key_dim, c.conv_size));
+    // The q/k convs end in SiLU only when it is the qk_activation; the v conv always does (§4.1).
+    const nn::ConvActivation qk_conv =
+        qk_activation == QKActivation::silu ? nn::ConvActivation::silu : nn::ConvActivation::none;
+    q_conv1d = register_module("q_conv1d", std::make_shared<nn::ShortConvolution>(key_dim, c.conv_size, qk_conv));
+    k_conv1d = register_module("k_conv1d", std::make_shared<nn::ShortConvolution>(key_dim, c.conv_size, qk_conv));
     v_conv1d = register_module("v_conv1d", std::make_shared<nn::ShortConvolution>(value_dim, c.conv_size));
   }
   if (c.use_gate) {
@@ -41,29 +69,36 @@ Tensor DeltaNetLayer::forward(const Tensor& x) const {
   const int64_t b = x.size(0), t = x.size(1);
   Tensor q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
   if (q_conv1d) {
-    q = q_conv1d->forward(q);  // conv, then SiLU
+    q = q_conv1d->forward(q);  // conv, then SiLU if it is φ
     k = k_conv1d->forward(k);
     v = v_conv1d->forward(v);
   } else {
-    q = silu(q);
-    k = silu(k);
+    if (qk_activation == QKActivation::silu) {
+      q = silu(q);
+      k = silu(k);
+    }
     v = silu(v);
   }
-  q = q.reshape({b, t, num_heads, head_k_dim});
-  k = k.reshape({b, t, num_heads, head_k_dim});
+  q = activate(q.reshape({b, t, num_heads, head_k_dim}), qk_activation);
+  k = activate(k.reshape({b, t, num_heads, head_k_dim}), qk_activation);
   v = v.reshape({b, t, num_heads, head_v_dim});
+  if (sum_norm) {
+    q = sum_normalize(q);
+    k = sum_normalize(k);
+  }
   Tensor beta = b_proj ? sigmoid(b_proj->forward(x)) : ones({b, t, num_heads}, x.dtype(), x.device());
   if (neg_eigval) beta = mul_scalar(beta, 2.0);  // β ∈ (0, 2): hqlt_neg_eigval
 
   auto rule = kernels_ == Kernels::fused ? delta_rule : delta_rule_reference;
-  Tensor o = rule(q, k, v, beta, Tensor(), kDeltaRuleChunk, /*l2norm_qk=*/true).o;
+  Tensor o = rule(q, k, v, beta, Tensor(), kDeltaRuleChunk, /*l2norm_qk=*/!sum_norm).o;
 
   Tensor y = g_proj ? o_norm_gated->forward(o, g_proj->forward(x).reshape({b, t, num_heads, head_v_dim}))
                     : o_norm->forward(o);
   return o_proj->forward(y.reshape({b, t, value_dim}));
 }
 
-// One token of the §4.2 recurrence: write (ℓ2(k), v, β) into S, then read with ℓ2(q).
+// One token of the §4.2 recurrence: write (ℓ2(k), v, β) into S, then read with ℓ2(q) (with
+// qk_norm = "sum", the sum-normalised k and q instead).
 Tensor DeltaNetLayer::step(const Tensor& x, LayerCache& cache) const {
   check_mixer_input("DeltaNetLayer", x, hidden_size);
   const int64_t b = x.size(0), h = num_heads, dk = head_k_dim, dv = head_v_dim;
@@ -74,25 +109,35 @@ Tensor DeltaNetLayer::step(const Tensor& x, LayerCache& cache) const {
       cache.conv_k = k_conv1d->initial_state(b);
       cache.conv_v = v_conv1d->initial_state(b);
     }
-    q = q_conv1d->forward(q, cache.conv_q);  // conv, then SiLU
+    q = q_conv1d->forward(q, cache.conv_q);  // conv, then SiLU if it is φ
     k = k_conv1d->forward(k, cache.conv_k);
     v = v_conv1d->forward(v, cache.conv_v);
   } else {
-    q = silu(q);
-    k = silu(k);
+    if (qk_activation == QKActivation::silu) {
+      q = silu(q);
+      k = silu(k);
+    }
     v = silu(v);
   }
   Tensor beta = b_proj ? sigmoid(b_proj->forward(x)) : ones({b, 1, h}, x.dtype(), x.device());
   if (neg_eigval) beta = mul_scalar(beta, 2.0);
 
+  q = activate(q.reshape({b, 1, h, dk}), qk_activation);
+  k = activate(k.reshape({b, 1, h, dk}), qk_activation);
+  if (sum_norm) {
+    q = sum_normalize(q);
+    k = sum_normalize(k);
+  }
   std::vector<double> qv = q.to_vector(), kv = k.to_vector(), vv = v.to_vector(), bv = beta.to_vector();
   if (cache.S.empty()) cache.S.assign(size_t(b * h * dk * dv), 0.0);
   std::vector<double> o(size_t(b * h * dv));
   const double scale = 1.0 / std::sqrt(double(dk));
   for (int64_t r = 0; r < b * h; ++r) {  // r = (batch, head)
     double* S = cache.S.data() + r * dk * dv;
-    l2_normalize(kv.data() + r * dk, dk);
-    l2_normalize(qv.data() + r * dk, dk);
+    if (!sum_norm) {
+      l2_normalize(kv.data() + r * dk, dk);
+      l2_normalize(qv.data() + r * dk, dk);
+    }
     delta_write(S, kv.data() + r * dk, vv.data() + r * dv, bv[size_t(r)], dk, dv);
     state_read(S, qv.data() + r * dk, scale, dk, dv, o.data() + r * dv);  // read after write
   }

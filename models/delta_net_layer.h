@@ -2,13 +2,15 @@
 // DeltaNetLayer: the token mixer of the DeltaNet baseline (docs/math/models.md §4). Per token,
 // with H heads of key dim d_k and value dim d_v:
 //
-//   q = silu(conv_q(x W_qᵀ)), k = silu(conv_k(x W_kᵀ)), v = silu(conv_v(x W_vᵀ))
-//       (use_short_conv; without it q = silu(x W_qᵀ), and so on: SiLU on all three)
+//   q = φ(conv_q(x W_qᵀ)), k = φ(conv_k(x W_kᵀ)), v = silu(conv_v(x W_vᵀ))
+//       (use_short_conv; without it q = φ(x W_qᵀ), k = φ(x W_kᵀ), v = silu(x W_vᵀ)), where
+//       φ = qk_activation: silu (every paper config), relu, elu (meaning elu + 1) or identity
 //   β_t = σ(x_t · b_proj[h])  per head (β = 1 without use_beta). Not ×2: the reference DeltaNet
 //       model does not pass allow_neg_eigval to its layer, so β ∈ (0, 1) (§4.1) — unless
 //       hqlt_neg_eigval (config.h) asks for β ∈ (0, 2)
 //   o   = delta rule on (ℓ2(q), ℓ2(k), v, β) from a zero state, read after write with
-//         scale d_k^{-1/2} (§4.2); the ℓ2 happens inside the op
+//         scale d_k^{-1/2} (§4.2); the ℓ2 happens inside the op. With qk_norm = "sum" the
+//         op gets q / Σᵢ qᵢ and k / Σᵢ kᵢ per head instead, and no ℓ2
 //   y_t = RMSNorm_{d_v}(o_t) per head, or GatedRMSNorm(o_t, g_t) with g = x W_gᵀ (use_gate)
 //   a   = merge_heads(y) W_oᵀ
 //
@@ -48,6 +50,9 @@ class DeltaNetLayer : public TokenMixer {
   const int64_t hidden_size, num_heads, key_dim, value_dim, head_k_dim, head_v_dim;
   const double norm_eps;
   const bool neg_eigval;  // config.delta_net_neg_eigval: β ∈ (0, 2) instead of (0, 1)
+  enum class QKActivation { silu, relu, elu_plus_one, identity };
+  const QKActivation qk_activation;
+  const bool sum_norm;    // qk_norm = "sum" rather than "l2"
   // Sub-modules in the reference's registration order; the optional ones are null when
   // their flag is off.
   std::shared_ptr<nn::Linear> q_proj, k_proj, v_proj, b_proj;

@@ -23,20 +23,35 @@ TransformerAttention::TransformerAttention(const ModelConfig& c)
       num_kv_heads(c.kv_heads()),
       head_dim(c.hidden_size / c.num_heads),
       window(c.window_size.value_or(-1)),
-      q_proj(register_module("q_proj", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size))),
-      k_proj(register_module("k_proj",
-                             std::make_shared<nn::Linear>(c.hidden_size, c.kv_heads() * (c.hidden_size / c.num_heads)))),
-      v_proj(register_module("v_proj",
-                             std::make_shared<nn::Linear>(c.hidden_size, c.kv_heads() * (c.hidden_size / c.num_heads)))),
-      o_proj(register_module("o_proj", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size))),
-      rotary(c.hidden_size / c.num_heads, c.rope_theta) {}
+      rotary(c.hidden_size / c.num_heads, c.rope_theta) {
+  const int64_t d = hidden_size, kv = num_kv_heads * head_dim;
+  q_proj = register_module("q_proj", std::make_shared<nn::Linear>(d, d, c.qkv_bias));
+  k_proj = register_module("k_proj", std::make_shared<nn::Linear>(d, kv, c.qkv_bias));
+  v_proj = register_module("v_proj", std::make_shared<nn::Linear>(d, kv, c.qkv_bias));
+  if (c.transformer_qk_norm) {
+    // The reference builds these norms without passing its norm_eps, so they keep 1e-5 (§3).
+    q_norm = register_module("q_norm", std::make_shared<nn::RMSNorm>(head_dim, 1e-5));
+    k_norm = register_module("k_norm", std::make_shared<nn::RMSNorm>(head_dim, 1e-5));
+  }
+  o_proj = register_module("o_proj", std::make_shared<nn::Linear>(d, d));
+}
+
+TransformerAttention::QKV TransformerAttention::project(const Tensor& x, int64_t position) const {
+  const int64_t b = x.size(0), t = x.size(1);
+  Tensor q = q_proj->forward(x).reshape({b, t, num_heads, head_dim});
+  Tensor k = k_proj->forward(x).reshape({b, t, num_kv_heads, head_dim});
+  if (q_norm) {
+    q = q_norm->forward(q);
+    k = k_norm->forward(k);
+  }
+  return {rotary.forward(q, position), rotary.forward(k, position),
+          v_proj->forward(x).reshape({b, t, num_kv_heads, head_dim})};
+}
 
 Tensor TransformerAttention::forward(const Tensor& x) const {
   check_mixer_input("TransformerAttention", x, hidden_size);
   const int64_t b = x.size(0), t = x.size(1);
-  Tensor q = rotary.forward(q_proj->forward(x).reshape({b, t, num_heads, head_dim}));
-  Tensor k = rotary.forward(k_proj->forward(x).reshape({b, t, num_kv_heads, head_dim}));
-  Tensor v = v_proj->forward(x).reshape({b, t, num_kv_heads, head_dim});
+  auto [q, k, v] = project(x, 0);
   k = repeat_kv_heads(k, num_heads / num_kv_heads);
   v = repeat_kv_heads(v, num_heads / num_kv_heads);
 
@@ -51,9 +66,10 @@ Tensor TransformerAttention::forward(const Tensor& x) const {
 Tensor TransformerAttention::step(const Tensor& x, LayerCache& cache) const {
   check_mixer_input("TransformerAttention", x, hidden_size);
   const int64_t b = x.size(0), d = head_dim, groups = num_heads / num_kv_heads;
-  std::vector<double> q = rotary.forward(q_proj->forward(x).reshape({b, 1, num_heads, d}), cache.position).to_vector();
-  cache.keys.push_back(rotary.forward(k_proj->forward(x).reshape({b, 1, num_kv_heads, d}), cache.position).to_vector());
-  cache.values.push_back(v_proj->forward(x).to_vector());
+  const QKV p = project(x, cache.position);
+  std::vector<double> q = p.q.to_vector();
+  cache.keys.push_back(p.k.to_vector());
+  cache.values.push_back(p.v.to_vector());
   if (window > 0) {
     keep_last(cache.keys, window);
     keep_last(cache.values, window);

@@ -109,6 +109,7 @@ Tensor abs(const Tensor& x) { return unary_op(x, ew::Abs{}); }
 Tensor sigmoid(const Tensor& x) { return unary_op(x, ew::Sigmoid{}); }
 Tensor silu(const Tensor& x) { return unary_op(x, ew::Silu{}); }
 Tensor elu_plus_one(const Tensor& x) { return unary_op(x, ew::EluPlusOne{}); }
+Tensor relu(const Tensor& x) { return unary_op(x, ew::Relu{}); }
 
 Tensor swiglu(const Tensor& gate, const Tensor& up) {
   HQLT_CHECK(gate.defined() && up.defined() && gate.shape() == up.shape(), "swiglu: argument 'up': expected shape ",

@@ -33,6 +33,7 @@ Tensor abs(const Tensor& x);  // gradient sign(x), 0 at 0
 Tensor sigmoid(const Tensor& x);
 Tensor silu(const Tensor& x);          // x * sigmoid(x)
 Tensor elu_plus_one(const Tensor& x);  // elu(x) + 1: x + 1 for x > 0, exp(x) otherwise
+Tensor relu(const Tensor& x);          // max(x, 0), gradient 0 at 0
 // SwiGLU's product: silu(gate) * up, fused (gate and up have the same shape).
 Tensor swiglu(const Tensor& gate, const Tensor& up);
 

@@ -123,6 +123,14 @@ struct EluPlusOne {
   template <typename T> HQLT_HD T derivative(T x) const { return x > T(0) ? T(1) : std::exp(x); }
 };
 
+// max(x, 0); the derivative at 0 is taken as 0, as in PyTorch.
+struct Relu {
+  static constexpr const char* name = "relu";
+  static constexpr Saved saved = Saved::input;
+  template <typename T> HQLT_HD T value(T x) const { return x > T(0) ? x : T(0); }
+  template <typename T> HQLT_HD T derivative(T x) const { return x > T(0) ? T(1) : T(0); }
+};
+
 struct Add {
   static constexpr const char* name = "add";
   template <typename T> HQLT_HD T value(T a, T b) const { return a + b; }
@@ -165,7 +173,7 @@ struct Swiglu {
 // The lists: the CUDA file instantiates its kernels for each entry, and the tests walk them.
 #define HQLT_UNARY_OPS(X) \
   X(AddScalar) X(MulScalar) X(Pow) X(RdivScalar) X(Neg) X(Exp) X(Log) X(Sqrt) X(Rsqrt) X(Abs) X(Sigmoid) X(Silu) \
-  X(EluPlusOne)
+  X(EluPlusOne) X(Relu)
 #define HQLT_BINARY_OPS(X) X(Add) X(Sub) X(Mul) X(Div) X(Swiglu)
 
 }  // namespace hqlt::elementwise

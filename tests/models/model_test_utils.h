@@ -63,6 +63,11 @@ inline std::vector<Variant> all_variants() {
     c.window_size = 3;
     c.num_kv_heads = 1;
     v.push_back({"transformer window 3, GQA 2:1", c});
+    c = tiny_config(ModelType::transformer);
+    c.qkv_bias = true;
+    c.transformer_qk_norm = true;
+    c.rope_theta = 500;
+    v.push_back({"transformer qkv_bias, qk_norm, rope_theta 500", c});
   }
   {
     ModelConfig c = tiny_config(ModelType::delta_net);
@@ -73,6 +78,19 @@ inline std::vector<Variant> all_variants() {
     c.use_gate = true;
     c.use_beta = false;
     v.push_back({"delta_net use_gate, no beta", c});
+    // The activations and the sum normaliser no paper config uses (§4.1); elu + 1 is
+    // positive, so the sum normaliser never divides by a sum near zero.
+    c = tiny_config(ModelType::delta_net);
+    c.qk_activation = "relu";
+    v.push_back({"delta_net relu, short conv", c});
+    c.qk_activation = "identity";
+    c.use_short_conv = false;
+    v.push_back({"delta_net identity, noconv", c});
+    c.qk_activation = "elu";
+    c.qk_norm = "sum";
+    v.push_back({"delta_net elu, sum norm, noconv", c});
+    c.use_short_conv = true;
+    v.push_back({"delta_net elu, sum norm, short conv", c});
   }
   {
     ModelConfig c = tiny_hqlt(AttnMode::sync_chunk);
@@ -216,6 +234,28 @@ inline void gradcheck_model(CausalLM& model, const Tensor& ids, hqlt::testing::G
   auto fc = hqlt::testing::compare_f32_with_f64(f, inputs_with_grad);
   INFO("f32 vs f64: " << fc.report);
   CHECK(fc.ok);
+}
+
+// The variant of all_variants() with this name.
+inline const Variant& variant(const std::string& name) {
+  static const std::vector<Variant> all = all_variants();
+  for (const Variant& v : all)
+    if (v.name == name) return v;
+  FAIL("unknown variant " << name);
+  return all.front();
+}
+
+// gradcheck_model on one named variant, over one sequence of `time` tokens.
+inline void gradcheck_variant(const std::string& name, int64_t time = 10) {
+  auto model = make_model(variant(name).config);
+  gradcheck_model(*model, token_ids(1, time, model->config().vocab_size, 11));
+}
+
+// A module's parameter names in registration order.
+inline std::vector<std::string> names_of(const nn::Module& m) {
+  std::vector<std::string> out;
+  for (auto& [n, t] : m.named_parameters()) out.push_back(n);
+  return out;
 }
 
 // Changing token t+1 must leave the logits at positions ≤ t unchanged, for every t.

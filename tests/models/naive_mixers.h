@@ -22,6 +22,8 @@ inline Vec values(const Tensor& t) { return t.to_vector(); }
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double silu(double x) { return x * sigmoid(x); }
 inline double elu1(double x) { return x > 0 ? x + 1.0 : std::exp(x); }
+inline double relu(double x) { return x > 0 ? x : 0.0; }
+inline double identity(double x) { return x; }
 
 inline Vec map(Vec x, double (*f)(double)) {
   for (double& e : x) e = f(e);
@@ -38,6 +40,14 @@ inline Vec linear(const Vec& x, const Tensor& weight) {
       for (int64_t i = 0; i < in; ++i) s += w[size_t(o * in + i)] * x[size_t(r * in + i)];
       y[size_t(r * out + o)] = s;
     }
+  return y;
+}
+
+// y[r, o] += b[o]: the optional bias of a projection (null: none).
+inline Vec add_bias(Vec y, const Tensor* bias) {
+  if (!bias) return y;
+  Vec b = values(*bias);
+  for (size_t e = 0; e < y.size(); ++e) y[e] += b[e % b.size()];
   return y;
 }
 
@@ -119,11 +129,21 @@ inline std::vector<double> l2(const double* x, int64_t d) {
   return y;
 }
 
-// §4.2 delta rule per head with ℓ2 on q and k, zero initial state. read_block = 0: read
+// §4.1 qk_norm = "sum": every d-vector divided by the sum of its entries.
+inline Vec sum_normalize(Vec x, int64_t d) {
+  for (size_t r = 0; r < x.size(); r += size_t(d)) {
+    double s = 0;
+    for (int64_t i = 0; i < d; ++i) s += x[r + size_t(i)];
+    for (int64_t i = 0; i < d; ++i) x[r + size_t(i)] /= s;
+  }
+  return x;
+}
+
+// §4.2 delta rule per head with ℓ2 on q and k (unless l2_qk is false), zero initial state. read_block = 0: read
 // after writing token t (DeltaNet, Synchronous, Delayed-Stream); read_block = F > 0: read
 // the state before t's block of F tokens, P_{F·floor(t/F)} (Delayed-Chunk, §5.5).
 inline Vec delta_rule(const Vec& q, const Vec& k, const Vec& v, const Vec& beta, int64_t batch, int64_t time,
-                      int64_t heads, int64_t dk, int64_t dv, int64_t read_block = 0) {
+                      int64_t heads, int64_t dk, int64_t dv, int64_t read_block = 0, bool l2_qk = true) {
   Vec o(size_t(batch * time * heads * dv), 0.0);
   const double s = 1.0 / std::sqrt(double(dk));
   for (int64_t b = 0; b < batch; ++b)
@@ -132,7 +152,8 @@ inline Vec delta_rule(const Vec& q, const Vec& k, const Vec& v, const Vec& beta,
       for (int64_t t = 0; t < time; ++t) {
         const int64_t row = (b * time + t) * heads + h;
         if (read_block > 0 && t % read_block == 0) P = S;
-        auto kh = l2(k.data() + row * dk, dk), qh = l2(q.data() + row * dk, dk);
+        auto kh = l2_qk ? l2(k.data() + row * dk, dk) : Vec(k.begin() + row * dk, k.begin() + (row + 1) * dk);
+        auto qh = l2_qk ? l2(q.data() + row * dk, dk) : Vec(q.begin() + row * dk, q.begin() + (row + 1) * dk);
         for (int64_t j = 0; j < dv; ++j) {
           double u = 0;
           for (int64_t i = 0; i < dk; ++i) u += S[size_t(i * dv + j)] * kh[size_t(i)];
@@ -198,9 +219,15 @@ inline Vec rms_norm(const Vec& x, int64_t n, const Tensor& weight, double eps, c
 inline Vec transformer_attention(const models::TransformerAttention& layer, const Vec& x, int64_t batch,
                                  int64_t time, double rope_theta) {
   const int64_t h = layer.num_heads, hk = layer.num_kv_heads, d = layer.head_dim;
-  Vec q = rope(linear(x, layer.q_proj->weight), batch, time, h, d, rope_theta);
-  Vec k = rope(linear(x, layer.k_proj->weight), batch, time, hk, d, rope_theta);
-  Vec v = linear(x, layer.v_proj->weight);
+  Vec q = add_bias(linear(x, layer.q_proj->weight), layer.q_proj->bias);
+  Vec k = add_bias(linear(x, layer.k_proj->weight), layer.k_proj->bias);
+  Vec v = add_bias(linear(x, layer.v_proj->weight), layer.v_proj->bias);
+  if (layer.q_norm) {  // per-head RMSNorm, ε = 1e-5
+    q = rms_norm(q, d, layer.q_norm->weight, 1e-5);
+    k = rms_norm(k, d, layer.k_norm->weight, 1e-5);
+  }
+  q = rope(q, batch, time, h, d, rope_theta);
+  k = rope(k, batch, time, hk, d, rope_theta);
   const int64_t w = layer.window;
   Vec o = attention(q, k, v, batch, time, h, hk, d, d,
                     [w](int64_t t) { return w < 0 ? int64_t(0) : std::max<int64_t>(0, t - w + 1); });
@@ -215,9 +242,16 @@ inline Vec delta_net(const models::DeltaNetLayer& layer, const Vec& x, int64_t b
     k = short_conv(k, batch, time, layer.k_conv1d->weight);
     v = short_conv(v, batch, time, layer.v_conv1d->weight);
   }
-  q = map(q, silu), k = map(k, silu), v = map(v, silu);
+  using A = models::DeltaNetLayer::QKActivation;
+  double (*phi)(double) = layer.qk_activation == A::silu           ? silu
+                          : layer.qk_activation == A::relu         ? relu
+                          : layer.qk_activation == A::elu_plus_one ? elu1
+                                                                   : identity;
+  q = map(q, phi), k = map(k, phi), v = map(v, silu);
+  if (layer.sum_norm) q = sum_normalize(q, layer.head_k_dim), k = sum_normalize(k, layer.head_k_dim);
   Vec beta = layer.b_proj ? map(linear(x, layer.b_proj->weight), sigmoid) : Vec(size_t(batch * time * layer.num_heads), 1.0);
-  Vec o = delta_rule(q, k, v, beta, batch, time, layer.num_heads, layer.head_k_dim, layer.head_v_dim);
+  Vec o = delta_rule(q, k, v, beta, batch, time, layer.num_heads, layer.head_k_dim, layer.head_v_dim, 0,
+                     /*l2_qk=*/!layer.sum_norm);
   Vec y;
   if (layer.g_proj) {
     Vec g = linear(x, layer.g_proj->weight);

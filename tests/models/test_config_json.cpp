@@ -271,6 +271,11 @@ TEST_SUITE("unit") {
     CHECK(has(hybrid(R"("qk_norm": true)"), "'qk_norm' must be a string"));
     CHECK(has(config_error(R"({"model_type": "transformer", "qk_norm": "l2"})"),
               "'qk_norm' must be true or false for transformer"));
+    CHECK(has(config_error(R"({"model_type": "delta_net", "qk_activation": "gelu"})"),
+              "'qk_activation' must be \"silu\", \"relu\", \"elu\" or \"identity\" for delta_net"));
+    CHECK(has(config_error(R"({"model_type": "delta_net", "qk_norm": "max"})"),
+              "'qk_norm' must be \"l2\" or \"sum\" for delta_net"));
+    CHECK(has(hybrid(R"("qk_norm": "sum")"), "'qk_norm' must be \"l2\" for hybrid_qlt"));
     CHECK(has(hybrid(R"("hqlt_fw_block": "32")"), "'hqlt_fw_block' must be"));
     CHECK(has(hybrid(R"("hqlt_linear_normalizer": "heads")"), "'hqlt_linear_normalizer' must be"));
     CHECK(has(hybrid(R"("attn": {"layers": [1], "num_heads": 4})"), "'attn'"));
@@ -383,6 +388,10 @@ TEST_SUITE("unit") {
     ModelConfig gqa = hqlt::testing::tiny_config("transformer_340M");
     gqa.num_kv_heads = 2;
     cases.emplace_back("transformer with GQA", gqa);
+    ModelConfig biased = gqa;
+    biased.qkv_bias = true;
+    biased.transformer_qk_norm = true;
+    cases.emplace_back("transformer with GQA, qkv biases and qk_norm", biased);
 
     for (const auto& [label, config] : cases) {
       CAPTURE(label);

@@ -1,5 +1,5 @@
 // DeltaNetLayer (docs/math/models.md §4): forward values against a plain loop (with and without
-// short conv, output gate, β), parameter names by flag, β never doubled, bad inputs; at
+// short conv, output gate, β, every qk_activation and qk_norm), parameter names by flag, β never doubled, bad inputs; at
 // model level fused vs reference kernels, an f64 gradcheck over all parameters, causality.
 #include <doctest/doctest.h>
 
@@ -18,22 +18,6 @@ std::vector<Variant> delta_net_variants() {
   for (const Variant& v : all_variants())
     if (v.config.model_type == ModelType::delta_net) out.push_back(v);
   return out;
-}
-
-std::vector<std::string> names_of(const nn::Module& m) {
-  std::vector<std::string> out;
-  for (auto& [n, t] : m.named_parameters()) out.push_back(n);
-  return out;
-}
-
-void gradcheck_variant(const std::string& name) {
-  for (const Variant& v : delta_net_variants())
-    if (v.name == name) {
-      auto model = make_model(v.config);
-      gradcheck_model(*model, token_ids(1, 10, v.config.vocab_size, 11));
-      return;
-    }
-  FAIL("unknown variant " << name);
 }
 
 }  // namespace
@@ -101,9 +85,12 @@ TEST_SUITE("unit") {
     DeltaNetLayer layer(c);
     CHECK_THROWS_WITH_AS(layer.forward(randn({2, 3, 8})), doctest::Contains("DeltaNetLayer: argument 'x'"), Error);
     CHECK_THROWS_WITH_AS(layer.forward(randn({2, 3, 16}, DType::f64)), doctest::Contains("dtype"), Error);
-    ModelConfig identity = c;
-    identity.qk_activation = "identity";
-    CHECK_THROWS_WITH_AS(DeltaNetLayer{identity}, doctest::Contains("qk_activation"), Error);
+    ModelConfig gelu = c;
+    gelu.qk_activation = "gelu";  // not one the reference accepts
+    CHECK_THROWS_WITH_AS(DeltaNetLayer{gelu}, doctest::Contains("'qk_activation' must be"), Error);
+    ModelConfig max_norm = c;
+    max_norm.qk_norm = "max";
+    CHECK_THROWS_WITH_AS(DeltaNetLayer{max_norm}, doctest::Contains("'qk_norm' must be \"l2\" or \"sum\""), Error);
     ModelConfig heads = c;
     heads.num_heads = 3;
     CHECK_THROWS_WITH_AS(DeltaNetLayer{heads}, doctest::Contains("num_heads"), Error);
@@ -136,4 +123,7 @@ TEST_SUITE("gradcheck") {
   TEST_CASE("gradcheck delta_net short conv") { gradcheck_variant("delta_net short conv"); }
   TEST_CASE("gradcheck delta_net noconv") { gradcheck_variant("delta_net noconv"); }
   TEST_CASE("gradcheck delta_net use_gate - no beta") { gradcheck_variant("delta_net use_gate, no beta"); }
+  TEST_CASE("gradcheck delta_net relu - short conv") { gradcheck_variant("delta_net relu, short conv"); }
+  TEST_CASE("gradcheck delta_net identity - noconv") { gradcheck_variant("delta_net identity, noconv"); }
+  TEST_CASE("gradcheck delta_net elu - sum norm - short conv") { gradcheck_variant("delta_net elu, sum norm, short conv"); }
 }

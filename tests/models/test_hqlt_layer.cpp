@@ -29,26 +29,6 @@ Tensor random_input(int64_t batch, int64_t time, int64_t d, uint64_t seed = 5) {
   return randn({batch, time, d}, DType::f64, Device::cpu, 0.0, 1.0, gen);
 }
 
-const Variant& variant(const std::string& name) {
-  static const std::vector<Variant> all = all_variants();
-  for (const Variant& v : all)
-    if (v.name == name) return v;
-  FAIL("unknown variant " << name);
-  return all.front();
-}
-
-std::vector<std::string> names_of(const nn::Module& m) {
-  std::vector<std::string> out;
-  for (auto& [n, t] : m.named_parameters()) out.push_back(n);
-  return out;
-}
-
-// The model-level checks for one HQLT variant.
-void gradcheck_variant(const std::string& name, int64_t time = 10) {
-  auto model = make_model(variant(name).config);
-  gradcheck_model(*model, token_ids(1, time, model->config().vocab_size, 11));
-}
-
 }  // namespace
 
 TEST_SUITE("unit") {

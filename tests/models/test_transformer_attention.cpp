@@ -1,5 +1,5 @@
 // TransformerAttention (docs/math/models.md §3): forward values against a plain loop (full
-// causal, sliding window, GQA), parameter names and shapes, bad inputs; at model level
+// causal, sliding window, GQA, qkv biases and qk_norm), parameter names and shapes, bad inputs; at model level
 // fused vs reference kernels, an f64 gradcheck over all parameters, and causality.
 #include <doctest/doctest.h>
 
@@ -30,13 +30,16 @@ TEST_SUITE("unit") {
     c.rope_theta = 500;
     struct Case {
       std::optional<int64_t> window, kv_heads;
+      bool bias_and_qk_norm = false;
     };
     for (Case k : {Case{std::nullopt, std::nullopt}, Case{3, std::nullopt}, Case{1, 2}, Case{std::nullopt, 1},
-                   Case{40, 2}}) {
+                   Case{40, 2}, Case{std::nullopt, std::nullopt, true}, Case{3, 2, true}}) {
       c.window_size = k.window;
       c.num_kv_heads = k.kv_heads;
+      c.qkv_bias = c.transformer_qk_norm = k.bias_and_qk_norm;
       CAPTURE(k.window.value_or(-1));
       CAPTURE(k.kv_heads.value_or(-1));
+      CAPTURE(k.bias_and_qk_norm);
       TransformerAttention layer(c);
       layer.to(DType::f64);
       Generator gen{4, 0};
@@ -60,13 +63,21 @@ TEST_SUITE("unit") {
     c.num_heads = 4;
     c.num_kv_heads = 2;
     TransformerAttention layer(c);
-    std::vector<std::string> names;
-    for (auto& [n, t] : layer.named_parameters()) names.push_back(n);
-    CHECK(names == std::vector<std::string>{"q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"});
+    CHECK(names_of(layer) == std::vector<std::string>{"q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"});
     CHECK(layer.q_proj->weight.shape() == Shape{24, 24});
     CHECK(layer.k_proj->weight.shape() == Shape{12, 24});  // H_kv · d = 2 · 6
     CHECK(layer.v_proj->weight.shape() == Shape{12, 24});
     CHECK(layer.o_proj->weight.shape() == Shape{24, 24});
+
+    c.qkv_bias = true;
+    c.transformer_qk_norm = true;
+    TransformerAttention full(c);
+    CHECK(names_of(full) == std::vector<std::string>{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias",
+                                            "v_proj.weight", "v_proj.bias", "q_norm.weight", "k_norm.weight",
+                                            "o_proj.weight"});
+    CHECK(full.k_proj->bias->shape() == Shape{12});
+    CHECK(full.q_norm->weight.shape() == Shape{6});
+    CHECK(full.q_norm->eps == 1e-5);  // not the model's norm_eps (§3)
   }
 
   TEST_CASE("TransformerAttention bad inputs") {
@@ -108,15 +119,9 @@ TEST_SUITE("reference") {
 }
 
 TEST_SUITE("gradcheck") {
-  TEST_CASE("gradcheck transformer") {
-    auto model = make_model(tiny_config(ModelType::transformer));
-    gradcheck_model(*model, token_ids(1, 10, 11, 11));
-  }
-  TEST_CASE("gradcheck transformer window 3 - GQA 2:1") {
-    for (const Variant& v : transformer_variants())
-      if (v.name == "transformer window 3, GQA 2:1") {
-        auto model = make_model(v.config);
-        gradcheck_model(*model, token_ids(1, 10, 11, 11));
-      }
+  TEST_CASE("gradcheck transformer") { gradcheck_variant("transformer"); }
+  TEST_CASE("gradcheck transformer window 3 - GQA 2:1") { gradcheck_variant("transformer window 3, GQA 2:1"); }
+  TEST_CASE("gradcheck transformer qkv_bias - qk_norm") {
+    gradcheck_variant("transformer qkv_bias, qk_norm, rope_theta 500");
   }
 }
