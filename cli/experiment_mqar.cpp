@@ -46,12 +46,13 @@ constexpr const char* kMqarUsage =
     "  --grid-examples N      test sequences per cell (default 256)\n"
     "\n"
     "rows: transformer, delta_net, delayed_stream_hqlt, delayed_chunk_hqlt, sync_hqlt,\n"
-    "sync_linear_hqlt\n\n";
+    "sync_linear_hqlt, delta_net_attn (the layer-wise hybrid: attention in every second block)\n\n";
 
 std::vector<Row> mqar_rows() {
   return {{"transformer", "transformer", {}},         {"delta_net", "delta_net", {}},
           {"delayed_stream_hqlt", "delayed_stream_hqlt", {}}, {"delayed_chunk_hqlt", "delayed_chunk_hqlt", {}},
-          {"sync_hqlt", "sync_hqlt", {}},             {"sync_linear_hqlt", "sync_linear_hqlt", {}}};
+          {"sync_hqlt", "sync_hqlt", {}},             {"sync_linear_hqlt", "sync_linear_hqlt", {}},
+          {"delta_net_attn", "delta_net_attn", {}}};
 }
 
 struct Cell {

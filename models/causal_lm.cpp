@@ -24,7 +24,7 @@ DecoderModel::DecoderModel(const ModelConfig& c)
           "embeddings", std::make_shared<nn::Embedding>(c.vocab_size, c.hidden_size, c.pad_token_id.value_or(-1)))),
       layers(register_module("layers", std::make_shared<nn::ModuleList>())),
       norm(register_module("norm", std::make_shared<nn::RMSNorm>(c.hidden_size, c.norm_eps))) {
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(std::make_shared<DecoderBlock>(c));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(std::make_shared<DecoderBlock>(c, i));
 }
 
 DecoderBlock& DecoderModel::layer(size_t i) const { return static_cast<DecoderBlock&>(*(*layers)[i]); }

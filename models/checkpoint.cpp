@@ -78,17 +78,18 @@ std::vector<std::pair<std::string, Shape>> reference_parameter_shapes(const Mode
     const std::string attn = layer + "attn.";
     auto add = [&](const std::string& name, Shape shape) { out.emplace_back(attn + name, std::move(shape)); };
     out.emplace_back(layer + "attn_norm.weight", Shape{D});
-    if (c.model_type == ModelType::transformer) {
-      const int64_t d = D / H, kv = c.kv_heads() * d;
+    if (c.model_type == ModelType::transformer || c.is_attention_layer(i)) {
+      const ModelConfig a = c.model_type == ModelType::transformer ? c : c.attention_layer_config();
+      const int64_t d = D / a.num_heads, kv = a.kv_heads() * d;
       add("q_proj.weight", {D, D});
       add("k_proj.weight", {kv, D});
       add("v_proj.weight", {kv, D});
-      if (c.qkv_bias) {
+      if (a.qkv_bias) {
         add("q_proj.bias", {D});
         add("k_proj.bias", {kv});
         add("v_proj.bias", {kv});
       }
-      if (c.transformer_qk_norm) {
+      if (a.transformer_qk_norm) {
         add("q_norm.weight", {d});
         add("k_norm.weight", {d});
       }

@@ -25,6 +25,56 @@ int64_t ModelConfig::mlp_hidden() const {
 
 int64_t ModelConfig::fw_block_size() const { return fw_block == FwBlock::reference_64 ? 64 : chunk_size; }
 
+bool ModelConfig::is_attention_layer(int64_t layer) const {
+  if (!attn) return false;
+  for (int64_t i : attn->layers)
+    if (i == layer) return true;
+  return false;
+}
+
+ModelConfig ModelConfig::attention_layer_config() const {
+  HQLT_CHECK(attn.has_value(), "attention_layer_config: the config has no 'attn' layers");
+  ModelConfig c = default_config(ModelType::transformer);
+  c.vocab_size = vocab_size;
+  c.hidden_size = hidden_size;
+  c.num_hidden_layers = num_hidden_layers;
+  c.intermediate_size = intermediate_size;
+  c.hidden_ratio = hidden_ratio;
+  c.norm_eps = norm_eps;
+  c.initializer_range = initializer_range;
+  c.num_heads = attn->num_heads;
+  c.num_kv_heads = attn->num_kv_heads;
+  c.qkv_bias = attn->qkv_bias;
+  c.window_size = attn->window_size;
+  c.rope_theta = attn->rope_theta;
+  return c;
+}
+
+namespace {
+
+void validate_attention_layers(const AttentionLayers& a, int64_t hidden_size, int64_t num_layers) {
+  HQLT_CHECK(!a.layers.empty(), "config: 'attn.layers' must list at least one layer index");
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    HQLT_CHECK(a.layers[i] >= 0 && a.layers[i] < num_layers, "config: 'attn.layers' holds ", a.layers[i],
+               ", outside the ", num_layers, " layers [0, ", num_layers, ")");
+    for (size_t j = 0; j < i; ++j)
+      HQLT_CHECK(a.layers[j] != a.layers[i], "config: 'attn.layers' lists layer ", a.layers[i], " twice");
+  }
+  HQLT_CHECK(a.num_heads > 0, "config: 'attn.num_heads' must be a positive integer, got ", a.num_heads);
+  HQLT_CHECK(hidden_size % a.num_heads == 0, "config: 'hidden_size' ", hidden_size,
+             " is not divisible by 'attn.num_heads' ", a.num_heads);
+  HQLT_CHECK((hidden_size / a.num_heads) % 2 == 0, "config: the attn head dim ", hidden_size / a.num_heads,
+             " must be even for RoPE");
+  const int64_t kv = a.num_kv_heads.value_or(a.num_heads);
+  HQLT_CHECK(kv > 0 && a.num_heads % kv == 0, "config: 'attn.num_heads' ", a.num_heads,
+             " is not a multiple of 'attn.num_kv_heads' ", kv);
+  if (a.window_size)
+    HQLT_CHECK(*a.window_size > 0, "config: 'attn.window_size' must be a positive integer, got ", *a.window_size);
+  HQLT_CHECK(a.rope_theta > 0, "config: 'attn.rope_theta' must be positive, got ", a.rope_theta);
+}
+
+}  // namespace
+
 void ModelConfig::validate() const {
   auto positive = [](const char* key, int64_t v) {
     HQLT_CHECK(v > 0, "config: '", key, "' must be a positive integer, got ", v);
@@ -52,10 +102,12 @@ void ModelConfig::validate() const {
                " must be even for RoPE");
     if (window_size) positive("window_size", *window_size);
     HQLT_CHECK(rope_theta > 0, "config: 'rope_theta' must be positive, got ", rope_theta);
+    HQLT_CHECK(!attn, "config: 'attn' layers are for delta_net and hybrid_qlt (a transformer is attention throughout)");
     return;
   }
 
   const char* family = model_type_name(model_type);
+  if (attn) validate_attention_layers(*attn, hidden_size, num_hidden_layers);
   HQLT_CHECK(expand_k > 0 && expand_v > 0, "config: 'expand_k' and 'expand_v' must be positive");
   HQLT_CHECK(key_dim() % num_heads == 0, "config: key_dim ", key_dim(), " is not divisible by 'num_heads' ",
              num_heads);

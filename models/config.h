@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace hqlt::models {
 
@@ -26,6 +27,18 @@ enum class FwBlock { reference_64, chunk_size };
 // The linear-attention normaliser (§5.6). The reference sums keys over heads (a bug);
 // standard linear attention sums over time.
 enum class LinearNormalizer { reference_heads, time };
+
+// A layer-wise hybrid (config key `attn`, §2): at the listed layer indices the block's
+// token mixer is the Transformer's softmax attention (§3) with these heads, kv heads, biases,
+// window and RoPE base, never qk_norm; every other layer keeps the family's mixer.
+struct AttentionLayers {
+  std::vector<int64_t> layers;          // 0-based, distinct, each < num_hidden_layers
+  int64_t num_heads = 0;                // required; head dim = hidden_size / num_heads
+  std::optional<int64_t> num_kv_heads;  // null: num_heads
+  bool qkv_bias = false;
+  std::optional<int64_t> window_size;   // null: full causal attention
+  double rope_theta = 10000;
+};
 
 struct ModelConfig {
   ModelType model_type = ModelType::hybrid_qlt;
@@ -75,6 +88,10 @@ struct ModelConfig {
   // baseline ("DeltaNet with negative eigenvalues") needs the doubled β, as HQLT has it.
   bool delta_net_neg_eigval = false;
 
+  // delta_net and hybrid_qlt: softmax-attention layers interleaved into the stack (null in
+  // every paper config).
+  std::optional<AttentionLayers> attn;
+
   // ---- what follows from the keys -----------------------------------------------------
   int64_t key_dim() const;        // int(hidden_size * expand_k) (transformer: hidden_size)
   int64_t value_dim() const;      // int(hidden_size * expand_v) (transformer: hidden_size)
@@ -83,6 +100,9 @@ struct ModelConfig {
   int64_t kv_heads() const;       // transformer: num_kv_heads or num_heads
   int64_t mlp_hidden() const;     // intermediate size rule of §1.6
   int64_t fw_block_size() const;  // Delayed-Chunk FW read block: 64 or chunk_size
+  bool is_attention_layer(int64_t layer) const;  // listed in attn.layers
+  // The Transformer-family config that builds an attn layer's mixer.
+  ModelConfig attention_layer_config() const;
   // Throws hqlt::Error naming the first invalid key or combination.
   void validate() const;
 };

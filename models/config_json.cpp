@@ -145,6 +145,55 @@ Key linear_normalizer_key() {
           }};
 }
 
+// ---- the layer-wise hybrid's `attn` dict (§2) ---------------------------------------------
+
+// The reference's defaults for a present dict: num_kv_heads = num_heads, no biases, full
+// causal attention, θ = 10000; `layers` and `num_heads` are required. A key it does not know
+// is an error here (the reference ignores it), so a typo cannot silently change the model.
+AttentionLayers read_attention_layers(const Json& j) {
+  if (!j.is_object()) wrong_type("attn", "an object or null", j);
+  AttentionLayers a;
+  bool has_layers = false, has_heads = false;
+  for (const auto& [key, value] : j.as_object()) {
+    if (key == "layers") {
+      if (!value.is_array()) wrong_type("attn.layers", "a list of layer indices", value);
+      for (const Json& i : value.as_array()) a.layers.push_back(read_int("attn.layers", i));
+      has_layers = true;
+    } else if (key == "num_heads") {
+      a.num_heads = read_int("attn.num_heads", value);
+      has_heads = true;
+    } else if (key == "num_kv_heads") {
+      if (!value.is_null()) a.num_kv_heads = read_int("attn.num_kv_heads", value);
+    } else if (key == "qkv_bias") {
+      a.qkv_bias = read_bool("attn.qkv_bias", value);
+    } else if (key == "window_size") {
+      if (!value.is_null()) a.window_size = read_int("attn.window_size", value);
+    } else if (key == "rope_theta") {
+      a.rope_theta = read_number("attn.rope_theta", value);
+    } else {
+      fail("config: unknown key 'attn.", key, "' (known: layers, num_heads, num_kv_heads, qkv_bias, window_size, ",
+           "rope_theta)");
+    }
+  }
+  HQLT_CHECK(has_layers, "config: 'attn' needs 'layers', the indices of its attention layers");
+  HQLT_CHECK(has_heads, "config: 'attn' needs 'num_heads'");
+  return a;
+}
+
+// Written as the reference's config class leaves the dict: every default filled in.
+Json attention_layers_json(const AttentionLayers& a) {
+  Json out = Json::object();
+  Json::Array layers;
+  for (int64_t i : a.layers) layers.push_back(Json(i));
+  out.set("layers", Json(layers));
+  out.set("num_heads", Json(a.num_heads));
+  out.set("num_kv_heads", Json(a.num_kv_heads.value_or(a.num_heads)));
+  out.set("qkv_bias", Json(a.qkv_bias));
+  out.set("window_size", a.window_size ? Json(*a.window_size) : Json());
+  out.set("rope_theta", Json(a.rope_theta));
+  return out;
+}
+
 // ---- the keys of each family, in the order of the reference config class -------------------
 
 std::vector<Key> family_keys(ModelType type) {
@@ -277,9 +326,10 @@ ConfigFromJson config_from_json(const Json& json) {
       if (!value.is_null()) key->read(out.config, value);  // null: the class default
       continue;
     }
-    if (name == "attn" && !value.is_null())
-      fail("config: 'attn' (full-attention layers interleaved into the stack) is not supported; it is null in ",
-           "every paper config (§2)");
+    if (name == "attn" && !value.is_null() && type != ModelType::transformer) {
+      out.config.attn = read_attention_layers(value);
+      continue;
+    }
     if (!is_ignored_key(type, name)) out.unknown_keys.push_back(name);
   }
   if (!out.unknown_keys.empty()) {
@@ -295,6 +345,7 @@ ConfigFromJson config_from_json(const Json& json) {
 Json config_to_json(const ModelConfig& config) {
   Json out = Json::object();
   for (const Key& k : family_keys(config.model_type)) out.set(k.name, k.write(config));
+  if (config.attn) out.set("attn", attention_layers_json(*config.attn));
   out.set("model_type", model_type_name(config.model_type));
   out.set("architectures", Json(Json::Array{Json(architecture_name(config.model_type))}));
   out.set("torch_dtype", "float32");

@@ -28,11 +28,13 @@
 namespace hqlt::models {
 
 // The token mixer of config.model_type, built from the config.
-std::shared_ptr<TokenMixer> make_token_mixer(const ModelConfig& config);
+// The token mixer of block `layer_index`: the family's, or softmax attention at an index
+// listed in config.attn.
+std::shared_ptr<TokenMixer> make_token_mixer(const ModelConfig& config, int64_t layer_index = 0);
 
 class DecoderBlock : public nn::Module {
  public:
-  explicit DecoderBlock(const ModelConfig& config);
+  explicit DecoderBlock(const ModelConfig& config, int64_t layer_index = 0);
   std::string type_name() const override { return "DecoderBlock"; }
 
   Tensor forward(const Tensor& h) const;

@@ -11,7 +11,8 @@ using models::ModelConfig;
 using models::ModelType;
 
 std::vector<std::string> known_models() {
-  return {"transformer", "delta_net", "sync_hqlt", "delayed_stream_hqlt", "delayed_chunk_hqlt", "sync_linear_hqlt"};
+  return {"transformer",        "delta_net",          "sync_hqlt",       "delayed_stream_hqlt",
+          "delayed_chunk_hqlt", "sync_linear_hqlt",   "delta_net_attn"};
 }
 
 namespace {
@@ -38,7 +39,7 @@ ModelConfig named_model_config(const std::string& name, int64_t vocab_size, cons
   int64_t default_chunk = 8;
   if (name == "transformer") {
     c = models::default_config(ModelType::transformer);
-  } else if (name == "delta_net") {
+  } else if (name == "delta_net" || name == "delta_net_attn") {
     c = models::default_config(ModelType::delta_net);
     c.use_short_conv = true;
     c.delta_net_neg_eigval = true;
@@ -63,6 +64,15 @@ ModelConfig named_model_config(const std::string& name, int64_t vocab_size, cons
   c.intermediate_size = shape.intermediate_size;
   c.initializer_range = shape.initializer_range;
   c.chunk_size = shape.chunk_size.value_or(default_chunk);
+  if (name == "delta_net_attn") {
+    // The layer-wise hybrid (docs/math/models.md §2): every second block (1, 3, ...) is
+    // full causal softmax attention with the model's heads; the others are DeltaNet's.
+    models::AttentionLayers attn;
+    for (int64_t i = 1; i < c.num_hidden_layers; i += 2) attn.layers.push_back(i);
+    attn.num_heads = c.num_heads;
+    HQLT_CHECK(!attn.layers.empty(), "--model delta_net_attn needs at least 2 layers, got ", c.num_hidden_layers);
+    c.attn = attn;
+  }
   c.validate();
   return c;
 }

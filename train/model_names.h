@@ -12,6 +12,8 @@
 //                         FW read blocks of 64 as the reference — `--set hqlt_fw_block=chunk_size`
 //                         for the paper's definition)
 //   sync_linear_hqlt      Synchronous HQLT with linear attention as the FW memory
+//   delta_net_attn        the layer-wise hybrid: delta_net with every second block (1, 3, ...)
+//                         full causal softmax attention (config key `attn`)
 //
 // apply_overrides() then changes any config.json key ("--set key=value"), checked like a
 // config file: an unknown key or a wrong value is an error naming it.

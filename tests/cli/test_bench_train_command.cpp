@@ -25,7 +25,7 @@ TEST_SUITE("unit") {
                          "bench train: unknown preset 'huge' (known: parity-small, lm-small)", Error);
     CHECK_THROWS_WITH_AS(bench_train({"--model", "gpt", "--preset", "parity-small"}),
                          "bench train: --model: unknown model 'gpt'; known models: transformer, delta_net, "
-                         "sync_hqlt, delayed_stream_hqlt, delayed_chunk_hqlt, sync_linear_hqlt",
+                         "sync_hqlt, delayed_stream_hqlt, delayed_chunk_hqlt, sync_linear_hqlt, delta_net_attn",
                          Error);
     CHECK_THROWS_WITH_AS(bench_train({"--threads", "0"}), doctest::Contains("--threads"), Error);
     CHECK_THROWS_WITH_AS(bench_train({"--budget", "-2"}), doctest::Contains("positive number"), Error);

@@ -127,6 +127,19 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(train::apply_overrides(base, {"model_type=transformer"}), doctest::Contains("cannot change model_type"), Error);
   }
 
+  TEST_CASE("--model delta_net_attn is delta_net with softmax attention in every second block") {
+    const models::ModelConfig plain = train::named_model_config("delta_net", 3, train::ModelShape{16, 4, 2});
+    const models::ModelConfig c = train::named_model_config("delta_net_attn", 3, train::ModelShape{16, 4, 2});
+    REQUIRE(c.attn.has_value());
+    CHECK(c.attn->layers == std::vector<int64_t>{1, 3});
+    CHECK(c.attn->num_heads == 2);
+    models::ModelConfig without = c;
+    without.attn.reset();
+    CHECK(models::config_to_json(without) == models::config_to_json(plain));  // nothing else differs
+    CHECK_THROWS_WITH_AS(train::named_model_config("delta_net_attn", 3, train::ModelShape{16, 1, 2}),
+                         doctest::Contains("needs at least 2 layers"), Error);
+  }
+
   // Both grids end to end at a toy size: every row's files are written, and a second run
   // reads them back instead of training again.
   TEST_CASE("hqlt experiment mqar writes each run's grid and resumes from it") {

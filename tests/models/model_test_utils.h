@@ -93,6 +93,16 @@ inline std::vector<Variant> all_variants() {
     v.push_back({"delta_net elu, sum norm, short conv", c});
   }
   {
+    // Layer-wise hybrids (§2): softmax attention at listed layers, with its own heads.
+    ModelConfig c = tiny_config(ModelType::delta_net);
+    c.attn = AttentionLayers{.layers = {1}, .num_heads = 4, .num_kv_heads = 2, .qkv_bias = true, .window_size = 5,
+                             .rope_theta = 500};
+    v.push_back({"delta_net, attention at layer 1 (4 heads, GQA 2, bias, window 5)", c});
+    ModelConfig h = tiny_hqlt(AttnMode::sync_chunk);
+    h.attn = AttentionLayers{.layers = {0}, .num_heads = 2};
+    v.push_back({"hqlt sync_chunk, attention at layer 0", h});
+  }
+  {
     ModelConfig c = tiny_hqlt(AttnMode::sync_chunk);
     c.use_local_pos_encoding = true;
     v.push_back({"hqlt sync_chunk vector gate, RoPE", c});

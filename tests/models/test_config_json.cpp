@@ -278,7 +278,7 @@ TEST_SUITE("unit") {
     CHECK(has(hybrid(R"("qk_norm": "sum")"), "'qk_norm' must be \"l2\" for hybrid_qlt"));
     CHECK(has(hybrid(R"("hqlt_fw_block": "32")"), "'hqlt_fw_block' must be"));
     CHECK(has(hybrid(R"("hqlt_linear_normalizer": "heads")"), "'hqlt_linear_normalizer' must be"));
-    CHECK(has(hybrid(R"("attn": {"layers": [1], "num_heads": 4})"), "'attn'"));
+    CHECK(has(hybrid(R"("attn": {"layers": [24], "num_heads": 4})"), "'attn.layers' holds 24, outside the 24 layers"));
     // Sizes.
     CHECK(has(hybrid(R"("num_hidden_layers": -2)"), "'num_hidden_layers' must be a positive integer, got -2"));
     CHECK(has(hybrid(R"("chunk_size": 0)"), "'chunk_size' must be a positive integer"));
