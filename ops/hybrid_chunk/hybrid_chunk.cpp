@@ -15,7 +15,15 @@ namespace hqlt {
 namespace hybrid_chunk_detail {
 namespace {
 
-void check_block_size(const char* op, const char* arg, int64_t size) { ops::check_power_of_two(op, arg, size, 8, 128); }
+// The CPU kernels and the reference take any block length; the GPU kernels tile the chunk
+// with power-of-two thread blocks (hybrid_chunk_cuda.h), so on the GPU it must be one.
+void check_block_size(const char* op, const char* arg, int64_t size, Device device) {
+  if (device == Device::cuda) {
+    ops::check_power_of_two(op, arg, size, 8, 128);
+    return;
+  }
+  HQLT_CHECK(size >= 1, op, ": argument '", arg, "': expected a positive block length, got ", size);
+}
 
 Shape leading(const Tensor& t) { return {t.size(0), t.size(1), t.size(2)}; }
 
@@ -60,8 +68,8 @@ Problem check_arguments(const char* op, const Tensor& q_fw, const Tensor& k_fw, 
     HQLT_CHECK(initial_state.shape() == state, op, ": argument 'initial_state': expected shape ", shape_str(state),
                " ([B, H, d_k, d_v]), got ", shape_str(initial_state.shape()));
   }
-  check_block_size(op, "chunk_size", chunk_size);
-  check_block_size(op, "fw_block_size", fw_block_size);
+  check_block_size(op, "chunk_size", chunk_size, q_fw.device());
+  check_block_size(op, "fw_block_size", fw_block_size, q_fw.device());
   HQLT_CHECK(std::isfinite(scale), op, ": argument 'scale': expected a finite value (0 for d_k^-1/2), got ", scale);
 
   Problem p;

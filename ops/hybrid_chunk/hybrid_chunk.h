@@ -27,8 +27,8 @@
 //   v:             [B, T, H, d_v]  values, shared by both memories
 //   beta:          [B, T, H]       write strengths, in (0, 2) for HQLT
 //   initial_state: [B, H, d_k, d_v], or undefined (Tensor()) for zeros
-//   chunk_size:    C_kv, a power of two in [8, 128]
-//   fw_block_size: C_fw, a power of two in [8, 128] (64: reference-exact)
+//   chunk_size:    C_kv ≥ 1 (on the GPU a power of two in [8, 128])
+//   fw_block_size: C_fw ≥ 1 (on the GPU a power of two in [8, 128]; 64: reference-exact)
 //   scale:         s; 0 means d_k^{-1/2}; must be finite
 //   o_fw, o_kv:    [B, T, H, d_v]  contiguous, same dtype as q_fw
 //   final_state:   [B, H, d_k, d_v] contiguous

@@ -206,7 +206,7 @@ TEST_SUITE("cuda") {
 #endif
   }
 
-  TEST_CASE("cuda hybrid chunk refuses tiles too large for shared memory") {
+  TEST_CASE("cuda hybrid chunk refuses tiles too large for shared memory and blocks that are not powers of two") {
     HQLT_SKIP_WITHOUT_GPU();
 #ifdef HQLT_HAS_CUDA
     Tensor q = zeros({1, 4, 1, 2048}, DType::f64, Device::cuda), v = zeros({1, 4, 1, 8}, DType::f64, Device::cuda);
@@ -217,6 +217,13 @@ TEST_SUITE("cuda") {
     Tensor q128 = zeros({1, 4, 1, 128}, DType::f64, Device::cuda);
     CHECK_THROWS_WITH(hybrid_chunk(q128, q128, q128, q128, v, beta, Tensor(), 128, 64, false),
                       doctest::Contains("chunk_size = 128"));
+    // Block lengths the CPU kernels take but the GPU's power-of-two tiles do not.
+    Tensor q8 = zeros({1, 4, 1, 8}, DType::f32, Device::cuda), v8 = zeros({1, 4, 1, 8}, DType::f32, Device::cuda);
+    Tensor beta8 = zeros({1, 4, 1}, DType::f32, Device::cuda);
+    CHECK_THROWS_WITH(hybrid_chunk(q8, q8, q8, q8, v8, beta8, Tensor(), 12, 64),
+                      doctest::Contains("argument 'chunk_size': expected a power of two in [8, 128], got 12"));
+    CHECK_THROWS_WITH(hybrid_chunk(q8, q8, q8, q8, v8, beta8, Tensor(), 8, 4),
+                      doctest::Contains("argument 'fw_block_size': expected a power of two in [8, 128], got 4"));
 #endif
   }
 }

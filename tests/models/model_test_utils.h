@@ -42,7 +42,7 @@ inline ModelConfig tiny_hqlt(AttnMode mode) {
   ModelConfig c = tiny_config(ModelType::hybrid_qlt);
   c.attn_mode = mode;
   c.use_memory_gate = true;
-  if (mode == AttnMode::chunk) c.chunk_size = 8;  // the fused op's minimum
+  if (mode == AttnMode::chunk) c.chunk_size = 8;  // the GPU kernel's minimum
   return c;
 }
 
@@ -121,6 +121,11 @@ inline std::vector<Variant> all_variants() {
     c.use_local_pos_encoding = false;
     c.use_gate = true;
     v.push_back({"hqlt chunk vector gate, fw block 64, use_gate", c});
+    c.chunk_size = 3;  // a chunk the GPU kernels do not take; the CPU ones take any
+    v.push_back({"hqlt chunk 3, fw block 64", c});
+    c.chunk_size = 4;
+    c.fw_block = FwBlock::chunk_size;
+    v.push_back({"hqlt chunk 4, fw block = chunk", c});
   }
   {
     ModelConfig c = tiny_hqlt(AttnMode::sync_chunk_linear);
