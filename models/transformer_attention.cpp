@@ -6,17 +6,6 @@
 
 namespace hqlt::models {
 
-namespace {
-
-// [B, T, H_kv, d] -> [B, T, H_kv·G, d], kv head j becoming query heads j·G .. j·G+G-1.
-Tensor repeat_kv_heads(const Tensor& x, int64_t groups) {
-  if (groups == 1) return x;
-  const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = x.size(3);
-  return x.unsqueeze(3).expand({b, t, h, groups, d}).reshape({b, t, h * groups, d});
-}
-
-}  // namespace
-
 TransformerAttention::TransformerAttention(const ModelConfig& c)
     : hidden_size(checked_config(c, ModelType::transformer, "TransformerAttention").hidden_size),
       num_heads(c.num_heads),
@@ -51,9 +40,7 @@ TransformerAttention::QKV TransformerAttention::project(const Tensor& x, int64_t
 Tensor TransformerAttention::forward(const Tensor& x) const {
   check_mixer_input("TransformerAttention", x, hidden_size);
   const int64_t b = x.size(0), t = x.size(1);
-  auto [q, k, v] = project(x, 0);
-  k = repeat_kv_heads(k, num_heads / num_kv_heads);
-  v = repeat_kv_heads(v, num_heads / num_kv_heads);
+  auto [q, k, v] = project(x, 0);  // k, v keep their H_kv heads: the op shares them (GQA)
 
   const double scale = 1.0 / std::sqrt(double(head_dim));
   Tensor o = kernels_ == Kernels::fused ? attention(q, k, v, /*causal=*/true, window, scale)

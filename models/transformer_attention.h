@@ -10,8 +10,8 @@
 //   a    = merge_heads(o) W_oᵀ
 //
 // Query head h reads kv head floor(h / (H / H_kv)) (grouped-query attention when
-// H_kv < H): the kv heads are repeated, each G = H / H_kv times in a row, before the
-// attention op, and the repeat's backward sums the G copies' gradients.
+// H_kv < H): the attention op takes k and v with their H_kv heads and shares each among its
+// G = H / H_kv query heads, so no repeated copy is made.
 //
 //   x       [B, T, D]
 //   q_proj  [D, D]           "q_proj.weight"  (+ "q_proj.bias" [D] with qkv_bias)

@@ -7,6 +7,7 @@
 #include "engine/device.h"
 #include "ops/attention/attention_cuda.h"
 #include "ops/op_utils.h"
+#include "ops/reduce/reduce.h"
 
 namespace hqlt {
 namespace attention_detail {
@@ -22,6 +23,20 @@ void check_size(const char* op, const char* arg, const Tensor& t, int64_t dim, c
 
 using ops::contiguous_detached;
 
+// The GPU kernel reads one kv head per query head: with grouped-query attention, k and v
+// are repeated for it ([B, T, H_kv, d] -> [B, T, H, d], kv head j becoming query heads
+// j·G .. j·G+G-1), and the repeated gradients summed back over each group.
+Tensor repeat_kv_heads(const Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = x.size(3);
+  return x.unsqueeze(3).expand({b, t, h, groups, d}).reshape({b, t, h * groups, d}).contiguous();
+}
+Tensor sum_kv_groups(const Tensor& g, int64_t groups) {
+  if (groups == 1) return g;
+  const int64_t b = g.size(0), t = g.size(1), h = g.size(2), d = g.size(3);
+  return sum(g.reshape({b, t, h / groups, groups, d}), {3});
+}
+
 }  // namespace
 
 void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
@@ -35,8 +50,9 @@ void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Ten
   ops::check_device_built(op, q);
   check_size(op, "k", k, 0, "batch B", q.size(0), "q [B, Tq, H, d_k]");
   check_size(op, "v", v, 0, "batch B", q.size(0), "q [B, Tq, H, d_k]");
-  check_size(op, "k", k, 2, "heads H", q.size(2), "q [B, Tq, H, d_k]");
-  check_size(op, "v", v, 2, "heads H", q.size(2), "q [B, Tq, H, d_k]");
+  HQLT_CHECK(k.size(2) >= 1 && q.size(2) % k.size(2) == 0, op, ": argument 'k': expected kv heads H_kv dividing the ",
+             q.size(2), " query heads of q [B, Tq, H, d_k], got shape ", shape_str(k.shape()));
+  check_size(op, "v", v, 2, "heads H_kv", k.size(2), "k [B, Tk, H_kv, d_k]");
   check_size(op, "k", k, 3, "key dim d_k", q.size(3), "q [B, Tq, H, d_k]");
   check_size(op, "v", v, 1, "key length Tk", k.size(1), "k [B, Tk, H, d_k]");
   HQLT_CHECK(q.size(3) >= 1, op, ": argument 'q': expected a key dim d_k >= 1, got shape ", shape_str(q.shape()));
@@ -68,6 +84,7 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
   p.q_len = q.size(1);
   p.k_len = k.size(1);
   p.heads = q.size(2);
+  p.kv_heads = k.size(2);
   p.d_k = q.size(3);
   p.d_v = v.size(3);
   p.causal = causal;
@@ -80,26 +97,31 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
   Tensor out = empty({p.batch, p.q_len, p.heads, p.d_v}, q.dtype(), q.device());
   Tensor lse = empty({p.batch, p.heads, p.q_len}, q.dtype(), q.device());
   const bool on_gpu = kWithCuda && q.device() == Device::cuda;
+  Problem gpu = p;  // the GPU kernel's view: every query head with its own (repeated) kv head
+  gpu.kv_heads = 0;
   if constexpr (kWithCuda) {
-    if (on_gpu) forward_cuda(p, qc, kc, vc, out, lse);
+    if (on_gpu) forward_cuda(gpu, qc, repeat_kv_heads(kc, p.groups()), repeat_kv_heads(vc, p.groups()), out, lse);
   }
   if (!on_gpu) forward_cpu(p, qc, kc, vc, out, lse);
 
   if (autograd::needs_grad({q, k, v})) {
     Tensor saved_out = out.detach();
     autograd::record(kOp, {q, k, v}, {out},
-                     [p, qc, kc, vc, saved_out, lse](const TensorList& g, const std::vector<bool>& needs) {
+                     [p, gpu, qc, kc, vc, saved_out, lse](const TensorList& g, const std::vector<bool>& needs) {
                        Tensor dout = g[0].is_contiguous() ? g[0] : clone_contiguous(g[0]);
                        Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
-                       Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
-                       Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
                        if constexpr (kWithCuda) {
                          if (qc.device() == Device::cuda) {
-                           backward_cuda(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
-                           return TensorList{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
-                                             needs[2] ? dv : Tensor()};
+                           const Tensor kr = repeat_kv_heads(kc, p.groups()), vr = repeat_kv_heads(vc, p.groups());
+                           Tensor dk = empty(kr.shape(), kr.dtype(), kr.device());
+                           Tensor dv = empty(vr.shape(), vr.dtype(), vr.device());
+                           backward_cuda(gpu, qc, kr, vr, saved_out, lse, dout, dq, dk, dv);
+                           return TensorList{needs[0] ? dq : Tensor(), needs[1] ? sum_kv_groups(dk, p.groups()) : Tensor(),
+                                             needs[2] ? sum_kv_groups(dv, p.groups()) : Tensor()};
                          }
                        }
+                       Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
+                       Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
                        backward_cpu(p, qc, kc, vc, saved_out, lse, dout, dq, dk, dv);
                        return TensorList{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
                                          needs[2] ? dv : Tensor()};

@@ -19,13 +19,15 @@
 // that key, and no row is ever empty (with query_offset ≥ 0 an empty row cannot happen).
 // A non-causal call sees every key and ignores query_offset; it needs Tk ≥ 1 when there
 // are query rows. docs/math/kernels.md §3 defines a window only for causal attention, so a
-// window without `causal` is an error. k and v have as many heads as q (no grouped-query
-// sharing; every paper config is MHA).
+// window without `causal` is an error. Grouped-query attention: k and v may have fewer
+// heads H_kv (dividing H); query head h then reads kv head h / (H / H_kv), and the
+// gradients of a kv head sum over its H / H_kv query heads — no repeated copy of k and v is
+// ever made on the CPU (the GPU kernel repeats them inside the op for now).
 //
-//   q   [B, Tq, H, d_k]   any strides, f32 or f64 (k and v of the same dtype and device)
-//   k   [B, Tk, H, d_k]
-//   v   [B, Tk, H, d_v]   d_v may differ from d_k
-//   out [B, Tq, H, d_v]   contiguous
+//   q   [B, Tq, H, d_k]     any strides, f32 or f64 (k and v of the same dtype and device)
+//   k   [B, Tk, H_kv, d_k]  H_kv divides H (H_kv = H: multi-head attention)
+//   v   [B, Tk, H_kv, d_v]  d_v may differ from d_k
+//   out [B, Tq, H, d_v]     contiguous
 //
 // The fused op never forms a T × T matrix: the forward keeps a running row maximum m,
 // row sum ℓ and output accumulator per query tile while it walks the key tiles, and
@@ -66,6 +68,10 @@ struct Tiles {
 // The problem one call solves: sizes, options and the visibility band.
 struct Problem {
   int64_t batch = 0, q_len = 0, k_len = 0, heads = 0, d_k = 0, d_v = 0;
+  int64_t kv_heads = 0;  // H_kv, dividing heads (0: as many as heads); query head h reads
+                         // kv head h / G with G = H / H_kv
+  int64_t kv_head_count() const { return kv_heads > 0 ? kv_heads : heads; }
+  int64_t groups() const { return heads / kv_head_count(); }
   bool causal = false;
   int64_t window = -1;  // -1: none
   double scale = 1.0;

@@ -6,9 +6,9 @@
 // leading dimension (hqlt::gemm::gemm, single-threaded inside our parallel loops).
 //
 // Forward: one work item per (b, h, query tile), in parallel. Backward: one work item per
-// (b, h); it walks the key tiles J (outer) and the query tiles I that see J (inner),
-// accumulating dK_J, dV_J and dQ_I straight into the output tensors, which no other
-// thread touches. Every sum runs in an order fixed by the tile sizes alone, so a given
+// (b, kv head), running its query heads in turn; each walks the key tiles J (outer) and the
+// query tiles I that see J (inner), accumulating dK_J, dV_J and dQ_I straight into the
+// output tensors, which no other thread touches. Every sum runs in an order fixed by the tile sizes alone, so a given
 // thread count gives the same bits every run. Idea and measurements: NOTES.md.
 #include <omp.h>
 
@@ -69,12 +69,14 @@ ColumnRange visible_columns(const Problem& p, const TileSpan& t, int64_t r) {
           std::clamp<int64_t>(p.last_key(i) - t.j0 + 1, 0, t.cols)};
 }
 
-// Pointers to row 0 of one (b, h) in each tensor, and the row strides.
+// Pointers to row 0 of one (b, h) in each tensor, and the row strides: q, dq have H·d_k
+// per token, out, o, dout H·d_v; k, dk have H_kv·d_k and v, dv H_kv·d_v, read at the query
+// head's kv head h / G.
 template <typename T>
 struct HeadView {
   const T *q, *k, *v, *o, *lse, *dout;
   T *out_o, *out_lse, *dq, *dk, *dv;
-  int64_t ld_qk, ld_v;
+  int64_t ld_q, ld_k, ld_o, ld_v;
 };
 
 // ---- Forward ------------------------------------------------------------------------
@@ -87,19 +89,19 @@ void forward_query_tile(const Problem& p, const HeadView<T>& h, int64_t i0, int6
   T* scores = ws.scores.data();
   T* m = ws.row_max.data();
   T* l = ws.row_sum.data();
-  T* o = h.out_o + i0 * h.ld_v;
+  T* o = h.out_o + i0 * h.ld_o;
   for (int64_t r = 0; r < rows; ++r) {
     m[r] = kNegInf<T>;
     l[r] = 0;
-    std::fill(o + r * h.ld_v, o + r * h.ld_v + dv, T(0));
+    std::fill(o + r * h.ld_o, o + r * h.ld_o + dv, T(0));
   }
   // The key tiles that meet the band of these rows (§3.3): all others are skipped.
   const int64_t first_tile = p.first_key(i0) / bc, last_tile = p.last_key(i0 + rows - 1) / bc;
   for (int64_t jt = first_tile; jt <= last_tile; ++jt) {
     const TileSpan t{i0, rows, jt * bc, std::min(bc, p.k_len - jt * bc)};
     // S = s · Q_I K_Jᵀ
-    gemm::gemm<T>(false, true, rows, t.cols, p.d_k, T(p.scale), h.q + i0 * h.ld_qk, h.ld_qk,
-                  h.k + t.j0 * h.ld_qk, h.ld_qk, T(0), scores, bc);
+    gemm::gemm<T>(false, true, rows, t.cols, p.d_k, T(p.scale), h.q + i0 * h.ld_q, h.ld_q,
+                  h.k + t.j0 * h.ld_k, h.ld_k, T(0), scores, bc);
     const bool full = fully_visible(p, t);
     for (int64_t r = 0; r < rows; ++r) {
       T* s = scores + r * bc;
@@ -122,18 +124,18 @@ void forward_query_tile(const Problem& p, const HeadView<T>& h, int64_t i0, int6
       }
       const T alpha = exp_nonpositive(m[r] - m_new);  // 0 when m[r] = −inf
       if (alpha != T(1)) {
-        T* orow = o + r * h.ld_v;
+        T* orow = o + r * h.ld_o;
         for (int64_t d = 0; d < dv; ++d) orow[d] *= alpha;
       }
       l[r] = alpha * l[r] + sum;
       m[r] = m_new;
     }
     // acc += P V_J
-    gemm::gemm<T>(false, false, rows, dv, t.cols, T(1), scores, bc, h.v + t.j0 * h.ld_v, h.ld_v, T(1), o, h.ld_v);
+    gemm::gemm<T>(false, false, rows, dv, t.cols, T(1), scores, bc, h.v + t.j0 * h.ld_v, h.ld_v, T(1), o, h.ld_o);
   }
   for (int64_t r = 0; r < rows; ++r) {  // every row saw at least its own key: l > 0
     const T inv = T(1) / l[r];
-    T* orow = o + r * h.ld_v;
+    T* orow = o + r * h.ld_o;
     for (int64_t d = 0; d < dv; ++d) orow[d] *= inv;
     h.out_lse[i0 + r] = m[r] + std::log(l[r]);
   }
@@ -147,13 +149,15 @@ int64_t work_estimate(const Problem& p) {
 
 template <typename T>
 HeadView<T> head_view(const Problem& p, int64_t bh, const T* q, const T* k, const T* v) {
-  const int64_t b = bh / p.heads, hd = bh % p.heads;
+  const int64_t b = bh / p.heads, hd = bh % p.heads, g = hd / p.groups(), hkv = p.kv_head_count();
   HeadView<T> h{};
-  h.ld_qk = p.heads * p.d_k;
-  h.ld_v = p.heads * p.d_v;
+  h.ld_q = p.heads * p.d_k;
+  h.ld_k = hkv * p.d_k;
+  h.ld_o = p.heads * p.d_v;
+  h.ld_v = hkv * p.d_v;
   h.q = q + (b * p.q_len * p.heads + hd) * p.d_k;
-  h.k = k + (b * p.k_len * p.heads + hd) * p.d_k;
-  h.v = v + (b * p.k_len * p.heads + hd) * p.d_v;
+  h.k = k + (b * p.k_len * hkv + g) * p.d_k;
+  h.v = v + (b * p.k_len * hkv + g) * p.d_v;
   return h;
 }
 
@@ -194,44 +198,47 @@ void probabilities(const Problem& p, const TileSpan& t, const T* lse, T* s) {
 }
 
 // All gradients of one (b, h) (§3.2): key tiles outer, the query tiles that see them inner.
+// dK and dV of the head's kv head start at zero for the first query head of its group and
+// accumulate over the others (grouped-query attention).
 template <typename T>
-void backward_head(const Problem& p, const HeadView<T>& h, Scratch<T>& ws) {
+void backward_head(const Problem& p, const HeadView<T>& h, bool first_in_group, Scratch<T>& ws) {
   const int64_t br = p.tiles.query_rows, bc = p.tiles.key_rows, dk = p.d_k, dv = p.d_v;
   T* s = ws.scores.data();
   T* ds = ws.dprob.data();
   T* delta = ws.delta.data();
   for (int64_t i = 0; i < p.q_len; ++i) {  // Dl_i = Σ_d dO_{i,d} O_{i,d}; dQ starts at 0
-    const T* g = h.dout + i * h.ld_v;
-    const T* o = h.o + i * h.ld_v;
+    const T* g = h.dout + i * h.ld_o;
+    const T* o = h.o + i * h.ld_o;
     T acc = 0;
     for (int64_t d = 0; d < dv; ++d) acc += g[d] * o[d];
     delta[i] = acc;
-    std::fill(h.dq + i * h.ld_qk, h.dq + i * h.ld_qk + dk, T(0));
+    std::fill(h.dq + i * h.ld_q, h.dq + i * h.ld_q + dk, T(0));
   }
   for (int64_t j0 = 0; j0 < p.k_len; j0 += bc) {
     const int64_t cols = std::min(bc, p.k_len - j0);
-    T* dk_tile = h.dk + j0 * h.ld_qk;
+    T* dk_tile = h.dk + j0 * h.ld_k;
     T* dv_tile = h.dv + j0 * h.ld_v;
-    for (int64_t c = 0; c < cols; ++c) {
-      std::fill(dk_tile + c * h.ld_qk, dk_tile + c * h.ld_qk + dk, T(0));
-      std::fill(dv_tile + c * h.ld_v, dv_tile + c * h.ld_v + dv, T(0));
-    }
+    if (first_in_group)
+      for (int64_t c = 0; c < cols; ++c) {
+        std::fill(dk_tile + c * h.ld_k, dk_tile + c * h.ld_k + dk, T(0));
+        std::fill(dv_tile + c * h.ld_v, dv_tile + c * h.ld_v + dv, T(0));
+      }
     // The query tiles that see any key of this tile (§3.3); the rest are skipped.
     const int64_t first_row = p.first_query(j0), last_row = p.last_query(j0 + cols - 1);
     if (first_row > last_row) continue;
-    const T* k_tile = h.k + j0 * h.ld_qk;
+    const T* k_tile = h.k + j0 * h.ld_k;
     const T* v_tile = h.v + j0 * h.ld_v;
     for (int64_t it = first_row / br; it <= last_row / br; ++it) {
       const TileSpan t{it * br, std::min(br, p.q_len - it * br), j0, cols};
-      const T* q_tile = h.q + t.i0 * h.ld_qk;
-      const T* do_tile = h.dout + t.i0 * h.ld_v;
+      const T* q_tile = h.q + t.i0 * h.ld_q;
+      const T* do_tile = h.dout + t.i0 * h.ld_o;
       // P = exp(s · Q_I K_Jᵀ − LSE_I)
-      gemm::gemm<T>(false, true, t.rows, cols, dk, T(p.scale), q_tile, h.ld_qk, k_tile, h.ld_qk, T(0), s, bc);
+      gemm::gemm<T>(false, true, t.rows, cols, dk, T(p.scale), q_tile, h.ld_q, k_tile, h.ld_k, T(0), s, bc);
       probabilities(p, t, h.lse, s);
       // dV_J += Pᵀ dO_I
-      gemm::gemm<T>(true, false, cols, dv, t.rows, T(1), s, bc, do_tile, h.ld_v, T(1), dv_tile, h.ld_v);
+      gemm::gemm<T>(true, false, cols, dv, t.rows, T(1), s, bc, do_tile, h.ld_o, T(1), dv_tile, h.ld_v);
       // dP = dO_I V_Jᵀ, then dS = P ⊙ (dP − Dl_I)
-      gemm::gemm<T>(false, true, t.rows, cols, dv, T(1), do_tile, h.ld_v, v_tile, h.ld_v, T(0), ds, bc);
+      gemm::gemm<T>(false, true, t.rows, cols, dv, T(1), do_tile, h.ld_o, v_tile, h.ld_v, T(0), ds, bc);
       for (int64_t r = 0; r < t.rows; ++r) {
         const T* prow = s + r * bc;
         T* row = ds + r * bc;
@@ -240,9 +247,9 @@ void backward_head(const Problem& p, const HeadView<T>& h, Scratch<T>& ws) {
         for (int64_t j = 0; j < cols; ++j) row[j] = prow[j] * (row[j] - dl);
       }
       // dQ_I += s · dS K_J ;  dK_J += s · dSᵀ Q_I
-      gemm::gemm<T>(false, false, t.rows, dk, cols, T(p.scale), ds, bc, k_tile, h.ld_qk, T(1),
-                    h.dq + t.i0 * h.ld_qk, h.ld_qk);
-      gemm::gemm<T>(true, false, cols, dk, t.rows, T(p.scale), ds, bc, q_tile, h.ld_qk, T(1), dk_tile, h.ld_qk);
+      gemm::gemm<T>(false, false, t.rows, dk, cols, T(p.scale), ds, bc, k_tile, h.ld_k, T(1),
+                    h.dq + t.i0 * h.ld_q, h.ld_q);
+      gemm::gemm<T>(true, false, cols, dk, t.rows, T(p.scale), ds, bc, q_tile, h.ld_q, T(1), dk_tile, h.ld_k);
     }
   }
 }
@@ -250,19 +257,24 @@ void backward_head(const Problem& p, const HeadView<T>& h, Scratch<T>& ws) {
 template <typename T>
 void backward(const Problem& p, const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout,
               T* dq, T* dk, T* dv) {
-  const int64_t heads_total = p.batch * p.heads;
+  // One work item per (b, kv head): its G query heads run in order, so dK and dV of a kv head
+  // are summed by one thread in a fixed order (and with G = 1 it is one item per (b, h)).
+  const int64_t hkv = p.kv_head_count(), groups = p.groups();
 #pragma omp parallel for schedule(dynamic, 1) if (should_parallelize(work_estimate(p)))
-  for (int64_t bh = 0; bh < heads_total; ++bh) {
-    HeadView<T> h = head_view(p, bh, q, k, v);
-    const int64_t b = bh / p.heads, hd = bh % p.heads;
-    const int64_t q_row0 = b * p.q_len * p.heads + hd, k_row0 = b * p.k_len * p.heads + hd;
-    h.o = out + q_row0 * p.d_v;
-    h.dout = dout + q_row0 * p.d_v;
-    h.lse = lse + bh * p.q_len;
-    h.dq = dq + q_row0 * p.d_k;
-    h.dk = dk + k_row0 * p.d_k;
-    h.dv = dv + k_row0 * p.d_v;
-    backward_head(p, h, scratch<T>(p));
+  for (int64_t bg = 0; bg < p.batch * hkv; ++bg) {
+    const int64_t b = bg / hkv, g = bg % hkv;
+    for (int64_t hd = g * groups; hd < (g + 1) * groups; ++hd) {
+      const int64_t bh = b * p.heads + hd;
+      HeadView<T> h = head_view(p, bh, q, k, v);
+      const int64_t q_row0 = b * p.q_len * p.heads + hd, k_row0 = b * p.k_len * hkv + g;
+      h.o = out + q_row0 * p.d_v;
+      h.dout = dout + q_row0 * p.d_v;
+      h.lse = lse + bh * p.q_len;
+      h.dq = dq + q_row0 * p.d_k;
+      h.dk = dk + k_row0 * p.d_k;
+      h.dv = dv + k_row0 * p.d_v;
+      backward_head(p, h, /*first_in_group=*/hd == g * groups, scratch<T>(p));
+    }
   }
 }
 

@@ -26,12 +26,13 @@ struct Mask {
 const Mask kMasks[] = {{false, -1}, {true, -1}, {true, 16}, {true, 64}};
 
 void compare(int64_t batch, int64_t q_len, int64_t k_len, int64_t heads, int64_t d_k, int64_t d_v, Mask mask,
-             int64_t offset, DType dt) {
-  INFO("B " << batch << " Tq " << q_len << " Tk " << k_len << " H " << heads << " d_k " << d_k << " d_v " << d_v
-            << " causal " << mask.causal << " window " << mask.window << " offset " << offset << " "
-            << dtype_name(dt));
-  Tensor q = randn({batch, q_len, heads, d_k}, dt), k = randn({batch, k_len, heads, d_k}, dt);
-  Tensor v = randn({batch, k_len, heads, d_v}, dt);
+             int64_t offset, DType dt, int64_t kv_heads = 0) {
+  if (kv_heads == 0) kv_heads = heads;
+  INFO("B " << batch << " Tq " << q_len << " Tk " << k_len << " H " << heads << " H_kv " << kv_heads << " d_k "
+            << d_k << " d_v " << d_v << " causal " << mask.causal << " window " << mask.window << " offset "
+            << offset << " " << dtype_name(dt));
+  Tensor q = randn({batch, q_len, heads, d_k}, dt), k = randn({batch, k_len, kv_heads, d_k}, dt);
+  Tensor v = randn({batch, k_len, kv_heads, d_v}, dt);
   const double scale = 1.0 / std::sqrt(double(d_k));
   run_on_both([&](const std::vector<Tensor>& in) {
     return attention(in[0], in[1], in[2], mask.causal, mask.window, scale, offset);
@@ -60,6 +61,16 @@ TEST_SUITE("cuda") {
     manual_seed(63);
     for (const Mask& m : kMasks)
       for (int64_t t : {1, 7, 64, 129, 300}) compare(2, t, t, 3, 128, 128, m, 0, DType::f32);
+  }
+
+  TEST_CASE("cuda attention matches the CPU with grouped-query attention") {
+    HQLT_SKIP_WITHOUT_GPU();
+    manual_seed(66);
+    for (const Mask& m : kMasks)
+      for (int64_t kv_heads : {2, 1}) {
+        compare(2, 129, 129, 4, 64, 64, m, 0, DType::f32, kv_heads);
+        compare(1, 7, 7, 4, 32, 32, m, 0, DType::f64, kv_heads);
+      }
   }
 
   TEST_CASE("cuda attention matches the CPU with a query offset and Tq below Tk") {

@@ -1,6 +1,7 @@
 // Tiled softmax attention: the fused op against attention_reference (forward and the
 // gradients of q, k and v, f64 and f32) across sequence lengths around the tile size,
-// windows, causal and not, a KV-cache offset, one or three heads and d_k ≠ d_v; a
+// windows, causal and not, a KV-cache offset, one or three heads, grouped-query attention
+// (fewer kv heads than query heads) and d_k ≠ d_v; a
 // finite-difference gradcheck with tiny tiles; values against a naive loop; the KV-cache
 // property; bad arguments; and the memory bound (nothing T × T, forward or backward).
 #include <doctest/doctest.h>
@@ -28,6 +29,7 @@ namespace {
 // One configuration of the op. Tq = T, Tk = T + offset.
 struct Case {
   int64_t batch = 2, time = 7, heads = 3, d_k = 6, d_v = 5;
+  int64_t kv_heads = 0;  // 0: as many as heads; otherwise grouped-query attention
   bool causal = true;
   int64_t window = -1;
   int64_t offset = 0;
@@ -36,6 +38,7 @@ struct Case {
 
 std::string describe(const Case& c) {
   return "B=" + std::to_string(c.batch) + " T=" + std::to_string(c.time) + " H=" + std::to_string(c.heads) +
+         " H_kv=" + std::to_string(c.kv_heads ? c.kv_heads : c.heads) +
          " d_k=" + std::to_string(c.d_k) + " d_v=" + std::to_string(c.d_v) + (c.causal ? " causal" : " full") +
          " window=" + std::to_string(c.window) + " offset=" + std::to_string(c.offset) + " tiles=" +
          std::to_string(c.tiles.query_rows) + "x" + std::to_string(c.tiles.key_rows);
@@ -80,8 +83,9 @@ void check_against_reference(const Case& c, DType dtype, double tol) {
   const int64_t q_len = c.time, k_len = c.time + c.offset;
   // q with std 2 makes the softmax peaked, so the online rescaling matters.
   Tensor q = random_leaf({c.batch, q_len, c.heads, c.d_k}, dtype, 2.0);
-  Tensor k = random_leaf({c.batch, k_len, c.heads, c.d_k}, dtype);
-  Tensor v = random_leaf({c.batch, k_len, c.heads, c.d_v}, dtype);
+  const int64_t kv_heads = c.kv_heads ? c.kv_heads : c.heads;
+  Tensor k = random_leaf({c.batch, k_len, kv_heads, c.d_k}, dtype);
+  Tensor v = random_leaf({c.batch, k_len, kv_heads, c.d_v}, dtype);
   Tensor dout = randn({c.batch, q_len, c.heads, c.d_v}, dtype);
   const double scale = 1.0 / std::sqrt(double(c.d_k));
   Outputs fused = run(
@@ -176,6 +180,12 @@ TEST_SUITE("gradcheck") {
       HQLT_CHECK_GRADIENTS(f, (Ts{leaf({1, tq, 2, 3}), leaf({1, tk, 2, 3}), leaf({1, tk, 2, 2})}));
       HQLT_CHECK_GRADIENTS(f, (Ts{leaf_transposed({2, tq, 3, 3}), leaf({2, tk, 3, 3}), leaf_transposed({2, tk, 3, 2})}));
     }
+    // Grouped-query attention: 4 query heads on 2 and on 1 kv head, every tile kind.
+    for (int64_t kv_heads : {2, 1}) {
+      CAPTURE(kv_heads);
+      auto f = [tiny](const Ts& x) { return attention_detail::attention_tiled(x[0], x[1], x[2], true, 5, 0.7, 0, tiny); };
+      HQLT_CHECK_GRADIENTS(f, (Ts{leaf_transposed({2, 9, 4, 3}), leaf({2, 9, kv_heads, 3}), leaf({2, 9, kv_heads, 2})}));
+    }
     // d_k = d_v = 1, T = 1, and the default 64 × 64 tiles with a partial tile.
     auto plain = [](const Ts& x) { return attention(x[0], x[1], x[2], true, -1, 1.3); };
     HQLT_CHECK_GRADIENTS(plain, (Ts{leaf({1, 1, 1, 1}), leaf({1, 1, 1, 1}), leaf({1, 1, 1, 1})}));
@@ -198,6 +208,24 @@ TEST_SUITE("reference") {
         c.batch = time == 300 ? 1 : 2;
         check_both_dtypes(c);
       }
+  }
+
+  TEST_CASE("attention fused matches reference: grouped-query attention") {
+    // 6 query heads on 3, 2 and 1 kv heads (groups of 2, 3 and 6), every mask, tiles that
+    // split the sequence, and a KV-cache offset.
+    for (int64_t kv_heads : {3, 2, 1})
+      for (int64_t time : {1, 17, 70})
+        for (auto [causal, window] : mask_options(time)) {
+          Case c;
+          c.time = time;
+          c.heads = 6;
+          c.kv_heads = kv_heads;
+          c.causal = causal;
+          c.window = window;
+          c.tiles = Tiles{16, 8};
+          c.offset = causal && time == 17 ? 5 : 0;
+          check_both_dtypes(c);
+        }
   }
 
   TEST_CASE("attention fused matches reference: small tiles and T not a multiple of them") {
@@ -371,8 +399,10 @@ TEST_SUITE("unit") {
     throws([&] { return attention(q, randn({3, 6, 3, 4}), v, true, -1, 0.5); }, "argument 'k': expected batch B == 2");
     throws([&] { return attention(q, k, randn({2, 6, 3, 5}).slice(0, 0, 1), true, -1, 0.5); },
            "argument 'v': expected batch B == 2");
-    throws([&] { return attention(q, randn({2, 6, 2, 4}), v, true, -1, 0.5); }, "argument 'k': expected heads H == 3");
-    throws([&] { return attention(q, k, randn({2, 6, 1, 5}), true, -1, 0.5); }, "argument 'v': expected heads H == 3");
+    throws([&] { return attention(q, randn({2, 6, 2, 4}), v, true, -1, 0.5); },
+           "argument 'k': expected kv heads H_kv dividing the 3 query heads");
+    throws([&] { return attention(q, k, randn({2, 6, 1, 5}), true, -1, 0.5); },
+           "argument 'v': expected heads H_kv == 3 (as k [B, Tk, H_kv, d_k])");
     throws([&] { return attention(q, randn({2, 6, 3, 3}), v, true, -1, 0.5); }, "argument 'k': expected key dim d_k == 4");
     throws([&] { return attention(q, k, randn({2, 7, 3, 5}), true, -1, 0.5); }, "argument 'v': expected key length Tk == 6");
     throws([&] { return attention(q, randn({2, 5, 3, 4}), randn({2, 5, 3, 5}), true, -1, 0.5); },
