@@ -1,5 +1,6 @@
 #include "cli/experiment_runs.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -116,6 +117,12 @@ std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& 
   result.options.model = row.model;
   result.options.seed = seed;
   result.options.overrides.insert(result.options.overrides.end(), row.overrides.begin(), row.overrides.end());
+  if (row.budget != 1) {
+    train::TrainOptions& o = result.options;
+    o.steps = std::max<int64_t>(1, int64_t(double(o.steps) * row.budget));
+    if (o.curriculum_steps > 0) o.curriculum_steps = int64_t(double(o.curriculum_steps) * row.budget);
+    o.warmup_steps = std::min(o.warmup_steps, o.steps);
+  }
   const std::string seed_name = "seed" + std::to_string(seed);
   result.run = train::RunDir{out + "/" + row.name + "/" + seed_name};
   if (fs::exists(result.run.file("test.json"))) {

@@ -19,6 +19,10 @@ namespace hqlt::cli {
 struct Row {
   std::string name, model;
   std::vector<std::string> overrides;  // --set key=value for this row only
+  // This row's share of the recipe's steps (and of an explicit curriculum): below 1 for a
+  // row shown, with a longer run, not to fit the task at this size, so the experiment's
+  // time goes where it changes the result.
+  double budget = 1;
 };
 
 // `list`: comma-separated row names, empty for all; an unknown name is an error naming the

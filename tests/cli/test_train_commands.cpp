@@ -163,6 +163,28 @@ TEST_SUITE("unit") {
     fs::remove_all(out);
   }
 
+  TEST_CASE("hqlt experiment parity gives the rows that cannot fit a quarter of the steps") {
+    const std::string out = temp_path("experiment-parity-budget");
+    auto steps_of = [&](const std::string& row) {
+      return io::read_json_file(out + "/" + row + "/seed1/train_options.json").at("steps").as_int();
+    };
+    Args args = {"parity", "--out", out, "--rows", "transformer,sync_hqlt", "--seeds", "1", "--steps", "8",
+                 "--warmup", "2", "--d-model", "16", "--heads", "2", "--layers", "1", "--eval-interval", "0",
+                 "--test-examples", "8", "--threads", "1", "--log-interval", "1", "--batch-size", "4"};
+    for (bool full : {false, true}) {
+      CAPTURE(full);
+      fs::remove_all(out);
+      if (full) args.push_back("--full-budget");
+      CHECK(experiment(args) == 0);
+      CHECK(steps_of("transformer") == (full ? 8 : 2));
+      CHECK(steps_of("sync_hqlt") == 8);
+      std::ifstream table_file(out + "/results.md");
+      const std::string table((std::istreambuf_iterator<char>(table_file)), std::istreambuf_iterator<char>());
+      CHECK(table.find("| steps |") != std::string::npos);
+    }
+    fs::remove_all(out);
+  }
+
   TEST_CASE("hqlt experiment text matches parameter counts and writes the copy probe") {
     const std::string out = temp_path("experiment-text"), data = temp_path("text.txt");
     fs::remove_all(out);
