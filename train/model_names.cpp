@@ -85,7 +85,9 @@ ModelConfig apply_overrides(const ModelConfig& config, const std::vector<std::st
     HQLT_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", item, "'");
     const std::string key = item.substr(0, eq), text = item.substr(eq + 1);
     HQLT_CHECK(key != "model_type", "--set cannot change model_type; pick another --model");
-    HQLT_CHECK(json.find(key) != nullptr, "--set: unknown config key '", key, "' for ",
+    // `attn` is written only when set, so it may be new (the layer-wise hybrid, §2).
+    const bool layerwise = key == "attn" && config.model_type != models::ModelType::transformer;
+    HQLT_CHECK(json.find(key) != nullptr || layerwise, "--set: unknown config key '", key, "' for ",
                models::model_type_name(config.model_type));
     io::Json value;
     try {

@@ -125,6 +125,16 @@ TEST_SUITE("unit") {
     CHECK_FALSE(c.use_gate);
     CHECK(c.norm_eps == 1e-5);
     CHECK_THROWS_WITH_AS(train::apply_overrides(base, {"model_type=transformer"}), doctest::Contains("cannot change model_type"), Error);
+    // A layer-wise hybrid from any named DeltaNet or HQLT model; a bad dict names its key.
+    const models::ModelConfig layered =
+        train::apply_overrides(base, {R"(attn={"layers": [1], "num_heads": 4, "window_size": 8})"});
+    REQUIRE(layered.attn.has_value());
+    CHECK(layered.attn->layers == std::vector<int64_t>{1});
+    CHECK(layered.attn->window_size == 8);
+    CHECK_THROWS_WITH_AS(train::apply_overrides(base, {R"(attn={"layers": [2], "num_heads": 4})"}),
+                         doctest::Contains("--set: config: 'attn.layers' holds 2, outside the 2 layers"), Error);
+    CHECK_THROWS_WITH_AS(train::apply_overrides(train::named_model_config("transformer", 3), {"attn={}"}),
+                         doctest::Contains("unknown config key 'attn'"), Error);
   }
 
   TEST_CASE("--model delta_net_attn is delta_net with softmax attention in every second block") {
