@@ -18,14 +18,6 @@ DeltaNetLayer::QKActivation parse_qk_activation(const std::string& name) {
   return A::identity;                          // validate() admits nothing else
 }
 
-// φ of §4.1 for relu, elu and identity (SiLU is applied right after the projection or conv).
-Tensor activate(const Tensor& x, DeltaNetLayer::QKActivation a) {
-  using A = DeltaNetLayer::QKActivation;
-  if (a == A::relu) return relu(x);
-  if (a == A::elu_plus_one) return elu_plus_one(x);
-  return x;
-}
-
 // qk_norm = "sum": each head vector divided by the sum of its entries (§4.1).
 Tensor sum_normalize(const Tensor& x) { return div(x, sum(x, {-1}, /*keepdim=*/true)); }
 
@@ -64,6 +56,19 @@ DeltaNetLayer::DeltaNetLayer(const ModelConfig& c)
   o_proj = register_module("o_proj", std::make_shared<nn::Linear>(value_dim, d));
 }
 
+// q or k after its projection (and conv) as heads [B, T, H, d_k]: φ of §4.1 (SiLU came with
+// the conv, where there is one), then the sum normaliser with qk_norm = "sum".
+Tensor DeltaNetLayer::qk_heads(const Tensor& x, int64_t b, int64_t t) const {
+  Tensor y = x.reshape({b, t, num_heads, head_k_dim});
+  switch (qk_activation) {
+    case QKActivation::silu: y = q_conv1d ? y : silu(y); break;
+    case QKActivation::relu: y = relu(y); break;
+    case QKActivation::elu_plus_one: y = elu_plus_one(y); break;
+    case QKActivation::identity: break;
+  }
+  return sum_norm ? sum_normalize(y) : y;
+}
+
 Tensor DeltaNetLayer::forward(const Tensor& x) const {
   check_mixer_input("DeltaNetLayer", x, hidden_size);
   const int64_t b = x.size(0), t = x.size(1);
@@ -73,19 +78,11 @@ Tensor DeltaNetLayer::forward(const Tensor& x) const {
     k = k_conv1d->forward(k);
     v = v_conv1d->forward(v);
   } else {
-    if (qk_activation == QKActivation::silu) {
-      q = silu(q);
-      k = silu(k);
-    }
     v = silu(v);
   }
-  q = activate(q.reshape({b, t, num_heads, head_k_dim}), qk_activation);
-  k = activate(k.reshape({b, t, num_heads, head_k_dim}), qk_activation);
+  q = qk_heads(q, b, t);
+  k = qk_heads(k, b, t);
   v = v.reshape({b, t, num_heads, head_v_dim});
-  if (sum_norm) {
-    q = sum_normalize(q);
-    k = sum_normalize(k);
-  }
   Tensor beta = b_proj ? sigmoid(b_proj->forward(x)) : ones({b, t, num_heads}, x.dtype(), x.device());
   if (neg_eigval) beta = mul_scalar(beta, 2.0);  // β ∈ (0, 2): hqlt_neg_eigval
 
@@ -113,21 +110,13 @@ Tensor DeltaNetLayer::step(const Tensor& x, LayerCache& cache) const {
     k = k_conv1d->forward(k, cache.conv_k);
     v = v_conv1d->forward(v, cache.conv_v);
   } else {
-    if (qk_activation == QKActivation::silu) {
-      q = silu(q);
-      k = silu(k);
-    }
     v = silu(v);
   }
+  q = qk_heads(q, b, 1);
+  k = qk_heads(k, b, 1);
   Tensor beta = b_proj ? sigmoid(b_proj->forward(x)) : ones({b, 1, h}, x.dtype(), x.device());
   if (neg_eigval) beta = mul_scalar(beta, 2.0);
 
-  q = activate(q.reshape({b, 1, h, dk}), qk_activation);
-  k = activate(k.reshape({b, 1, h, dk}), qk_activation);
-  if (sum_norm) {
-    q = sum_normalize(q);
-    k = sum_normalize(k);
-  }
   std::vector<double> qv = q.to_vector(), kv = k.to_vector(), vv = v.to_vector(), bv = beta.to_vector();
   if (cache.S.empty()) cache.S.assign(size_t(b * h * dk * dv), 0.0);
   std::vector<double> o(size_t(b * h * dv));

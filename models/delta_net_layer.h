@@ -61,6 +61,9 @@ class DeltaNetLayer : public TokenMixer {
   std::shared_ptr<nn::RMSNorm> o_norm;               // without use_gate
   std::shared_ptr<nn::GatedRMSNorm> o_norm_gated;    // with use_gate (also named "o_norm")
   std::shared_ptr<nn::Linear> o_proj;
+
+ private:
+  Tensor qk_heads(const Tensor& x, int64_t batch, int64_t time) const;
 };
 
 }  // namespace hqlt::models

@@ -23,14 +23,10 @@ void check_size(const char* op, const char* arg, const Tensor& t, int64_t dim, c
 
 using ops::contiguous_detached;
 
-// The GPU kernel reads one kv head per query head: with grouped-query attention, k and v
-// are repeated for it ([B, T, H_kv, d] -> [B, T, H, d], kv head j becoming query heads
-// j·G .. j·G+G-1), and the repeated gradients summed back over each group.
-Tensor repeat_kv_heads(const Tensor& x, int64_t groups) {
-  if (groups == 1) return x;
-  const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = x.size(3);
-  return x.unsqueeze(3).expand({b, t, h, groups, d}).reshape({b, t, h * groups, d}).contiguous();
-}
+// The GPU kernel reads one kv head per query head: with grouped-query attention k and v
+// are repeated for it (contiguous, as its inputs must be), and the repeated gradients summed
+// back over each group.
+Tensor repeat_kv_heads_contiguous(const Tensor& x, int64_t groups) { return repeat_kv_heads(x, groups).contiguous(); }
 Tensor sum_kv_groups(const Tensor& g, int64_t groups) {
   if (groups == 1) return g;
   const int64_t b = g.size(0), t = g.size(1), h = g.size(2), d = g.size(3);
@@ -38,6 +34,12 @@ Tensor sum_kv_groups(const Tensor& g, int64_t groups) {
 }
 
 }  // namespace
+
+Tensor repeat_kv_heads(const Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = x.size(3);
+  return x.unsqueeze(3).expand({b, t, h, groups, d}).reshape({b, t, h * groups, d});
+}
 
 void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                      int64_t window, double scale, int64_t query_offset) {
@@ -100,7 +102,9 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
   Problem gpu = p;  // the GPU kernel's view: every query head with its own (repeated) kv head
   gpu.kv_heads = 0;
   if constexpr (kWithCuda) {
-    if (on_gpu) forward_cuda(gpu, qc, repeat_kv_heads(kc, p.groups()), repeat_kv_heads(vc, p.groups()), out, lse);
+    if (on_gpu)
+      forward_cuda(gpu, qc, repeat_kv_heads_contiguous(kc, p.groups()), repeat_kv_heads_contiguous(vc, p.groups()),
+                   out, lse);
   }
   if (!on_gpu) forward_cpu(p, qc, kc, vc, out, lse);
 
@@ -112,7 +116,8 @@ Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool c
                        Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
                        if constexpr (kWithCuda) {
                          if (qc.device() == Device::cuda) {
-                           const Tensor kr = repeat_kv_heads(kc, p.groups()), vr = repeat_kv_heads(vc, p.groups());
+                           const Tensor kr = repeat_kv_heads_contiguous(kc, p.groups()),
+                                        vr = repeat_kv_heads_contiguous(vc, p.groups());
                            Tensor dk = empty(kr.shape(), kr.dtype(), kr.device());
                            Tensor dv = empty(vr.shape(), vr.dtype(), vr.device());
                            backward_cuda(gpu, qc, kr, vr, saved_out, lse, dout, dq, dk, dv);

@@ -103,6 +103,11 @@ struct Problem {
 void check_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                      int64_t window, double scale, int64_t query_offset);
 
+// Grouped-query attention spelled out: [B, T, H_kv, d] -> [B, T, H_kv·G, d], kv head j
+// becoming heads j·G .. j·G+G-1 (a recorded expand: its backward sums the copies). The
+// reference reads it; the GPU kernel, which takes one kv head per query head, too.
+Tensor repeat_kv_heads(const Tensor& x, int64_t groups);
+
 // attention() with chosen tile sizes (any sizes ≥ 1); attention() uses Tiles{}.
 Tensor attention_tiled(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, int64_t window,
                        double scale, int64_t query_offset, Tiles tiles);

@@ -35,17 +35,12 @@ Tensor hidden_mask(int64_t q_len, int64_t k_len, int64_t window, int64_t query_o
 Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, int64_t window,
                            double scale, int64_t query_offset) {
   attention_detail::check_arguments("attention_reference", q, k, v, causal, window, scale, query_offset);
-  // Grouped-query attention: kv head j serves query heads j·G .. j·G+G-1, so repeat it G
-  // times (the expand's backward sums the copies' gradients).
-  auto repeat = [groups = q.size(2) / k.size(2)](const Tensor& x) {
-    if (groups == 1) return x;
-    const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = x.size(3);
-    return x.unsqueeze(3).expand({b, t, h, groups, d}).reshape({b, t, h * groups, d});
-  };
+  // Grouped-query attention: kv head j serves query heads j·G .. j·G+G-1.
+  const int64_t groups = q.size(2) / k.size(2);
   // Head-major views: [B, H, T, d].
   Tensor qh = q.permute({0, 2, 1, 3});
-  Tensor kh = repeat(k).permute({0, 2, 1, 3});
-  Tensor vh = repeat(v).permute({0, 2, 1, 3});
+  Tensor kh = attention_detail::repeat_kv_heads(k, groups).permute({0, 2, 1, 3});
+  Tensor vh = attention_detail::repeat_kv_heads(v, groups).permute({0, 2, 1, 3});
   Tensor scores = mul_scalar(matmul(qh, kh, /*trans_a=*/false, /*trans_b=*/true), scale);  // [B, H, Tq, Tk]
   if (causal)
     scores = masked_fill(scores, hidden_mask(q.size(1), k.size(1), window, query_offset),
