@@ -30,37 +30,45 @@ constexpr const char* kTrainUsage =
 
 }  // namespace
 
-int train(const Args& args) {
-  train::TrainOptions options = train::default_recipe(task_from_args(args, "parity"));
-  std::string run_dir, resume_dir, device;
-  train::RunControl control;
+TrainCommand parse_train_command(const Args& args) {
+  TrainCommand c;
+  c.options = train::default_recipe(task_from_args(args, "parity"));
   const bool resuming = std::find(args.begin(), args.end(), "--resume") != args.end();
   ArgReader r("train", args);
   while (r.next()) {
     if (r.is("--help") || r.is("-h")) {
-      std::printf("%s\n%s", kTrainUsage, kTrainFlagsHelp);
-      return 0;
+      c.help = true;
+      return c;
     }
-    if (r.is("--run-dir")) run_dir = r.value();
-    else if (r.is("--resume")) resume_dir = r.value();
-    else if (r.is("--stop-at")) control.stop_at = r.positive_int();
-    else if (r.is("--quiet")) control.progress = false;
-    else if (r.is("--threads")) options.threads = int(r.positive_int());
-    else if (resuming && r.is("--device")) train::parse_device(device = r.value(), "train");
-    else if (resuming && r.option().rfind("--", 0) == 0 && read_train_option(r, options))
+    if (r.is("--run-dir")) c.run_dir = r.value();
+    else if (r.is("--resume")) c.resume_dir = r.value();
+    else if (r.is("--stop-at")) c.control.stop_at = r.positive_int();
+    else if (r.is("--quiet")) c.control.progress = false;
+    else if (r.is("--threads")) c.options.threads = int(r.positive_int());
+    else if (resuming && r.is("--device")) train::parse_device(c.device = r.value(), "train");
+    else if (resuming && r.option().rfind("--", 0) == 0 && read_train_option(r, c.options))
       fail("train: --resume continues a run with its saved options; only --threads, --device, --stop-at and "
            "--quiet may be given with it, not ", r.option());
-    else if (!read_train_option(r, options)) r.unknown();
+    else if (!read_train_option(r, c.options)) r.unknown();
+  }
+  HQLT_CHECK(c.resume_dir.empty() || c.run_dir.empty(), "train: give either --resume DIR or --run-dir DIR, not both");
+  return c;
+}
+
+int train(const Args& args) {
+  TrainCommand c = parse_train_command(args);
+  if (c.help) {
+    std::printf("%s\n%s", kTrainUsage, kTrainFlagsHelp);
+    return 0;
   }
   train::TrainReport report;
-  if (!resume_dir.empty()) {
-    HQLT_CHECK(run_dir.empty(), "train: give either --resume DIR or --run-dir DIR, not both");
-    report = train::train_resume(train::RunDir{resume_dir}, options.threads, control, device);
+  if (!c.resume_dir.empty()) {
+    report = train::train_resume(train::RunDir{c.resume_dir}, c.options.threads, c.control, c.device);
   } else {
-    if (run_dir.empty()) run_dir = train::new_run_path(options.task, options.model);
-    report = train::train_new(options, train::RunDir{run_dir}, control);
+    if (c.run_dir.empty()) c.run_dir = train::new_run_path(c.options.task, c.options.model);
+    report = train::train_new(c.options, train::RunDir{c.run_dir}, c.control);
   }
-  return report.interrupted && control.stop_at == 0 ? 130 : 0;
+  return report.interrupted && c.control.stop_at == 0 ? 130 : 0;
 }
 
 }  // namespace hqlt::cli

@@ -75,7 +75,9 @@ void AdamW::step() {
   NoGrad no_grad;
   size_t k = 0;
   for (const ParamGroup& group : groups_) {
-    for (const auto& [name, p] : group.params) {
+    for (const auto& named : group.params) {
+      const std::string& name = named.first;
+      const Tensor& p = named.second;  // a plain reference: lambdas below capture it
       AdamWParamState& st = states_[k++];
       Tensor g = p.grad();
       if (!g.defined()) continue;

@@ -60,7 +60,7 @@ void truncate_metrics(const std::string& path, int64_t step) {
   if (!fs::exists(path)) return;
   std::string kept;
   for (const io::Json& record : read_metrics(path))
-    if (record.value("step", int64_t(0)) <= step) kept += record.dump() + "\n";
+    if (record.value("step", int64_t(0)) <= step && record.value("split", "") != "test") kept += record.dump() + "\n";
   io::write_file_atomically(path, [&](io::FileSink& sink) { sink.write(kept); });
 }
 

@@ -54,7 +54,9 @@ std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& 
 std::string new_run_path(const std::string& task, const std::string& model);
 
 // Keeps only the metrics records with "step" <= step (rewriting the file atomically): a
-// resumed run continues the log from its checkpoint without repeating steps.
+// resumed run continues the log from its checkpoint without repeating steps. The test
+// record goes too: it is written after the last checkpoint, so a run killed after writing
+// it writes it again when resumed.
 void truncate_metrics(const std::string& path, int64_t step);
 
 }  // namespace hqlt::train

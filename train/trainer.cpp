@@ -17,6 +17,7 @@
 #include "train/device_option.h"
 #include "train/interrupt.h"
 #include "train/metrics_log.h"
+#include "train/numerical_faults.h"
 #include "train/plot.h"
 
 namespace hqlt::train {
@@ -37,6 +38,11 @@ struct Session {
   models::TrainingState state;
   int64_t batches_consumed = 0;  // the data position: train examples [0, batches·B) are used
   int64_t skipped_steps = 0;
+  // The steps since the last train record, whose loss and accuracy it will average; kept in
+  // checkpoints, so a run resumed mid-window logs the same averages as an unbroken one.
+  double window_loss_sum = 0;
+  int64_t window_steps = 0;
+  Accuracy window_acc;
   double seconds_before = 0;     // training time of earlier processes of this run
   Clock::time_point started = Clock::now();
   double seconds() const { return seconds_before + std::chrono::duration<double>(Clock::now() - started).count(); }
@@ -168,7 +174,30 @@ void checkpoint(Session& s) {
   s.state.extra["batches_consumed"] = std::to_string(s.batches_consumed);
   s.state.extra["skipped_steps"] = std::to_string(s.skipped_steps);
   s.state.extra["train_seconds"] = std::to_string(s.seconds());
+  char loss_sum[32];
+  std::snprintf(loss_sum, sizeof loss_sum, "%.17g", s.window_loss_sum);  // round-trips the double exactly
+  s.state.extra["window_loss_sum"] = loss_sum;
+  s.state.extra["window_steps"] = std::to_string(s.window_steps);
+  s.state.extra["window_correct"] = std::to_string(s.window_acc.correct);
+  s.state.extra["window_supervised"] = std::to_string(s.window_acc.supervised);
   save_checkpoint(s.run, *s.model, *s.optimizer, s.state);
+}
+
+// A step with a non-finite loss or gradient: no update, the schedule stays, the batch is
+// used up. Told on stderr and in the metrics log; too many in a row end the run
+// (train/numerical_faults.h) with the last checkpoint left as it was.
+void skip_step(Session& s, const std::string& fault, MetricsLog& log, int64_t& consecutive_skips, bool tty) {
+  s.model->zero_grad();
+  s.skipped_steps += 1;
+  consecutive_skips += 1;
+  const int64_t step = s.state.step + 1;
+  log.write({{"step", step}, {"split", "skipped"}, {"reason", fault}, {"skipped_steps", s.skipped_steps}});
+  std::fprintf(stderr, "%sstep %lld: %s; the step is skipped (%lld skipped so far)\n", tty ? "\r\033[K" : "", (long long)step,
+               fault.c_str(), (long long)s.skipped_steps);
+  HQLT_CHECK(consecutive_skips < kMaxConsecutiveSkips, "train: ", consecutive_skips,
+             " steps in a row had a non-finite loss or gradient (the last: ", fault, ") at step ", step,
+             "; the weights no longer train, so the run stops. Its last checkpoint is kept; a lower --lr or "
+             "--clip 1 may help");
 }
 
 TrainReport run_loop(Session& s, const RunControl& control) {
@@ -184,20 +213,26 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   const auto start = Clock::now();
   s.started = start;
   const int64_t first_step = s.state.step;
-  double loss_sum = 0;
-  int64_t loss_count = 0, window_tokens = 0;
-  Accuracy window_acc;
+  int64_t window_tokens = 0;
   auto window_start = Clock::now();
   std::string last_line;
   // A validation pass: logged, and with --test-on best a candidate for best/.
+  // The step it ran at goes into the training state, so a run killed after its final
+  // checkpoint does not validate (and log) the last step twice when resumed.
   auto validate_now = [&] {
     const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
     log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
                {"accuracy", val.accuracy.token_accuracy()}});
     keep_if_best(s, val);
+    s.state.extra["validated_step"] = std::to_string(s.state.step);
     return val;
   };
+  auto validated_now = [&] {
+    const auto it = s.state.extra.find("validated_step");
+    return it != s.state.extra.end() && std::stoll(it->second) == s.state.step;
+  };
 
+  int64_t consecutive_skips = 0;
   while (s.state.step < o.steps) {
     if (interrupted() || (control.stop_at > 0 && s.state.step >= control.stop_at)) {
       report.interrupted = true;
@@ -211,13 +246,22 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     const Tensor loss =
         cross_entropy(logits.reshape({-1, vocab}), batch.targets.to(device).reshape({-1}), kIgnore);
     const double loss_value = loss.item();
+    // A non-finite loss or gradient skips the step (train/numerical_faults.h). The norm
+    // pass reads the gradients only, so a healthy run is unchanged by the check.
+    std::string fault;
     if (!std::isfinite(loss_value)) {
-      s.skipped_steps += 1;
-      s.model->zero_grad();
+      fault = detail::concat("the loss is ", loss_value);
+    } else {
+      loss.backward();
+      const std::vector<Tensor> params = s.model->parameters();
+      const double norm = o.clip > 0 ? nn::clip_grad_norm(params, o.clip) : nn::grad_norm(params);
+      if (!std::isfinite(norm)) fault = non_finite_gradient(*s.model);
+    }
+    if (!fault.empty()) {
+      skip_step(s, fault, log, consecutive_skips, tty);
       continue;
     }
-    loss.backward();
-    if (o.clip > 0) nn::clip_grad_norm(s.model->parameters(), o.clip);
+    consecutive_skips = 0;
     s.optimizer->step();
     s.optimizer->zero_grad();
     s.state.step += 1;
@@ -225,11 +269,11 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     for (int64_t n : batch.lengths) tokens += n;
     s.state.tokens_seen += tokens;
     window_tokens += tokens;
-    loss_sum += loss_value;
-    loss_count += 1;
+    s.window_loss_sum += loss_value;
+    s.window_steps += 1;
     const Accuracy acc = score_batch(logits, batch.targets).total();
-    window_acc.correct += acc.correct;
-    window_acc.supervised += acc.supervised;
+    s.window_acc.correct += acc.correct;
+    s.window_acc.supervised += acc.supervised;
 
     const int64_t k = s.state.step;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -238,19 +282,19 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     if (k % o.log_interval == 0 || k == o.steps) {
       const double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double rate = window_s > 0 ? double(window_tokens) / window_s : 0;
-      log.write({{"step", k}, {"split", "train"}, {"loss", loss_sum / double(loss_count)},
-                 {"accuracy", window_acc.token_accuracy()}, {"lr", lr}, {"tokens", s.state.tokens_seen},
+      log.write({{"step", k}, {"split", "train"}, {"loss", s.window_loss_sum / double(s.window_steps)},
+                 {"accuracy", s.window_acc.token_accuracy()}, {"lr", lr}, {"tokens", s.state.tokens_seen},
                  {"tokens_per_s", rate}, {"seconds", total_seconds}});
       char line[256];
       std::snprintf(line, sizeof line, "%sstep %lld/%lld  loss %.4f  acc %5.1f%%  %s tok/s  ETA %s", prefix.c_str(),
-                    (long long)k, (long long)o.steps, loss_sum / double(loss_count),
-                    100 * window_acc.token_accuracy(), format_rate(rate).c_str(), format_duration(eta).c_str());
+                    (long long)k, (long long)o.steps, s.window_loss_sum / double(s.window_steps),
+                    100 * s.window_acc.token_accuracy(), format_rate(rate).c_str(), format_duration(eta).c_str());
       last_line = line;
       if (tty) std::fprintf(stderr, "\r\033[K%s", line);
-      loss_sum = 0;
-      loss_count = 0;
+      s.window_loss_sum = 0;
+      s.window_steps = 0;
       window_tokens = 0;
-      window_acc = Accuracy{};
+      s.window_acc = Accuracy{};
       window_start = Clock::now();
     }
     if (o.eval_interval > 0 && k % o.eval_interval == 0 && k != o.steps) {
@@ -266,7 +310,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   report.seconds = s.seconds();
   // The last validation is a candidate for best/ too, so it runs before the checkpoint that
   // saves what keep_if_best recorded.
-  if (!report.interrupted) validate_now();
+  if (!report.interrupted && !validated_now()) validate_now();
   checkpoint(s);
   if (report.interrupted) {
     if (control.summary)
@@ -316,7 +360,6 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
   s.task = make_task(options);
   const models::ModelConfig config = make_model_config(options, s.task->vocab_size());
   fs::create_directories(run.path);
-  io::write_json_file(run.options(), options_to_json(options));
   models::write_config_file(run.config(), config);
   Generator init{options.seed, 0};
   s.model = std::make_shared<models::CausalLM>(config, init);
@@ -325,6 +368,11 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
   make_optimizer(s);
   s.schedule = make_schedule(options);
   s.state.rng = init;
+  // The step-0 checkpoint goes first and train_options.json, which makes the folder a run,
+  // last: a run folder always holds a checkpoint to resume from, however early the process
+  // is killed, and a folder killed before it became a run is simply started again.
+  checkpoint(s);
+  io::write_json_file(run.options(), options_to_json(options));
   if (control.summary)
     std::printf("training %s (%lld parameters) on %s: %lld steps of batch %lld, %s; run folder %s\n",
                 options.model.c_str(), (long long)s.model->num_parameters(), s.task->name().c_str(),
@@ -351,6 +399,14 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   s.batches_consumed = std::stoll(s.state.extra.at("batches_consumed"));
   s.skipped_steps = std::stoll(s.state.extra.at("skipped_steps"));
   s.seconds_before = std::stod(s.state.extra.at("train_seconds"));
+  auto extra_or_zero = [&](const char* key) {
+    const auto it = s.state.extra.find(key);
+    return it == s.state.extra.end() ? std::string("0") : it->second;
+  };
+  s.window_loss_sum = std::stod(extra_or_zero("window_loss_sum"));
+  s.window_steps = std::stoll(extra_or_zero("window_steps"));
+  s.window_acc.correct = std::stoll(extra_or_zero("window_correct"));
+  s.window_acc.supervised = std::stoll(extra_or_zero("window_supervised"));
   s.schedule = make_schedule(s.options);
   truncate_metrics(run.metrics(), s.state.step);
   if (control.summary)
