@@ -17,6 +17,23 @@ constexpr int kMaxDepth = 512;  // deeper nesting is refused rather than overflo
 
 // ---- Parsing ------------------------------------------------------------------------
 
+// The length of the well-formed UTF-8 sequence that starts at s[i], or 0 when none does
+// (RFC 3629: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF). JSON text is
+// UTF-8 (RFC 8259), so a string holding anything else is refused, not passed on.
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+  auto continues = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) { return byte(k) >= lo && byte(k) <= hi; };
+  const unsigned b = byte(i);
+  if (b >= 0xC2 && b <= 0xDF) return continues(i + 1) ? 2 : 0;
+  if (b == 0xE0) return continues(i + 1, 0xA0) && continues(i + 2) ? 3 : 0;
+  if (b == 0xED) return continues(i + 1, 0x80, 0x9F) && continues(i + 2) ? 3 : 0;
+  if (b >= 0xE1 && b <= 0xEF) return continues(i + 1) && continues(i + 2) ? 3 : 0;
+  if (b == 0xF0) return continues(i + 1, 0x90) && continues(i + 2) && continues(i + 3) ? 4 : 0;
+  if (b >= 0xF1 && b <= 0xF3) return continues(i + 1) && continues(i + 2) && continues(i + 3) ? 4 : 0;
+  if (b == 0xF4) return continues(i + 1, 0x80, 0x8F) && continues(i + 2) && continues(i + 3) ? 4 : 0;
+  return 0;
+}
+
 class Parser {
  public:
   explicit Parser(std::string_view text) : text_(text) {}
@@ -188,6 +205,13 @@ class Parser {
         return out;
       }
       if (static_cast<unsigned char>(c) < 0x20) error("raw control character ", char_name(c), " inside a string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        const size_t n = utf8_sequence_length(text_, pos_);
+        if (n == 0) error("invalid UTF-8 inside a string (byte ", char_name(c), ")");
+        out.append(text_.substr(pos_, n));
+        pos_ += n;
+        continue;
+      }
       if (c != '\\') {
         out += c;
         ++pos_;

@@ -1,6 +1,7 @@
 #include "models/checkpoint.h"
 
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -62,6 +63,22 @@ T parse_text(const std::string& path, const std::string& key, const std::string&
   HQLT_CHECK(ec == std::errc() && end == text.data() + text.size() && !text.empty(), "training state '", path,
              "': metadata '", key, "' must be a number, got '", text, "'");
   return v;
+}
+
+// A checkpoint whose numbers are NaN or infinite cannot have come from a healthy run, and
+// would only turn every later loss into NaN: it is refused where it is read, naming the
+// tensor. (Loaded tensors are f32 or f64 on the CPU.)
+void require_finite(const Tensor& t, const std::string& path, const std::string& name) {
+  int64_t bad = 0;
+  if (t.dtype() == DType::f32) {
+    const float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) bad += std::isfinite(p[i]) ? 0 : 1;
+  } else if (t.dtype() == DType::f64) {
+    const double* p = t.data<double>();
+    for (int64_t i = 0; i < t.numel(); ++i) bad += std::isfinite(p[i]) ? 0 : 1;
+  }
+  HQLT_CHECK(bad == 0, "'", path, "': tensor '", name, "' holds ", bad, " NaN or infinite value", bad == 1 ? "" : "s",
+             " (of ", t.numel(), "); the checkpoint is damaged");
 }
 
 }  // namespace
@@ -199,6 +216,7 @@ std::shared_ptr<CausalLM> load_pretrained(const std::string& dir, DType dtype, s
   for (auto& [name, t] : file.tensors) {
     auto it = wanted.find(name);
     if (it == wanted.end()) continue;  // the tied head copy
+    require_finite(t, weights_path, name);
     if (t.dtype() != it->second.dtype()) {
       Tensor converted = empty(t.shape(), it->second.dtype());
       copy_into(converted, t);
@@ -271,6 +289,7 @@ TrainingState load_training_state(const std::string& dir, nn::AdamW& optimizer) 
   nn::StateDict optimizer_state;
   const std::string prefix = kExtraTensorPrefix;
   for (const auto& [name, t] : file.tensors) {
+    require_finite(t, path, name);
     if (name.rfind(prefix, 0) == 0) out.extra_tensors.emplace(name.substr(prefix.size()), t);
     else optimizer_state.emplace(name, t);
   }

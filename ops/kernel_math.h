@@ -19,7 +19,9 @@ namespace hqlt::kernels {
 // large instantiation) would stop the loop from vectorising. HQLT_HD: the GPU's sigmoid
 // (ops/elementwise/elementwise.cu) runs this same code.
 HQLT_HD HQLT_ALWAYS_INLINE float exp_nonpositive(float x) {
-  const float xc = hd_min(hd_max(x, -87.0f), 88.0f);
+  // Written so that a NaN clamps to −87 (every comparison with it is false): converting a
+  // NaN to an integer below would be undefined. The NaN itself is passed on at the end.
+  const float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
   const float kRound = 12582912.0f;  // 1.5·2^23: adding and subtracting it rounds to an integer
   const float n = (xc * 1.44269504088896341f + kRound) - kRound;  // round(x / ln 2)
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln 2 in two parts
@@ -31,7 +33,7 @@ HQLT_HD HQLT_ALWAYS_INLINE float exp_nonpositive(float x) {
   poly = poly * r + 5.0000001201e-1f;
   poly = poly * r * r + r + 1.0f;
   const float two_to_n = hd_bit_cast_float((int32_t(n) + 127) << 23);
-  return x < -87.0f ? 0.0f : poly * two_to_n;
+  return x < -87.0f ? 0.0f : (x == x ? poly * two_to_n : x);
 }
 HQLT_HD inline double exp_nonpositive(double x) { return std::exp(x); }
 

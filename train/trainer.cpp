@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
@@ -47,6 +49,22 @@ struct Session {
   Clock::time_point started = Clock::now();
   double seconds() const { return seconds_before + std::chrono::duration<double>(Clock::now() - started).count(); }
 };
+
+// A number the run saved in its training state (models::TrainingState::extra). A missing
+// or malformed one means a damaged checkpoint, which is said as such rather than
+// surfacing as a bare conversion error; `fallback` serves keys older checkpoints lack.
+template <typename T>
+T saved_number(const Session& s, const std::string& key, std::optional<T> fallback = std::nullopt) {
+  const auto it = s.state.extra.find(key);
+  if (it == s.state.extra.end() && fallback) return *fallback;
+  T value{};
+  const std::string& text = it == s.state.extra.end() ? std::string() : it->second;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  HQLT_CHECK(it != s.state.extra.end() && ec == std::errc() && end == text.data() + text.size(), "'",
+             s.run.checkpoint(), "/training_state.safetensors': the saved '", key, "' is ",
+             it == s.state.extra.end() ? "missing" : "not a number ('" + text + "')", "; the checkpoint is damaged");
+  return value;
+}
 
 void make_optimizer(Session& s) {
   nn::AdamWOptions adam;
@@ -153,7 +171,7 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
 void keep_if_best(Session& s, const EvalResult& val) {
   if (!s.options.test_best) return;
   auto& extra = s.state.extra;
-  if (extra.count("best_loss") && !(val.loss < std::stod(extra.at("best_loss")))) return;
+  if (extra.count("best_loss") && !(val.loss < saved_number<double>(s, "best_loss"))) return;
   models::save_pretrained(*s.model, s.run.best());
   char loss[32];
   std::snprintf(loss, sizeof loss, "%.17g", val.loss);  // round-trips the double exactly
@@ -167,7 +185,7 @@ int64_t restore_best(Session& s) {
   nn::StateDict weights = best->state_dict();
   for (auto& [name, tensor] : weights) tensor = tensor.to(s.model->device());
   s.model->load_state_dict(weights);
-  return std::stoll(s.state.extra.at("best_step"));
+  return saved_number<int64_t>(s, "best_step");
 }
 
 void checkpoint(Session& s) {
@@ -228,8 +246,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     return val;
   };
   auto validated_now = [&] {
-    const auto it = s.state.extra.find("validated_step");
-    return it != s.state.extra.end() && std::stoll(it->second) == s.state.step;
+    return saved_number<int64_t>(s, "validated_step", -1) == s.state.step;
   };
 
   int64_t consecutive_skips = 0;
@@ -396,17 +413,13 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   place_model(s);
   make_optimizer(s);
   s.state = models::load_training_state(run.checkpoint(), *s.optimizer);
-  s.batches_consumed = std::stoll(s.state.extra.at("batches_consumed"));
-  s.skipped_steps = std::stoll(s.state.extra.at("skipped_steps"));
-  s.seconds_before = std::stod(s.state.extra.at("train_seconds"));
-  auto extra_or_zero = [&](const char* key) {
-    const auto it = s.state.extra.find(key);
-    return it == s.state.extra.end() ? std::string("0") : it->second;
-  };
-  s.window_loss_sum = std::stod(extra_or_zero("window_loss_sum"));
-  s.window_steps = std::stoll(extra_or_zero("window_steps"));
-  s.window_acc.correct = std::stoll(extra_or_zero("window_correct"));
-  s.window_acc.supervised = std::stoll(extra_or_zero("window_supervised"));
+  s.batches_consumed = saved_number<int64_t>(s, "batches_consumed");
+  s.skipped_steps = saved_number<int64_t>(s, "skipped_steps");
+  s.seconds_before = saved_number<double>(s, "train_seconds");
+  s.window_loss_sum = saved_number<double>(s, "window_loss_sum", 0.0);
+  s.window_steps = saved_number<int64_t>(s, "window_steps", 0);
+  s.window_acc.correct = saved_number<int64_t>(s, "window_correct", 0);
+  s.window_acc.supervised = saved_number<int64_t>(s, "window_supervised", 0);
   s.schedule = make_schedule(s.options);
   truncate_metrics(run.metrics(), s.state.step);
   if (control.summary)

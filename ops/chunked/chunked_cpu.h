@@ -90,4 +90,11 @@ void symmetrise_scaled(T* E, const T* b, int64_t c, int64_t ld) {
   }
 }
 
+// p + n, except that the null data of an empty (T = 0) tensor stays null: arithmetic on a
+// null pointer is undefined even when nothing is read through the result.
+template <typename T>
+T* advance(T* p, int64_t n) {
+  return p ? p + n : p;
+}
+
 }  // namespace hqlt::detail::chunked

@@ -62,7 +62,9 @@ template <typename T>
 HeadInputs<T> head_inputs(const Problem& g, int64_t b, int64_t h, const T* q, const T* k, const T* v,
                           const T* beta) {
   const int64_t row_k = (b * g.T * g.H + h) * g.dk, row_v = (b * g.T * g.H + h) * g.dv;
-  return {q + row_k, k + row_k, v + row_v, beta + b * g.T * g.H + h, g.H * g.dk, g.H * g.dv, g.H};
+  using chunked::advance;
+  return {advance(q, row_k), advance(k, row_k), advance(v, row_v), advance(beta, b * g.T * g.H + h),
+          g.H * g.dk, g.H * g.dv, g.H};
 }
 
 // One chunk's inputs copied into contiguous tiles.
@@ -339,7 +341,7 @@ void delta_rule_forward_cpu(const Tensor& q, const Tensor& k, const Tensor& v, c
     for_each_head<T, ForwardScratch<T>>(g, q.dtype(), [&](int64_t head, const ForwardScratch<T>& w) {
       const int64_t b = head / g.H, h = head % g.H;
       const HeadInputs<T> in = head_inputs(g, b, h, pq, pk, pv, pb);
-      forward_head(in, ps0 ? ps0 + head * state : nullptr, po + (b * g.T * g.H + h) * g.dv,
+      forward_head(in, ps0 ? ps0 + head * state : nullptr, chunked::advance(po, (b * g.T * g.H + h) * g.dv),
                    pfin + head * state, g, w);
     });
   });
@@ -367,7 +369,9 @@ DeltaRuleGrads delta_rule_backward_cpu(const Tensor& q, const Tensor& k, const T
       const int64_t b = head / g.H, h = head % g.H;
       const HeadInputs<T> in = head_inputs(g, b, h, pq, pk, pv, pb);
       const int64_t row_k = (b * g.T * g.H + h) * g.dk, row_v = (b * g.T * g.H + h) * g.dv;
-      const HeadGrads<T> out{dq + row_k, dk + row_k, dv + row_v, db + b * g.T * g.H + h, ds0 + head * state};
+      using chunked::advance;
+      const HeadGrads<T> out{advance(dq, row_k), advance(dk, row_k), advance(dv, row_v),
+                             advance(db, b * g.T * g.H + h), ds0 + head * state};
       backward_head(in, ps0 ? ps0 + head * state : nullptr, pdo ? pdo + row_v : nullptr,
                     pdfin ? pdfin + head * state : nullptr, out, g, w);
     });

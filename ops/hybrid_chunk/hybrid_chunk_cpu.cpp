@@ -37,6 +37,7 @@ using kernels::Arena;
 using gemm::gemm;
 
 using detail::chunked::RowSum;
+using detail::chunked::advance;
 using detail::chunked::wy_inverse;
 
 // One (batch, head) pair's rows in the token-major tensors: row t starts at ptr + t·ld.
@@ -52,9 +53,9 @@ HeadRows<T> head_rows(const Problem& p, const Inputs& in, int64_t bh) {
   const int64_t b = bh / p.heads, h = bh % p.heads, row = b * p.time * p.heads + h;
   HeadRows<T> r;
   r.row0_k = row * p.dk, r.row0_v = row * p.dv;
-  r.q_fw = in.q_fw.data<T>() + r.row0_k, r.k_fw = in.k_fw.data<T>() + r.row0_k;
-  r.q_kv = in.q_kv.data<T>() + r.row0_k, r.k_kv = in.k_kv.data<T>() + r.row0_k;
-  r.v = in.v.data<T>() + r.row0_v, r.beta = in.beta.data<T>() + row;
+  r.q_fw = advance(in.q_fw.data<T>(), r.row0_k), r.k_fw = advance(in.k_fw.data<T>(), r.row0_k);
+  r.q_kv = advance(in.q_kv.data<T>(), r.row0_k), r.k_kv = advance(in.k_kv.data<T>(), r.row0_k);
+  r.v = advance(in.v.data<T>(), r.row0_v), r.beta = advance(in.beta.data<T>(), row);
   r.ld_k = p.heads * p.dk, r.ld_v = p.heads * p.dv, r.ld_beta = p.heads;
   return r;
 }
@@ -458,7 +459,7 @@ void forward(const Problem& p, const Inputs& in, const Tensor& o_fw, const Tenso
     Arena<T> arena = ws.arena();
     if (item < pairs) {
       const HeadRows<T> h = head_rows<T>(p, in, item);
-      fw_forward_head(p, h, s0 ? s0 + item * state : nullptr, po_fw + h.row0_v, pfin + item * state,
+      fw_forward_head(p, h, s0 ? s0 + item * state : nullptr, advance(po_fw, h.row0_v), pfin + item * state,
                       FwForwardScratch<T>::carve(arena, p));
     } else {
       const int64_t bh = (item - pairs) / chunks, t0 = (item - pairs) % chunks * p.kv_chunk;
@@ -508,8 +509,8 @@ Grads backward(const Problem& p, const Inputs& in, const Tensor& lse, const Tens
     for (int64_t bh = 0; bh < pairs; ++bh) {
       Arena<T> arena = ws.arena();
       const HeadRows<T> h = head_rows<T>(p, in, bh);
-      const FwGrads<T> out{dq_fw + h.row0_k, dk_fw + h.row0_k, dv + h.row0_v,
-                           dbeta + (bh / p.heads) * p.time * p.heads + bh % p.heads, ds0 + bh * state};
+      const FwGrads<T> out{advance(dq_fw, h.row0_k), advance(dk_fw, h.row0_k), advance(dv, h.row0_v),
+                           advance(dbeta, (bh / p.heads) * p.time * p.heads + bh % p.heads), ds0 + bh * state};
       fw_backward_head(p, h, s0 ? s0 + bh * state : nullptr, pd_fw ? pd_fw + h.row0_v : nullptr,
                        pd_fin ? pd_fin + bh * state : nullptr, out, FwBackwardScratch<T>::carve(arena, p));
     }

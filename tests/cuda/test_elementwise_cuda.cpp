@@ -42,7 +42,8 @@ TEST_SUITE("cuda") {
       for (const testing::BinaryCase& c : kBinaryCases) {
         for (const auto& [sa, sb] : shapes) {
           if (!c.broadcasts && sa != sb) continue;
-          INFO(c.op << " " << dtype_name(dt) << " " << shape_str(sa) << " " << shape_str(sb));
+          const std::string shapes_text = shape_str(sa) + " " + shape_str(sb);  // clang 14: no binding in INFO's lambda
+          INFO(c.op << " " << dtype_name(dt) << " " << shapes_text);
           Tensor a = rand(sa, dt, Device::cpu, -2, 2);
           Tensor b = rand(sb, dt, Device::cpu, c.b_lo, c.b_hi);
           run_on_both([&](const std::vector<Tensor>& in) { return c.f(in[0], in[1]); }, {a, b}, tol_for(dt));

@@ -160,6 +160,25 @@ TEST_SUITE("unit") {
           std::string::npos);
   }
 
+  TEST_CASE("io::Json strings must be UTF-8: every well-formed sequence passes and nothing else does") {
+    // One to four bytes, at the edges of each range (U+0080, U+07FF, U+0800, U+D7FF, U+E000,
+    // U+FFFF, U+10000, U+10FFFF) come back byte for byte.
+    for (const char* ok : {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",
+                           "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "caf\xc3\xa9"}) {
+      CAPTURE(ok);
+      CHECK(Json::parse("\"" + std::string(ok) + "\"").as_string() == ok);
+    }
+    // A lone continuation byte, an overlong form of '/' and of U+0080, a UTF-16 surrogate
+    // (U+D800) written as UTF-8, a code point above U+10FFFF, a sequence cut short, bytes
+    // that never start a sequence.
+    for (const char* bad : {"\x80", "\xc0\xaf", "\xe0\x82\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                            "\xe2\x82", "\xfe", "\xff\xfe"}) {
+      CAPTURE(bad);
+      CHECK(parse_error("\"a" + std::string(bad) + "\"").find("column 3: invalid UTF-8 inside a string") !=
+            std::string::npos);
+    }
+  }
+
   TEST_CASE("io::Json files") {
     namespace fs = std::filesystem;
     fs::path dir = fs::temp_directory_path() / ("hqlt_json_" + std::to_string(::getpid()));

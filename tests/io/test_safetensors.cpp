@@ -186,6 +186,15 @@ TEST_SUITE("unit") {
       write_raw(path, R"({"__metadata__":{"k":1}})", {});
       CHECK(load_error(path).find("\"__metadata__\" value of 'k' must be a string") != std::string::npos);
     }
+    SUBCASE("a shape whose element count overflows") {
+      write_raw(path, "{\"a\":" + entry("F32", "[4294967296, 4294967296, 16]", "[0,8]") + "}", eight);
+      CHECK(load_error(path).find("tensor 'a': shape too large") != std::string::npos);
+    }
+    SUBCASE("a name that is not UTF-8") {
+      write_raw(path, "{\"a\xff\":" + entry("F32", "[2]", "[0,8]") + "}", eight);
+      CHECK(load_error(path).find("bad header JSON: json: line 1, column 4: invalid UTF-8 inside a string") !=
+            std::string::npos);
+    }
     SUBCASE("no such file") {
       CHECK(load_error(dir.file("absent.safetensors")).find("cannot read") != std::string::npos);
     }

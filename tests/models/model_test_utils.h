@@ -213,7 +213,8 @@ inline void check_fused_vs_reference(CausalLM& model, const Tensor& ids, double 
       worst = std::max(worst, std::abs(grads[0][k][i] - grads[1][k][i]));
       scale = std::max(scale, std::abs(grads[1][k][i]));
     }
-    CAPTURE(name);
+    const auto name_value = name;  // a copy: clang 14 cannot capture a structured binding
+    INFO("name = " << name_value);
     CAPTURE(worst);
     CAPTURE(scale);
     CHECK(worst <= tol * 10 * std::max(scale, 1e-5 * largest));

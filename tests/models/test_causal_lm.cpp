@@ -156,7 +156,8 @@ TEST_SUITE("unit") {
       m.num_heads = heads;
       m.num_hidden_layers = 1;
       m.intermediate_size = std::nullopt;
-      CAPTURE(d);
+      const auto d_value = d;  // a copy: clang 14 cannot capture a structured binding
+      INFO("d = " << d_value);
       CausalLM model(m);
       CHECK(model.model->layer(0).mlp->gate_proj->weight.shape() == Shape{want, d});
       CHECK(model.model->layer(0).mlp->down_proj->weight.shape() == Shape{d, want});
@@ -186,7 +187,8 @@ TEST_SUITE("unit") {
       CHECK(range == (type == ModelType::hybrid_qlt ? 0.02 : 0.006));
       const bool rescaled = type != ModelType::transformer;
       for (auto& [name, p] : model.named_parameters()) {
-        CAPTURE(name);
+        const auto name_value = name;  // a copy: clang 14 cannot capture a structured binding
+        INFO("name = " << name_value);
         const bool norm = name.find("norm") != std::string::npos;
         const bool o_proj = name.find("o_proj") != std::string::npos;
         const bool down = name.find("down_proj") != std::string::npos;

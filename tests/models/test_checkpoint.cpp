@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "engine/autograd.h"
 #include "engine/rng.h"
@@ -187,7 +188,8 @@ TEST_SUITE("unit") {
     std::shared_ptr<CausalLM> loaded = load_pretrained(tmp.file("m"));
     // Each value is the f32 value rounded to bf16 (8 mantissa bits), widened exactly.
     for (const auto& [name, p] : model.named_parameters()) {
-      CAPTURE(name);
+      const auto name_value = name;  // a copy: clang 14 cannot capture a structured binding
+      INFO("name = " << name_value);
       std::vector<double> want = p.to_vector(), got = loaded->parameter(name).to_vector();
       REQUIRE(want.size() == got.size());
       for (size_t i = 0; i < want.size(); ++i) {
@@ -280,6 +282,17 @@ TEST_SUITE("unit") {
       CHECK(has(e, "'num_heads' must be an integer"));
       std::filesystem::remove(dir + "/config.json");
       CHECK(has(load_error(dir), "config.json' does not exist"));
+    }
+    SUBCASE("NaN or infinite weights") {
+      nn::StateDict s = good;
+      s["model.norm.weight"] = from_vector(std::vector<double>(32, 1.0), {32}, DType::f32);
+      float* w = s["model.norm.weight"].data<float>();
+      w[3] = std::nanf("");
+      w[7] = -std::numeric_limits<float>::infinity();
+      write_weights(dir, s);
+      std::string e = load_error(dir);
+      CHECK(has(e, weights));
+      CHECK(has(e, "tensor 'model.norm.weight' holds 2 NaN or infinite values (of 32); the checkpoint is damaged"));
     }
     SUBCASE("each error is a hqlt::Error") {
       std::filesystem::resize_file(weights, 3);

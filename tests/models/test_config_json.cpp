@@ -394,7 +394,8 @@ TEST_SUITE("unit") {
     cases.emplace_back("transformer with GQA, qkv biases and qk_norm", biased);
 
     for (const auto& [label, config] : cases) {
-      CAPTURE(label);
+      const auto label_value = label;  // a copy: clang 14 cannot capture a structured binding
+      INFO("label = " << label_value);
       Generator gen{7, 0};
       CausalLM model(config, gen);
       std::map<std::string, Shape> real, analytic;

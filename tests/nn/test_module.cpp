@@ -130,7 +130,8 @@ TEST_SUITE("unit") {
     CHECK(report.missing.empty());
     CHECK(report.unexpected.empty());
     for (auto& [name, t] : a.named_parameters()) {
-      CAPTURE(name);
+      const auto name_value = name;  // a copy: clang 14 cannot capture a structured binding
+      INFO("name = " << name_value);
       CHECK(b.parameter(name).to_vector() == t.to_vector());
     }
     // Values are copied in place: tensors held elsewhere (an optimiser) stay the parameters.

@@ -121,7 +121,8 @@ void check_case(const Case& c) {
       {"dq", {&dq, want.dq}}, {"dk", {&dk, want.dk}}, {"dv", {&dv, want.dv}},
       {"dbeta", {&dbeta, want.dbeta}}, {"dinitial_state", {&ds0, want.dinitial_state}}};
   for (const auto& [name, pair] : grads) {
-    INFO("gradient " << name);
+    const auto name_value = name;  // a copy: clang 14 cannot capture a structured binding
+    INFO("gradient " << name_value);
     expect_close(*pair.first, values(pair.second), 1e-11);
   }
 }

@@ -124,7 +124,8 @@ void check_case(const Case& c) {
       {"o_fw", {&o_fw, o_fw_want}}, {"o_kv", {&o_kv, o_kv_want}}, {"final state", {&fin, fin_want}},
       {"lse", {&lse, lse_want}}};
   for (const auto& [name, pair] : outs) {
-    INFO("forward " << std::string(name));
+    const auto name_value = name;  // a copy: clang 14 cannot capture a structured binding
+    INFO("forward " << std::string(name_value));
     expect_close(*pair.first, values(pair.second), 1e-12);
   }
 
@@ -160,7 +161,8 @@ void check_case(const Case& c) {
       {"dk_kv", {&dk_kv, want.k_kv}}, {"dv", {&dv, want.v}},          {"dbeta", {&dbeta, want.beta}},
       {"dinitial_state", {&ds0, want.initial_state}}};
   for (const auto& [name, pair] : grads) {
-    INFO("gradient " << std::string(name));
+    const auto name_value = name;  // a copy: clang 14 cannot capture a structured binding
+    INFO("gradient " << std::string(name_value));
     expect_close(*pair.first, values(pair.second), 1e-11);
   }
 }

@@ -39,7 +39,8 @@ void check_bitwise_equal(const nn::StateDict& a, const nn::StateDict& b) {
     const float* pb = tb.data<float>();
     int64_t differing = 0;
     for (int64_t i = 0; i < ta.numel(); ++i) differing += pa[i] != pb[i];
-    INFO(name);
+    const std::string name_value = name;  // a copy: clang 14 cannot capture a structured binding
+    INFO(name_value);
     CHECK(differing == 0);
   }
 }
