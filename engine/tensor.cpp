@@ -64,6 +64,21 @@ std::vector<double> Tensor::to_vector() const {
   return std::vector<double>(p, p + as_f64.numel());
 }
 
+int64_t count_non_finite(const Tensor& t) {
+  if (!is_floating(t.dtype())) return 0;
+  Tensor host = t;
+  if (t.device() != Device::cpu || !t.is_contiguous()) {
+    host = empty(t.shape(), t.dtype(), Device::cpu);
+    copy_into(host, t.device() == Device::cpu ? t : clone_contiguous(t));
+  }
+  return dispatch_float(t.dtype(), "count_non_finite", [&]<typename T>() {
+    const T* p = host.data<T>();
+    int64_t bad = 0;
+    for (int64_t i = 0; i < host.numel(); ++i) bad += std::isfinite(p[i]) ? 0 : 1;
+    return bad;
+  });
+}
+
 double Tensor::item() const {
   HQLT_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", shape_str(shape()));
   return to_vector()[0];

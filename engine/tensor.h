@@ -133,6 +133,9 @@ Tensor as_strided(const Tensor& t, const Shape& shape, const Strides& strides, i
 void copy_into(const Tensor& dst, const Tensor& src);
 // A contiguous copy of t on the same device (no tape).
 Tensor clone_contiguous(const Tensor& t);
+// How many elements of t are NaN or infinite (0 for an integer tensor); any device and
+// strides. Used to name the tensor that went bad (a gradient, a checkpoint's weights).
+int64_t count_non_finite(const Tensor& t);
 // Fills every element of t with value.
 void fill(const Tensor& t, double value);
 // acc += g, element by element (same shape; used to accumulate gradients).

@@ -1,7 +1,6 @@
 #include "models/checkpoint.h"
 
 #include <charconv>
-#include <cmath>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -67,16 +66,9 @@ T parse_text(const std::string& path, const std::string& key, const std::string&
 
 // A checkpoint whose numbers are NaN or infinite cannot have come from a healthy run, and
 // would only turn every later loss into NaN: it is refused where it is read, naming the
-// tensor. (Loaded tensors are f32 or f64 on the CPU.)
+// tensor.
 void require_finite(const Tensor& t, const std::string& path, const std::string& name) {
-  int64_t bad = 0;
-  if (t.dtype() == DType::f32) {
-    const float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) bad += std::isfinite(p[i]) ? 0 : 1;
-  } else if (t.dtype() == DType::f64) {
-    const double* p = t.data<double>();
-    for (int64_t i = 0; i < t.numel(); ++i) bad += std::isfinite(p[i]) ? 0 : 1;
-  }
+  const int64_t bad = count_non_finite(t);
   HQLT_CHECK(bad == 0, "'", path, "': tensor '", name, "' holds ", bad, " NaN or infinite value", bad == 1 ? "" : "s",
              " (of ", t.numel(), "); the checkpoint is damaged");
 }

@@ -1,7 +1,5 @@
 #include "train/numerical_faults.h"
 
-#include <cmath>
-
 #include "engine/error.h"
 
 namespace hqlt::train {
@@ -10,8 +8,7 @@ std::string non_finite_gradient(const nn::Module& model) {
   for (const auto& [name, param] : model.named_parameters()) {
     const Tensor grad = param.grad();
     if (!grad.defined()) continue;
-    int64_t bad = 0;
-    for (double g : grad.to_vector()) bad += std::isfinite(g) ? 0 : 1;
+    const int64_t bad = count_non_finite(grad);
     if (bad > 0)
       return detail::concat("the gradient of '", name, "' has ", bad, " non-finite value", bad == 1 ? "" : "s",
                             " (of ", grad.numel(), ")");

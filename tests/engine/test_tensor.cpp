@@ -1,6 +1,9 @@
 // Tensors: creation, dtypes, views over shared storage, copies, printing, bad input.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "engine/rng.h"
 #include "engine/tensor.h"
 #ifdef HQLT_HAS_CUDA
@@ -48,6 +51,19 @@ TEST_SUITE("unit") {
     fill(xt, 9);
     CHECK(x.to_vector() == std::vector<double>(6, 9.0));
   }
+  TEST_CASE("count_non_finite counts NaN and infinities in any dtype and layout") {
+    const double inf = std::numeric_limits<double>::infinity();
+    const std::vector<double> values{1.0, std::nan(""), -inf, 0.0, inf, -2.5};
+    for (DType dt : {DType::f32, DType::f64}) {
+      const Tensor t = from_vector(values, {2, 3}, dt);
+      CHECK(count_non_finite(t) == 3);
+      // Column 2 of the [2, 3] tensor, a strided view: −inf and −2.5.
+      CHECK(count_non_finite(as_strided(t, {2}, {3}, 2)) == 1);
+      CHECK(count_non_finite(zeros({4}, dt)) == 0);
+    }
+    CHECK(count_non_finite(zeros({4}, DType::i64)) == 0);
+  }
+
   TEST_CASE("printing shows shape - dtype and elided values") {
     std::string s = arange(0, 100, 1, DType::f32).reshape({10, 10}).to_string();
     CHECK(s.find("shape=[10, 10]") != std::string::npos);
