@@ -66,6 +66,13 @@ T saved_number(const Session& s, const std::string& key, std::optional<T> fallba
   return value;
 }
 
+// A double as text that reads back to the same bits (for the training state's extras).
+std::string exact_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
 void make_optimizer(Session& s) {
   nn::AdamWOptions adam;
   adam.lr = s.options.lr;
@@ -173,9 +180,7 @@ void keep_if_best(Session& s, const EvalResult& val) {
   auto& extra = s.state.extra;
   if (extra.count("best_loss") && !(val.loss < saved_number<double>(s, "best_loss"))) return;
   models::save_pretrained(*s.model, s.run.best());
-  char loss[32];
-  std::snprintf(loss, sizeof loss, "%.17g", val.loss);  // round-trips the double exactly
-  extra["best_loss"] = loss;
+  extra["best_loss"] = exact_text(val.loss);
   extra["best_step"] = std::to_string(s.state.step);
 }
 
@@ -192,9 +197,7 @@ void checkpoint(Session& s) {
   s.state.extra["batches_consumed"] = std::to_string(s.batches_consumed);
   s.state.extra["skipped_steps"] = std::to_string(s.skipped_steps);
   s.state.extra["train_seconds"] = std::to_string(s.seconds());
-  char loss_sum[32];
-  std::snprintf(loss_sum, sizeof loss_sum, "%.17g", s.window_loss_sum);  // round-trips the double exactly
-  s.state.extra["window_loss_sum"] = loss_sum;
+  s.state.extra["window_loss_sum"] = exact_text(s.window_loss_sum);
   s.state.extra["window_steps"] = std::to_string(s.window_steps);
   s.state.extra["window_correct"] = std::to_string(s.window_acc.correct);
   s.state.extra["window_supervised"] = std::to_string(s.window_acc.supervised);

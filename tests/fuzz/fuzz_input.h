@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -32,9 +33,11 @@ inline std::string_view as_text(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-// A file holding exactly the fuzzer's bytes, in /tmp (one per process, rewritten per input).
+// A file holding exactly the fuzzer's bytes, in the temporary folder (one per process,
+// rewritten per input).
 inline std::string write_input_file(const uint8_t* data, size_t size, const char* suffix) {
-  const std::string path = "/tmp/hqlt-fuzz-" + std::to_string(::getpid()) + suffix;
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("hqlt-fuzz-" + std::to_string(::getpid()) + suffix)).string();
   std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data),
                                                                 std::streamsize(size));
   return path;
