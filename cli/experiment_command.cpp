@@ -86,6 +86,11 @@ struct RowResult {
   }
   double worst_train() const { return worst([](const SeedRun& s) { return s.train_accuracy; }); }
   double mean_seconds() const { return mean([](const SeedRun& s) { return s.seconds; }); }
+  int64_t attempts() const {
+    int64_t sum = 0;
+    for (const SeedRun& s : seeds) sum += s.attempts;
+    return sum;
+  }
 
  private:
   static double overall_accuracy(const SeedRun& s) { return s.test.accuracy.token_accuracy(); }
@@ -98,8 +103,8 @@ std::string results_table(const std::vector<RowResult>& results) {
   std::string out = "| model | ";
   const auto& buckets = results.front().seeds.front().test.buckets;
   for (const auto& b : buckets) out += std::to_string(b.length_min) + "–" + std::to_string(b.length_max) + " | ";
-  out += "all (mean) | all (worst seed) | worst bucket | train (worst seed) | steps | train time per seed |\n|---|";
-  for (size_t i = 0; i < buckets.size() + 6; ++i) out += "---:|";
+  out += "all (mean) | all (worst seed) | worst bucket | train (worst seed) | steps | attempts (all seeds) | train time per seed |\n|---|";
+  for (size_t i = 0; i < buckets.size() + 7; ++i) out += "---:|";
   out += "\n";
   char cell[96];
   for (const RowResult& r : results) {
@@ -108,9 +113,10 @@ std::string results_table(const std::vector<RowResult>& results) {
       std::snprintf(cell, sizeof cell, "%.1f | ", 100 * r.mean_bucket(b));
       out += cell;
     }
-    std::snprintf(cell, sizeof cell, "**%.1f** | %.1f | %.1f | %.1f | %lld | %.0f s |\n", 100 * r.mean_all(),
+    std::snprintf(cell, sizeof cell, "**%.1f** | %.1f | %.1f | %.1f | %lld | %lld | %.0f s |\n", 100 * r.mean_all(),
                   100 * r.worst_all(), 100 * r.worst_bucket(), 100 * r.worst_train(),
-                  static_cast<long long>(r.seeds.front().options.steps), r.mean_seconds());
+                  static_cast<long long>(r.seeds.front().options.steps), static_cast<long long>(r.attempts()),
+                  r.mean_seconds());
     out += cell;
   }
   return out;

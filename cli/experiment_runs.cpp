@@ -122,6 +122,7 @@ std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& 
     o.steps = std::max<int64_t>(1, int64_t(double(o.steps) * row.budget));
     if (o.curriculum_steps > 0) o.curriculum_steps = int64_t(double(o.curriculum_steps) * row.budget);
     o.warmup_steps = std::min(o.warmup_steps, o.steps);
+    o.restarts = 0;  // fresh starts cannot help a row that cannot fit; they would only cost time
   }
   const std::string seed_name = "seed" + std::to_string(seed);
   result.run = train::RunDir{out + "/" + row.name + "/" + seed_name};
@@ -142,9 +143,10 @@ std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& 
     result.test = report.test;
   }
   read_training_record(result.run.metrics(), result);
-  std::printf("%-28s %-7s test accuracy %5.1f%%, train accuracy %5.1f%%  (%.0f s)\n", row.name.c_str(),
+  result.attempts = io::read_json_file(result.run.file("test.json")).value("attempts", int64_t(1));
+  std::printf("%-28s %-7s test accuracy %5.1f%%, train accuracy %5.1f%%  (%.0f s%s)\n", row.name.c_str(),
               seed_name.c_str(), 100 * result.test.accuracy.token_accuracy(), 100 * result.train_accuracy,
-              result.seconds);
+              result.seconds, result.attempts > 1 ? (", " + std::to_string(result.attempts) + " attempts").c_str() : "");
   std::fflush(stdout);
   return result;
 }

@@ -39,6 +39,7 @@ struct SeedRun {
   train::EvalResult test;       // the run's final test evaluation
   double seconds = 0;           // training time recorded in the run's metrics
   double train_accuracy = 0;    // on the last logged training steps: did it fit at all?
+  int64_t attempts = 1;         // fresh starts the run made, the first included (train/trainer.h)
 };
 
 // What every experiment reads from its command line.

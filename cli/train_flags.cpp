@@ -23,7 +23,7 @@ const char* const kTrainFlagsHelp =
     "  --mqar-eval-pairs N --mqar-eval-length N     mqar: the test setting (default 16, 128)\n"
     "  --curriculum N         parity, modular_arithmetic: the longest training length grows\n"
     "                         from the shortest to the longest over the first N steps\n"
-    "                         (0: off; parity default: 9/10 of the steps)\n"
+    "                         (default 0: off)\n"
     "  --curriculum-start L   the longest training length at step 0 (default: the shortest)\n"
     "optimisation (defaults: the task's recipe):\n"
     "  --steps N --batch-size N --lr X --warmup N --final-lr-factor X\n"
@@ -31,8 +31,12 @@ const char* const kTrainFlagsHelp =
     "bookkeeping:\n"
     "  --log-interval N --eval-interval N (0: only at the end) --eval-examples N --test-examples N\n"
     "  --checkpoint-interval N (0: only at the end and on Ctrl-C)\n"
-    "  --test-on last|best    test the last step's weights (default) or those of the lowest\n"
-    "                         validation loss, which the run keeps in best/\n"
+    "  --test-on last|best    test the last step's weights or those of the best validation,\n"
+    "                         which the run keeps in best/: the highest accuracy (parity, modular\n"
+    "                         arithmetic, mqar) or the lowest loss (text, tokens)\n"
+    "  --restarts N           up to N fresh starts (new weights, the schedule again) while the\n"
+    "                         best validation accuracy stays below --restart-below X (default\n"
+    "                         0.99); an attempt still at chance halfway is given up early\n"
     "how to run:\n"
     "  --threads N            CPU threads (default: all cores)\n"
     "  --device cpu|cuda      (default cpu)\n";
@@ -87,6 +91,8 @@ bool read_train_option(ArgReader& r, train::TrainOptions& o) {
   else if (r.is("--test-examples")) o.test_examples = r.positive_int();
   else if (r.is("--checkpoint-interval")) o.checkpoint_interval = r.non_negative_int();
   else if (r.is("--test-on")) o.test_best = train::parse_test_on(r.value());
+  else if (r.is("--restarts")) o.restarts = r.non_negative_int();
+  else if (r.is("--restart-below")) o.restart_below = r.non_negative_double();
   else if (r.is("--threads")) o.threads = int(r.positive_int());
   else if (r.is("--device")) o.device = r.value();
   else return false;

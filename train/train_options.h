@@ -59,8 +59,14 @@ struct TrainOptions {
   int64_t eval_examples = 512;            // validation examples per evaluation
   int64_t test_examples = 2048;           // test examples in the final evaluation
   int64_t checkpoint_interval = 500;      // 0: only at the end (and on Ctrl-C)
-  bool test_best = false;                 // test the weights of the lowest validation loss
-                                          // (kept in best/), not the last step's
+  bool test_best = false;                 // test the weights of the best validation (kept in
+                                          // best/): the highest accuracy for the answer tasks,
+                                          // else the lowest loss; not the last step's
+  // Fresh starts (trainer.h, "Attempts"): up to `restarts` more attempts, each from new
+  // weights with the whole schedule again, while the best validation accuracy is below
+  // `restart_below`. Needs test_best (the test takes the best of all attempts).
+  int64_t restarts = 0;
+  double restart_below = 0.99;
 
   // Not saved: how this process runs, not what it computes.
   int threads = 0;

@@ -11,6 +11,15 @@
 // A step whose loss is NaN or infinite is skipped (no update, the schedule does not
 // advance; the batch is consumed), as the reference trainer does (§A.9).
 //
+// Attempts (--restarts N, --restart-below X, with --test-on best): when an attempt ends with
+// the run's best validation accuracy below X, or is still below 90% on training batches
+// halfway through (it has not left chance), the run starts again from fresh weights with a
+// fresh optimiser and the whole schedule, up to N times; the data goes on. Parity has long,
+// seed-dependent plateaus at chance and fits that generalise to some lengths and not others
+// (docs/results.md); what a run finds is luck, a search over starts is not. The test takes
+// the best validation over all attempts. Steps in the metrics log count across attempts, and
+// each fresh start is a "restart" record.
+//
 // Resuming: examples are a pure function of their index and the update is deterministic
 // for a thread count, so restoring the parameters, AdamW's moments, the step and the data
 // position reproduces the uninterrupted run bit for bit (same --threads).
@@ -37,7 +46,8 @@ struct TrainReport {
   double seconds = 0;        // training wall time of the run, across resumes
   EvalResult test;           // the final test evaluation (when finished)
   int64_t tested_step = 0;   // the step whose weights were tested (the last, or with
-                             // --test-on best the one of the lowest validation loss)
+                             // --test-on best the one of the best validation)
+  int64_t attempts = 1;      // fresh starts made, the first included (see "Attempts" above)
 };
 
 // Starts a new run in `run` (an existing run there is an error: resume it instead).

@@ -28,7 +28,7 @@ namespace {
 const std::vector<std::string> kRecipe = {
     "--d-model", "16", "--heads", "2", "--layers", "1", "--steps", "300", "--batch-size", "8",
     "--eval-interval", "10", "--eval-examples", "16", "--test-examples", "64", "--checkpoint-interval", "1",
-    "--test-on", "best", "--threads", "1", "--quiet"};
+    "--test-on", "best", "--restarts", "2", "--restart-below", "1", "--threads", "1", "--quiet"};
 
 bool finished_cleanly(pid_t pid) { return testing::exit_status(pid) == 0; }
 

@@ -21,8 +21,8 @@ namespace {
 
 const std::vector<std::string> kRecipe = {"--d-model", "16", "--heads", "2", "--layers", "1", "--steps", "40",
                                           "--batch-size", "8", "--eval-interval", "10", "--eval-examples", "16",
-                                          "--test-examples", "32", "--checkpoint-interval", "10", "--threads", "1",
-                                          "--quiet"};
+                                          "--test-examples", "32", "--checkpoint-interval", "10", "--restarts", "0",
+                                          "--threads", "1", "--quiet"};
 
 std::vector<std::string> new_run(const std::string& dir, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{"train", "--run-dir", dir};

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "engine/device.h"
 #include "engine/error.h"
@@ -101,9 +103,9 @@ TEST_SUITE("unit") {
     fs::remove_all(dir);
   }
 
-  TEST_CASE("--test-on best tests the weights of the lowest validation loss that it keeps in best/ and keeps them across a resume") {
-    // A learning rate far too large for the tiny model: the validation loss is lowest early
-    // and then worse, so the best step is not the last one.
+  TEST_CASE("--test-on best tests the weights of the best validation, which it keeps in best/ and across a resume") {
+    // A learning rate far too large for the tiny model: validation swings from step to step,
+    // so the best step is not the last one.
     TrainOptions o = tiny_options();
     o.lr = 0.5;
     o.eval_interval = 1;
@@ -112,15 +114,19 @@ TEST_SUITE("unit") {
     const TrainReport a = train_new(o, RunDir{whole}, silent());
     REQUIRE(a.finished);
 
-    // The step of the lowest validation loss in the log (the first, on a tie).
-    int64_t lowest_step = -1;
-    double lowest = 0;
-    for (const io::Json& r : read_metrics(whole + "/metrics.jsonl"))
-      if (r.value("split", "") == "validation" && (lowest_step < 0 || r.value("loss", 0.0) < lowest))
-        lowest = r.value("loss", 0.0), lowest_step = r.value("step", int64_t(0));
-    CHECK(a.tested_step == lowest_step);
+    // Parity is judged by its answers: the step of the highest validation accuracy, the
+    // lowest loss among equals, the first of exact ties.
+    int64_t best_step = -1;
+    double best_accuracy = 0, best_loss = 0;
+    for (const io::Json& r : read_metrics(whole + "/metrics.jsonl")) {
+      if (r.value("split", "") != "validation") continue;
+      const double accuracy = r.value("accuracy", 0.0), loss = r.value("loss", 0.0);
+      if (best_step < 0 || accuracy > best_accuracy || (accuracy == best_accuracy && loss < best_loss))
+        best_accuracy = accuracy, best_loss = loss, best_step = r.value("step", int64_t(0));
+    }
+    CHECK(a.tested_step == best_step);
     CHECK(a.tested_step < o.steps);
-    CHECK(io::read_json_file(whole + "/test.json").at("tested_step").as_int() == lowest_step);
+    CHECK(io::read_json_file(whole + "/test.json").at("tested_step").as_int() == best_step);
 
     // The test result is best/'s weights evaluated on their own, and they are not the last step's.
     const auto best = models::load_pretrained(whole + "/best");
@@ -131,13 +137,90 @@ TEST_SUITE("unit") {
     CHECK(io::load_safetensors(whole + "/best/model.safetensors").state_dict().at("lm_head.weight").data<float>()[0] !=
           checkpoint_weights(whole).at("lm_head.weight").data<float>()[0]);
 
-    // Stopped after the best step and resumed, the run still tests that step's weights.
-    REQUIRE(train_new(o, RunDir{split}, silent(/*stop_at=*/lowest_step + 1)).interrupted);
+    // Stopped right after the best step's validation and resumed, the run still tests that
+    // step's weights.
+    REQUIRE(train_new(o, RunDir{split}, silent(/*stop_at=*/best_step)).interrupted);
     const TrainReport b = train_resume(RunDir{split}, 1, silent());
     CHECK(b.tested_step == a.tested_step);
     CHECK(b.test.loss == a.test.loss);
     fs::remove_all(whole);
     fs::remove_all(split);
+  }
+
+  TEST_CASE("--restarts starts again from fresh weights and the whole schedule, and tests the best of all attempts") {
+    // The tiny model cannot fit parity in 8 steps, so every attempt is still at chance at
+    // its half-way validation (step 4 of 8) and is given up there, until the last, which
+    // runs its 8 steps: 4 + 4 + 8 steps.
+    TrainOptions o = tiny_options();
+    o.test_best = true;
+    o.restarts = 2;
+    o.restart_below = 1.0;
+    const std::string dir = fresh_dir("restarts");
+    const TrainReport a = train_new(o, RunDir{dir}, silent());
+    REQUIRE(a.finished);
+    CHECK(a.attempts == 3);
+    CHECK(a.step == 16);
+    const io::Json test = io::read_json_file(dir + "/test.json");
+    CHECK(test.at("attempts").as_int() == 3);
+
+    std::vector<int64_t> restart_steps;
+    std::map<int64_t, double> lr_at, loss_at;
+    int64_t best_step = -1;
+    double best_accuracy = 0, best_loss = 0;
+    for (const io::Json& r : read_metrics(dir + "/metrics.jsonl")) {
+      const std::string split = r.value("split", "");
+      const int64_t step = r.value("step", int64_t(0));
+      if (split == "restart") restart_steps.push_back(step);
+      if (split == "train") lr_at[step] = r.value("lr", 0.0), loss_at[step] = r.value("loss", 0.0);
+      if (split != "validation") continue;
+      const double accuracy = r.value("accuracy", 0.0), loss = r.value("loss", 0.0);
+      if (best_step < 0 || accuracy > best_accuracy || (accuracy == best_accuracy && loss < best_loss))
+        best_accuracy = accuracy, best_loss = loss, best_step = step;
+    }
+    CHECK(restart_steps == std::vector<int64_t>{4, 8});
+    // Each attempt runs the schedule from its start: the same warm-up learning rate at its
+    // second step, which the tiny recipe logs (every 2 steps).
+    REQUIRE(lr_at.count(2));
+    CHECK(lr_at.at(6) == lr_at.at(2));
+    CHECK(lr_at.at(10) == lr_at.at(2));
+    // The tested weights are the best validation of the whole run, whichever attempt it was in.
+    CHECK(a.tested_step == best_step);
+
+    // The attempts start from different weights (each draws on from the run's generator):
+    // their first logged training losses differ.
+    CHECK(loss_at.at(6) != loss_at.at(2));
+    CHECK(loss_at.at(10) != loss_at.at(6));
+
+    // Stopped inside the second attempt and resumed, the run ends bit-identical.
+    const std::string split = fresh_dir("restarts-split");
+    REQUIRE(train_new(o, RunDir{split}, silent(/*stop_at=*/6)).interrupted);
+    const TrainReport b = train_resume(RunDir{split}, 1, silent());
+    CHECK(b.attempts == 3);
+    CHECK(b.tested_step == a.tested_step);
+    CHECK(b.test.loss == a.test.loss);
+    check_bitwise_equal(checkpoint_weights(split), checkpoint_weights(dir));
+    std::vector<std::string> lines_a, lines_b;
+    for (const io::Json& r : read_metrics(dir + "/metrics.jsonl"))
+      if (r.value("split", "") != "train") lines_a.push_back(r.dump());
+    for (const io::Json& r : read_metrics(split + "/metrics.jsonl"))
+      if (r.value("split", "") != "train") lines_b.push_back(r.dump());
+    CHECK(lines_a == lines_b);
+    fs::remove_all(dir);
+    fs::remove_all(split);
+  }
+
+  TEST_CASE("--restarts needs --test-on best, and --restart-below is a fraction") {
+    TrainOptions o = tiny_options();
+    o.restarts = 1;
+    CHECK_THROWS_WITH_AS(validate(o), doctest::Contains("--restarts needs --test-on best"), Error);
+    o.test_best = true;
+    o.restart_below = 1.5;
+    CHECK_THROWS_WITH_AS(validate(o), doctest::Contains("--restart-below must be in [0, 1]"), Error);
+    o.restart_below = 0.99;
+    validate(o);
+    const TrainOptions back = options_from_json(io::Json::parse(options_to_json(o).dump()));
+    CHECK(back.restarts == 1);
+    CHECK(back.restart_below == 0.99);
   }
 
   TEST_CASE("a checkpoint swap cut short is repaired from checkpoint.old") {
@@ -174,11 +257,20 @@ TEST_SUITE("unit") {
     io::Json edited = options_to_json(o);
     edited.set("test_on", "bset");
     CHECK_THROWS_WITH_AS(options_from_json(edited), doctest::Contains("must be last or best, got 'bset'"), Error);
-    // The parity recipe's curriculum (9/10 of the steps) is resolved before it is saved.
+    // The parity recipe: no curriculum, init 0.02, weight decay 0.1, the best validation
+    // tested, up to two fresh starts below 99%.
     TrainOptions recipe = default_recipe("parity");
     validate(recipe);
+    CHECK(recipe.curriculum_steps == 0);
+    CHECK(recipe.weight_decay == 0.1);
+    CHECK(recipe.shape.initializer_range == 0.02);
+    CHECK(recipe.test_best);
+    CHECK(recipe.restarts == 2);
+    CHECK(recipe.restart_below == 0.99);
+    // A curriculum of -1 (the API's "nine tenths of the steps") is resolved before it is saved.
+    recipe.curriculum_steps = -1;
+    validate(recipe);
     CHECK(recipe.curriculum_steps == recipe.steps * 9 / 10);
-    CHECK(recipe.weight_decay == 0);
     CHECK(default_recipe("modular_arithmetic").curriculum_steps == 0);
   }
 

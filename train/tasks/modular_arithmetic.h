@@ -26,6 +26,7 @@ class ModularArithmeticTask : public Task {
 
   explicit ModularArithmeticTask(const ModularArithmeticOptions& options = {});
   std::string name() const override { return "modular_arithmetic"; }
+  bool judged_by_answers() const override { return true; }
   int64_t vocab_size() const override { return 10; }
   Example example(Split split, uint64_t index) const override;
   int64_t length_of(const Example& e) const override { return int64_t(e.input.size()) + 1; }  // L

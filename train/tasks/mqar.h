@@ -29,6 +29,7 @@ class MqarTask : public Task {
  public:
   explicit MqarTask(const MqarOptions& options = {});
   std::string name() const override { return "mqar"; }
+  bool judged_by_answers() const override { return true; }
   int64_t vocab_size() const override { return options_.vocab_size; }
   Example example(Split split, uint64_t index) const override;
 

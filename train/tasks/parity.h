@@ -30,6 +30,7 @@ class ParityTask : public Task {
  public:
   explicit ParityTask(const ParityOptions& options = {});
   std::string name() const override { return "parity"; }
+  bool judged_by_answers() const override { return true; }
   int64_t vocab_size() const override { return 3; }
   Example example(Split split, uint64_t index) const override;
   int64_t length_of(const Example& e) const override { return int64_t(e.input.size()) + 1; }  // L

@@ -47,6 +47,11 @@ class Task {
   // The length an example is reported under (accuracy by length): its input length, or for
   // the answer tasks L = the number of tokens up to and including the answer (§A.1).
   virtual int64_t length_of(const Example& e) const { return int64_t(e.input.size()); }
+  // Whether the task is judged by its answers (parity, modular arithmetic, recall: a few
+  // supervised tokens per sequence, each right or wrong) rather than by its loss (text).
+  // It decides what `--test-on best` keeps: the validation step of the highest accuracy,
+  // or of the lowest loss.
+  virtual bool judged_by_answers() const { return false; }
 
   // Examples first_index .. first_index + batch_size − 1, padded to the longest of them.
   Batch batch(Split split, uint64_t first_index, int64_t batch_size) const;
