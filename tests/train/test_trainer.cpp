@@ -103,7 +103,7 @@ TEST_SUITE("unit") {
     fs::remove_all(dir);
   }
 
-  TEST_CASE("--test-on best tests the weights of the best validation, which it keeps in best/ and across a resume") {
+  TEST_CASE("--test-on best tests the weights of the best validation that it keeps in best/ and across a resume") {
     // A learning rate far too large for the tiny model: validation swings from step to step,
     // so the best step is not the last one.
     TrainOptions o = tiny_options();
@@ -147,7 +147,7 @@ TEST_SUITE("unit") {
     fs::remove_all(split);
   }
 
-  TEST_CASE("--restarts starts again from fresh weights and the whole schedule, and tests the best of all attempts") {
+  TEST_CASE("--restarts starts again from fresh weights and the whole schedule and tests the best of all attempts") {
     // The tiny model cannot fit parity in 8 steps, so every attempt is still at chance at
     // its half-way validation (step 4 of 8) and is given up there, until the last, which
     // runs its 8 steps: 4 + 4 + 8 steps.
@@ -209,7 +209,7 @@ TEST_SUITE("unit") {
     fs::remove_all(split);
   }
 
-  TEST_CASE("--restarts needs --test-on best, and --restart-below is a fraction") {
+  TEST_CASE("--restarts needs --test-on best and --restart-below is a fraction") {
     TrainOptions o = tiny_options();
     o.restarts = 1;
     CHECK_THROWS_WITH_AS(validate(o), doctest::Contains("--restarts needs --test-on best"), Error);
