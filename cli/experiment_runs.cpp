@@ -28,8 +28,7 @@ std::vector<std::string> split_commas(const std::string& list) {
   return out;
 }
 
-train::EvalResult read_test_json(const std::string& path) {
-  const io::Json j = io::read_json_file(path);
+train::EvalResult read_test_json(const io::Json& j) {
   train::EvalResult r;
   r.loss = j.at("loss").as_double();
   for (const io::Json& b : j.at("buckets").as_array()) {
@@ -127,7 +126,9 @@ std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& 
   const std::string seed_name = "seed" + std::to_string(seed);
   result.run = train::RunDir{out + "/" + row.name + "/" + seed_name};
   if (fs::exists(result.run.file("test.json"))) {
-    result.test = read_test_json(result.run.file("test.json"));
+    const io::Json test = io::read_json_file(result.run.file("test.json"));
+    result.test = read_test_json(test);
+    result.attempts = test.value("attempts", int64_t(1));  // runs from before fresh starts: one
   } else {
     train::RunControl control;
     control.summary = false;
@@ -141,9 +142,9 @@ std::optional<SeedRun> train_row(const train::TrainOptions& options, const Row& 
       return std::nullopt;
     }
     result.test = report.test;
+    result.attempts = report.attempts;
   }
   read_training_record(result.run.metrics(), result);
-  result.attempts = io::read_json_file(result.run.file("test.json")).value("attempts", int64_t(1));
   std::printf("%-28s %-7s test accuracy %5.1f%%, train accuracy %5.1f%%  (%.0f s%s)\n", row.name.c_str(),
               seed_name.c_str(), 100 * result.test.accuracy.token_accuracy(), 100 * result.train_accuracy,
               result.seconds, result.attempts > 1 ? (", " + std::to_string(result.attempts) + " attempts").c_str() : "");
