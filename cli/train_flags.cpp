@@ -37,6 +37,8 @@ const char* const kTrainFlagsHelp =
     "  --restarts N           up to N fresh starts (new weights, the schedule again) while the\n"
     "                         best validation accuracy stays below --restart-below X (default\n"
     "                         0.99); an attempt still at chance halfway is given up early\n"
+    "  --average-weights D    also validate an average of the weights, a <- D*a + (1-D)*w after\n"
+    "                         every step (0: off); it goes to best/ when it validates better\n"
     "how to run:\n"
     "  --threads N            CPU threads (default: all cores)\n"
     "  --device cpu|cuda      (default cpu)\n";
@@ -93,6 +95,7 @@ bool read_train_option(ArgReader& r, train::TrainOptions& o) {
   else if (r.is("--test-on")) o.test_best = train::parse_test_on(r.value());
   else if (r.is("--restarts")) o.restarts = r.non_negative_int();
   else if (r.is("--restart-below")) o.restart_below = r.non_negative_double();
+  else if (r.is("--average-weights")) o.average_decay = r.non_negative_double();
   else if (r.is("--threads")) o.threads = int(r.positive_int());
   else if (r.is("--device")) o.device = r.value();
   else return false;

@@ -12,12 +12,13 @@ namespace hqlt::train {
 namespace fs = std::filesystem;
 
 void save_checkpoint(const RunDir& run, const models::CausalLM& model, const nn::AdamW& optimizer,
-                     const models::TrainingState& state) {
+                     const models::TrainingState& state, const models::CausalLM* average) {
   const fs::path live = run.checkpoint(), fresh = run.checkpoint() + ".new", old = run.checkpoint() + ".old";
   std::error_code ec;
   fs::remove_all(fresh, ec);
   models::save_pretrained(model, fresh.string());
   models::save_training_state(fresh.string(), optimizer, state);
+  if (average) models::save_pretrained(*average, (fresh / "average").string());
   fs::remove_all(old, ec);
   if (fs::exists(live)) fs::rename(live, old);
   fs::rename(fresh, live);
@@ -44,6 +45,16 @@ std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& 
              "' has vocab_size ", model->config().vocab_size, " but task '", task.name(), "' has ",
              task.vocab_size(), " tokens");
   return model;
+}
+
+std::shared_ptr<models::CausalLM> load_run_average(const RunDir& run, const models::CausalLM& model) {
+  const fs::path dir = fs::path(open_checkpoint(run)) / "average";
+  HQLT_CHECK(fs::exists(dir / "model.safetensors"), "'", run.path, "' trains with --average-weights but its checkpoint has no ",
+             dir.string(), "/model.safetensors; the checkpoint is damaged");
+  std::shared_ptr<models::CausalLM> average = models::load_pretrained(dir.string());
+  average->to(model.device());
+  average->eval();
+  return average;
 }
 
 std::string new_run_path(const std::string& task, const std::string& model) {

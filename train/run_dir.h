@@ -6,7 +6,9 @@
 //   metrics.jsonl        one JSON object per log line (metrics_log.h)
 //   checkpoint/          the latest checkpoint: config.json, model.safetensors (loadable by
 //                        the reference) and training_state.safetensors (optimiser, step, data
-//                        position)
+//                        position); with --average-weights also average/ (config.json and
+//                        model.safetensors of the averaged weights)
+//   best/                --test-on best: the weights of the best validation
 //   loss.png, accuracy.png, accuracy_by_length.png, test.json   at the end
 //
 // A checkpoint is three files that must belong together, so it is written whole into
@@ -35,9 +37,10 @@ struct RunDir {
   std::string file(const std::string& name) const { return path + "/" + name; }
 };
 
-// Writes model + optimiser + state as the run's checkpoint (atomically, see above).
+// Writes model + optimiser + state (+ the averaged weights, when the run keeps them) as the
+// run's checkpoint (atomically, see above).
 void save_checkpoint(const RunDir& run, const models::CausalLM& model, const nn::AdamW& optimizer,
-                     const models::TrainingState& state);
+                     const models::TrainingState& state, const models::CausalLM* average = nullptr);
 
 // The checkpoint folder to load from, after repairing an interrupted swap; throws when the
 // run has no checkpoint ("no checkpoint in DIR: ...").
@@ -49,6 +52,9 @@ TrainOptions read_run_options(const RunDir& run);
 // The run's latest checkpoint (open_checkpoint) as a model, after checking that its
 // vocabulary is the task's.
 std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& task);
+
+// --average-weights: the averaged weights of the run's latest checkpoint, on `model`'s device.
+std::shared_ptr<models::CausalLM> load_run_average(const RunDir& run, const models::CausalLM& model);
 
 // A new folder runs/<task>-<model>-<YYYYmmdd-HHMMSS> (with -2, -3, ... if taken).
 std::string new_run_path(const std::string& task, const std::string& model);

@@ -67,6 +67,10 @@ struct TrainOptions {
   // `restart_below`. Needs test_best (the test takes the best of all attempts).
   int64_t restarts = 0;
   double restart_below = 0.99;
+  // An average of the weights (nn/weight_average.h) with this decay, validated beside the
+  // trained weights at every validation; with test_best either is a candidate for best/.
+  // 0: none.
+  double average_decay = 0;
 
   // Not saved: how this process runs, not what it computes.
   int threads = 0;

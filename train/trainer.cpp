@@ -15,6 +15,7 @@
 #include "engine/parallel.h"
 #include "models/config_json.h"
 #include "nn/clip.h"
+#include "nn/weight_average.h"
 #include "ops/loss/cross_entropy.h"
 #include "train/device_option.h"
 #include "train/interrupt.h"
@@ -35,6 +36,7 @@ struct Session {
   RunDir run;
   std::unique_ptr<Task> task;
   std::shared_ptr<models::CausalLM> model;
+  std::shared_ptr<models::CausalLM> average;  // --average-weights: the weights' moving average
   std::unique_ptr<nn::AdamW> optimizer;
   nn::Schedule schedule;
   models::TrainingState state;
@@ -95,6 +97,17 @@ void place_model(Session& s) {
   s.model->to(device);
 }
 
+// --average-weights: the average starts as a copy of the weights (at the run's start and at
+// each fresh start). It lives on the model's device; call after place_model.
+void start_average(Session& s) {
+  if (s.options.average_decay == 0) return;
+  Generator unused{0, 0};  // the copy's initial draw is overwritten at once
+  s.average = std::make_shared<models::CausalLM>(s.model->config(), unused);
+  s.average->to(s.model->device());
+  s.average->load_state_dict(s.model->state_dict());
+  s.average->eval();
+}
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const int64_t s = int64_t(seconds + 0.5);
@@ -115,13 +128,19 @@ std::string format_rate(double tokens_per_s) {
 
 // Plots from the metrics log: loss and accuracy against step, train and validation.
 void write_curves(const Session& s) {
-  Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}};
-  Series train_acc{"train", {}, {}}, val_acc{"validation", {}, {}};
+  Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}}, avg_loss{"validation, average", {}, {}};
+  Series train_acc{"train", {}, {}}, val_acc{"validation", {}, {}}, avg_acc{"validation, average", {}, {}};
   for (const io::Json& r : read_metrics(s.run.metrics())) {
     const std::string split = r.value("split", "");
     const double step = double(r.value("step", int64_t(0)));
-    Series* loss = split == "train" ? &train_loss : split == "validation" ? &val_loss : nullptr;
-    Series* acc = split == "train" ? &train_acc : split == "validation" ? &val_acc : nullptr;
+    Series* loss = split == "train"                ? &train_loss
+                   : split == "validation"         ? &val_loss
+                   : split == "validation_average" ? &avg_loss
+                                                   : nullptr;
+    Series* acc = split == "train"                ? &train_acc
+                  : split == "validation"         ? &val_acc
+                  : split == "validation_average" ? &avg_acc
+                                                  : nullptr;
     if (!loss) continue;
     if (const io::Json* v = r.find("loss"); v && v->is_number()) {
       loss->x.push_back(step);
@@ -133,9 +152,13 @@ void write_curves(const Session& s) {
     }
   }
   const std::string what = s.task->name() + " / " + s.options.model;
-  write_line_plot(PlotSpec{"loss: " + what, "step", "cross-entropy (nats)", true, {train_loss, val_loss}},
-                  s.run.file("loss.png"));
-  write_line_plot(PlotSpec{"accuracy: " + what, "step", "accuracy (%)", false, {train_acc, val_acc}},
+  std::vector<Series> losses{train_loss, val_loss}, accuracies{train_acc, val_acc};
+  if (!avg_loss.x.empty()) {
+    losses.push_back(avg_loss);
+    accuracies.push_back(avg_acc);
+  }
+  write_line_plot(PlotSpec{"loss: " + what, "step", "cross-entropy (nats)", true, losses}, s.run.file("loss.png"));
+  write_line_plot(PlotSpec{"accuracy: " + what, "step", "accuracy (%)", false, accuracies},
                   s.run.file("accuracy.png"));
 }
 
@@ -157,6 +180,7 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
   j.set("model", s.options.model);
   j.set("step", s.state.step);
   j.set("tested_step", tested_step);
+  if (s.options.test_best) j.set("tested_weights", s.state.extra.count("best_weights") ? s.state.extra.at("best_weights") : "trained");
   j.set("attempts", s.attempt + 1);
   j.set("loss", test.loss);
   j.set("accuracy", test.accuracy.token_accuracy());
@@ -177,7 +201,8 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
   return j;
 }
 
-// --test-on best: after a validation better than any before, its weights go to best/ and
+// --test-on best: after a validation better than any before, the weights it validated (the
+// trained ones or their average, `which`) go to best/ and
 // its loss, accuracy and step to the training state, so a resumed run keeps comparing
 // against them. Better means a higher accuracy (a lower loss on a tie) for the tasks judged
 // by their answers: there the loss of a model right on 97% of the long test lengths can be
@@ -185,7 +210,7 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
 // selection once tested a chance-level step instead. Elsewhere (text) better is a lower
 // loss. Selecting on validation is fair to the test: the two splits are drawn apart
 // (docs/math/tasks.md §A.6).
-void keep_if_best(Session& s, const EvalResult& val) {
+void keep_if_best(Session& s, const EvalResult& val, const models::CausalLM& weights, const char* which) {
   if (!s.options.test_best) return;
   auto& extra = s.state.extra;
   const double accuracy = val.accuracy.token_accuracy();
@@ -198,7 +223,8 @@ void keep_if_best(Session& s, const EvalResult& val) {
                                     : val.loss < best_loss;
     if (!better) return;
   }
-  models::save_pretrained(*s.model, s.run.best());
+  models::save_pretrained(weights, s.run.best());
+  extra["best_weights"] = which;
   extra["best_loss"] = exact_text(val.loss);
   extra["best_accuracy"] = exact_text(accuracy);
   extra["best_step"] = std::to_string(s.state.step);
@@ -224,7 +250,7 @@ void checkpoint(Session& s) {
   s.state.extra["attempt"] = std::to_string(s.attempt);
   s.state.extra["attempt_start"] = std::to_string(s.attempt_start);
   s.state.extra["attempt_best_train_accuracy"] = exact_text(s.attempt_best_train_accuracy);
-  save_checkpoint(s.run, *s.model, *s.optimizer, s.state);
+  save_checkpoint(s.run, *s.model, *s.optimizer, s.state, s.average.get());
 }
 
 // Attempts (trainer.h). An attempt whose training accuracy has not once reached this by half
@@ -251,6 +277,7 @@ void start_next_attempt(Session& s, MetricsLog& log, const std::string& reason, 
   s.model->train();
   place_model(s);
   make_optimizer(s);
+  start_average(s);
   log.write({{"step", s.state.step}, {"split", "restart"}, {"attempt", s.attempt + 1}, {"reason", reason}});
   if (progress)
     std::fprintf(stderr, "%sstep %lld: %s; attempt %lld of at most %lld starts from fresh weights\n", tty ? "\r\033[K" : "",
@@ -294,13 +321,24 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   // A validation pass: logged, and with --test-on best a candidate for best/.
   // The step it ran at goes into the training state, so a run killed after its final
   // checkpoint does not validate (and log) the last step twice when resumed.
+  // With --average-weights the average is validated too ("validation_average" records), and
+  // whichever is better goes to best/. Returns the accuracies for the progress line.
   auto validate_now = [&] {
     const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
     log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
                {"accuracy", val.accuracy.token_accuracy()}});
-    keep_if_best(s, val);
+    keep_if_best(s, val, *s.model, "trained");
+    char line[96];
+    int n = std::snprintf(line, sizeof line, "val loss %.4f  val acc %.1f%%", val.loss, 100 * val.accuracy.token_accuracy());
+    if (s.average) {
+      const EvalResult avg = evaluate(*s.average, *s.task, Split::validation, o.eval_examples, o.batch_size);
+      log.write({{"step", s.state.step}, {"split", "validation_average"}, {"loss", avg.loss},
+                 {"accuracy", avg.accuracy.token_accuracy()}});
+      keep_if_best(s, avg, *s.average, "average");
+      std::snprintf(line + n, sizeof line - size_t(n), " (average %.1f%%)", 100 * avg.accuracy.token_accuracy());
+    }
     s.state.extra["validated_step"] = std::to_string(s.state.step);
-    return val;
+    return std::string(line);
   };
   auto validated_now = [&] {
     return saved_number<int64_t>(s, "validated_step", -1) == s.state.step;
@@ -340,6 +378,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
       consecutive_skips = 0;
       s.optimizer->step();
       s.optimizer->zero_grad();
+      if (s.average) nn::update_average(s.average->parameters(), s.model->parameters(), o.average_decay);
       s.state.step += 1;
       int64_t tokens = 0;
       for (int64_t n : batch.lengths) tokens += n;
@@ -376,10 +415,8 @@ TrainReport run_loop(Session& s, const RunControl& control) {
         window_start = Clock::now();
       }
       if (o.eval_interval > 0 && attempt_step % o.eval_interval == 0 && attempt_step != o.steps) {
-        const EvalResult val = validate_now();
-        if (control.progress && !tty)
-          std::fprintf(stderr, "%s  val loss %.4f  val acc %.1f%%\n", last_line.c_str(), val.loss,
-                       100 * val.accuracy.token_accuracy());
+        const std::string val = validate_now();
+        if (control.progress && !tty) std::fprintf(stderr, "%s  %s\n", last_line.c_str(), val.c_str());
         if (restarts_left(s) && 2 * attempt_step >= o.steps && s.attempt_best_train_accuracy < kFittingTrainAccuracy) {
           std::snprintf(why, sizeof why, "training accuracy still below %.0f%% halfway through attempt %lld",
                         100 * kFittingTrainAccuracy, (long long)s.attempt + 1);
@@ -426,7 +463,8 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     if (s.task->name() == "text")  // byte-level: the loss in bits per byte (docs/math/tasks.md §D.2)
       std::printf("  %.4f bits per byte\n", report.test.loss / std::log(2.0));
     if (s.options.test_best)
-      std::printf("  tested: the weights of step %lld%s, the best validation (%s/best)\n",
+      std::printf("  tested: the %sweights of step %lld%s, the best validation (%s/best)\n",
+                  s.state.extra.count("best_weights") && s.state.extra.at("best_weights") == "average" ? "averaged " : "",
                   (long long)report.tested_step,
                   s.attempt > 0 ? (" (of " + std::to_string(s.attempt + 1) + " attempts)").c_str() : "",
                   s.run.path.c_str());
@@ -459,6 +497,7 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
   s.model->train();
   place_model(s);
   make_optimizer(s);
+  start_average(s);
   s.schedule = make_schedule(options);
   s.state.rng = init;
   // The step-0 checkpoint goes first and train_options.json, which makes the folder a run,
@@ -492,6 +531,7 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   place_model(s);
   make_optimizer(s);
   s.state = models::load_training_state(run.checkpoint(), *s.optimizer);
+  if (s.options.average_decay > 0) s.average = load_run_average(run, *s.model);
   s.batches_consumed = saved_number<int64_t>(s, "batches_consumed");
   s.skipped_steps = saved_number<int64_t>(s, "skipped_steps");
   s.seconds_before = saved_number<double>(s, "train_seconds");

@@ -18,7 +18,11 @@
 // seed-dependent plateaus at chance and fits that generalise to some lengths and not others
 // (docs/results.md); what a run finds is luck, a search over starts is not. The test takes
 // the best validation over all attempts. Steps in the metrics log count across attempts, and
-// each fresh start is a "restart" record.
+// each fresh start is a "restart" record (docs/math/tasks.md §E.1).
+//
+// Averaged weights (--average-weights d): a moving average of the weights, a ← d·a + (1 − d)·w
+// after every step, restarted with each attempt, is validated beside the weights
+// ("validation_average" records) and is a candidate for best/ like them (§E.2, §E.3).
 //
 // Resuming: examples are a pure function of their index and the update is deterministic
 // for a thread count, so restoring the parameters, AdamW's moments, the step and the data

@@ -47,6 +47,15 @@ void check_bitwise_equal(const nn::StateDict& a, const nn::StateDict& b) {
   }
 }
 
+// A run's metrics records as text, but for the "train" records, which carry wall-clock figures
+// (tokens per second, seconds) that differ from one process to the next.
+std::vector<std::string> untimed_records(const std::string& run) {
+  std::vector<std::string> lines;
+  for (const io::Json& r : read_metrics(run + "/metrics.jsonl"))
+    if (r.value("split", "") != "train") lines.push_back(r.dump());
+  return lines;
+}
+
 }  // namespace
 
 TEST_SUITE("unit") {
@@ -199,14 +208,88 @@ TEST_SUITE("unit") {
     CHECK(b.tested_step == a.tested_step);
     CHECK(b.test.loss == a.test.loss);
     check_bitwise_equal(checkpoint_weights(split), checkpoint_weights(dir));
-    std::vector<std::string> lines_a, lines_b;
-    for (const io::Json& r : read_metrics(dir + "/metrics.jsonl"))
-      if (r.value("split", "") != "train") lines_a.push_back(r.dump());
-    for (const io::Json& r : read_metrics(split + "/metrics.jsonl"))
-      if (r.value("split", "") != "train") lines_b.push_back(r.dump());
-    CHECK(lines_a == lines_b);
+    CHECK(untimed_records(dir) == untimed_records(split));
     fs::remove_all(dir);
     fs::remove_all(split);
+  }
+
+  TEST_CASE("--average-weights keeps a <- d*a + (1 - d)*w in its checkpoints and validates and tests it") {
+    TrainOptions o = tiny_options();
+    o.average_decay = 0.5;
+    o.test_best = true;
+    o.eval_interval = 2;
+    const std::string whole = fresh_dir("average-whole"), split = fresh_dir("average-split");
+    const TrainReport a = train_new(o, RunDir{whole}, silent());
+    REQUIRE(a.finished);
+
+    // Stopped after every step and resumed: the checkpoints hold the weights w_k and the
+    // average a_k, which must follow the recurrence from step to step.
+    auto average_weights = [&] {
+      return io::load_safetensors(split + "/checkpoint/average/model.safetensors").state_dict();
+    };
+    REQUIRE(train_new(o, RunDir{split}, silent(1)).interrupted);
+    nn::StateDict previous = average_weights();
+    for (int64_t k = 2; k <= o.steps; ++k) {
+      if (k < o.steps) REQUIRE(train_resume(RunDir{split}, 1, silent(k)).interrupted);
+      else REQUIRE(train_resume(RunDir{split}, 1, silent()).finished);
+      const nn::StateDict w = checkpoint_weights(split), avg = average_weights();
+      REQUIRE(avg.size() == w.size());
+      double worst = 0, moved = 0;
+      for (const auto& [name, tensor] : avg) {
+        const std::vector<double> ak = tensor.to_vector(), wk = w.at(name).to_vector(),
+                                  before = previous.at(name).to_vector();
+        for (size_t i = 0; i < ak.size(); ++i) {
+          worst = std::max(worst, std::abs(ak[i] - (0.5 * before[i] + 0.5 * wk[i])) / (1e-6 + std::abs(ak[i])));
+          moved = std::max(moved, std::abs(ak[i] - before[i]));
+        }
+      }
+      INFO("step " << k);
+      CHECK(worst < 1e-6);
+      CHECK(moved > 0);
+      previous = avg;
+    }
+    // ... and the resumed run ends as the uninterrupted one did.
+    CHECK(read_metrics(split + "/metrics.jsonl").size() == read_metrics(whole + "/metrics.jsonl").size());
+    CHECK(untimed_records(whole) == untimed_records(split));
+    check_bitwise_equal(io::load_safetensors(split + "/best/model.safetensors").state_dict(),
+                        io::load_safetensors(whole + "/best/model.safetensors").state_dict());
+
+    // Every validation is made of the weights and of their average; the tested weights are
+    // the best of all of them (the highest accuracy, the lower loss among equals, the
+    // trained weights on an exact tie, as they are validated first).
+    int64_t validations = 0, averages = 0, best_step = -1;
+    double best_accuracy = 0, best_loss = 0;
+    std::string best_weights;
+    for (const io::Json& r : read_metrics(whole + "/metrics.jsonl")) {
+      const std::string split_name = r.value("split", "");
+      if (split_name != "validation" && split_name != "validation_average") continue;
+      (split_name == "validation" ? validations : averages) += 1;
+      const double accuracy = r.value("accuracy", 0.0), loss = r.value("loss", 0.0);
+      if (best_step < 0 || accuracy > best_accuracy || (accuracy == best_accuracy && loss < best_loss)) {
+        best_accuracy = accuracy, best_loss = loss, best_step = r.value("step", int64_t(0));
+        best_weights = split_name == "validation" ? "trained" : "average";
+      }
+    }
+    CHECK(validations == o.steps / o.eval_interval);
+    CHECK(averages == validations);
+    CHECK(a.tested_step == best_step);
+    CHECK(io::read_json_file(whole + "/test.json").at("tested_weights").as_string() == best_weights);
+    fs::remove_all(whole);
+    fs::remove_all(split);
+  }
+
+  TEST_CASE("--average-weights takes a decay from 0 up to below 1 and round-trips through train_options.json") {
+    TrainOptions o = tiny_options();
+    o.average_decay = 1.0;
+    CHECK_THROWS_WITH_AS(validate(o), doctest::Contains("--average-weights must be in [0, 1)"), Error);
+    o.average_decay = 0.95;
+    validate(o);
+    CHECK(options_from_json(io::Json::parse(options_to_json(o).dump())).average_decay == 0.95);
+    // A run saved before the option existed has no average.
+    io::Json old = options_to_json(o);
+    auto& fields = old.as_object();
+    std::erase_if(fields, [](const auto& field) { return field.first == "average_decay"; });
+    CHECK(options_from_json(old).average_decay == 0);
   }
 
   TEST_CASE("--restarts needs --test-on best and --restart-below is a fraction") {
@@ -257,16 +340,17 @@ TEST_SUITE("unit") {
     io::Json edited = options_to_json(o);
     edited.set("test_on", "bset");
     CHECK_THROWS_WITH_AS(options_from_json(edited), doctest::Contains("must be last or best, got 'bset'"), Error);
-    // The parity recipe: no curriculum, init 0.02, weight decay 0.1, the best validation
-    // tested, up to two fresh starts below 99%.
+    // The parity recipe: no curriculum, init 0.02, weight decay 0.1, the best validation of
+    // the weights or their average tested, up to five fresh starts below 99.5%.
     TrainOptions recipe = default_recipe("parity");
     validate(recipe);
     CHECK(recipe.curriculum_steps == 0);
     CHECK(recipe.weight_decay == 0.1);
     CHECK(recipe.shape.initializer_range == 0.02);
     CHECK(recipe.test_best);
-    CHECK(recipe.restarts == 2);
-    CHECK(recipe.restart_below == 0.99);
+    CHECK(recipe.restarts == 5);
+    CHECK(recipe.restart_below == 0.995);
+    CHECK(recipe.average_decay == 0.99);
     // A curriculum of -1 (the API's "nine tenths of the steps") is resolved before it is saved.
     recipe.curriculum_steps = -1;
     validate(recipe);

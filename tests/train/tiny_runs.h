@@ -39,6 +39,7 @@ inline train::TrainOptions tiny_options(const std::string& model = "sync_hqlt") 
   // tiny run (a tiny model never reaches their target); the tests that want them ask.
   o.restarts = 0;
   o.test_best = false;
+  o.average_decay = 0;
   return o;
 }
 
