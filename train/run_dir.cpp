@@ -49,8 +49,9 @@ std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& 
 
 std::shared_ptr<models::CausalLM> load_run_average(const RunDir& run, const models::CausalLM& model) {
   const fs::path dir = fs::path(open_checkpoint(run)) / "average";
-  HQLT_CHECK(fs::exists(dir / "model.safetensors"), "'", run.path, "' trains with --average-weights but its checkpoint has no ",
-             dir.string(), "/model.safetensors; the checkpoint is damaged");
+  HQLT_CHECK(fs::exists(dir / "model.safetensors"), "'", run.path,
+             "' trains with --average-weights but its checkpoint has no ", dir.string(),
+             "/model.safetensors; the checkpoint is damaged");
   std::shared_ptr<models::CausalLM> average = models::load_pretrained(dir.string());
   average->to(model.device());
   average->eval();

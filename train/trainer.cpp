@@ -180,7 +180,10 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
   j.set("model", s.options.model);
   j.set("step", s.state.step);
   j.set("tested_step", tested_step);
-  if (s.options.test_best) j.set("tested_weights", s.state.extra.count("best_weights") ? s.state.extra.at("best_weights") : "trained");
+  if (s.options.test_best) {
+    const auto which = s.state.extra.find("best_weights");  // runs from before the average: trained
+    j.set("tested_weights", which == s.state.extra.end() ? std::string("trained") : which->second);
+  }
   j.set("attempts", s.attempt + 1);
   j.set("loss", test.loss);
   j.set("accuracy", test.accuracy.token_accuracy());
@@ -202,14 +205,13 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
 }
 
 // --test-on best: after a validation better than any before, the weights it validated (the
-// trained ones or their average, `which`) go to best/ and
-// its loss, accuracy and step to the training state, so a resumed run keeps comparing
-// against them. Better means a higher accuracy (a lower loss on a tie) for the tasks judged
-// by their answers: there the loss of a model right on 97% of the long test lengths can be
-// above chance's, dominated by the few answers it gets confidently wrong, and lowest-loss
-// selection once tested a chance-level step instead. Elsewhere (text) better is a lower
-// loss. Selecting on validation is fair to the test: the two splits are drawn apart
-// (docs/math/tasks.md §A.6).
+// trained ones or their average, `which`) go to best/ and its loss, accuracy and step to
+// the training state, so a resumed run keeps comparing against them. Better means a higher
+// accuracy (a lower loss on a tie) for the tasks judged by their answers: there the loss of
+// a model right on 97% of the long test lengths can be above chance's, dominated by the few
+// answers it gets confidently wrong, and lowest-loss selection once tested a chance-level
+// step instead. Elsewhere (text) better is a lower loss. Selecting on validation is fair to
+// the test: the two splits are drawn apart (docs/math/tasks.md §A.6, §E.3).
 void keep_if_best(Session& s, const EvalResult& val, const models::CausalLM& weights, const char* which) {
   if (!s.options.test_best) return;
   auto& extra = s.state.extra;
@@ -329,7 +331,8 @@ TrainReport run_loop(Session& s, const RunControl& control) {
                {"accuracy", val.accuracy.token_accuracy()}});
     keep_if_best(s, val, *s.model, "trained");
     char line[96];
-    int n = std::snprintf(line, sizeof line, "val loss %.4f  val acc %.1f%%", val.loss, 100 * val.accuracy.token_accuracy());
+    const int n =
+        std::snprintf(line, sizeof line, "val loss %.4f  val acc %.1f%%", val.loss, 100 * val.accuracy.token_accuracy());
     if (s.average) {
       const EvalResult avg = evaluate(*s.average, *s.task, Split::validation, o.eval_examples, o.batch_size);
       log.write({{"step", s.state.step}, {"split", "validation_average"}, {"loss", avg.loss},
