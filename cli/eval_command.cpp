@@ -13,9 +13,10 @@ namespace hqlt::cli {
 namespace {
 
 constexpr const char* kEvalUsage =
-    "usage: hqlt eval --run DIR [--split test|validation] [--examples N] [--batch-size N] [--threads N]\n"
-    "                 [--device cpu|cuda] [--json]\n"
-    "  evaluates the run's latest checkpoint on the run's task (its test split by default),\n"
+    "usage: hqlt eval --run DIR [--weights latest|best] [--split test|validation] [--examples N]\n"
+    "                 [--batch-size N] [--threads N] [--device cpu|cuda] [--json]\n"
+    "  evaluates the run's latest checkpoint (or with --weights best the weights its test\n"
+    "  scored, kept in best/ by --test-on best) on the run's task (its test split by default),\n"
     "  on the CPU unless --device cuda\n"
     "  and prints the accuracy by length bucket; with --json one JSON object per bucket:\n"
     "  {\"task\":..,\"length_min\":..,\"length_max\":..,\"accuracy\":..,\"count\":..}\n";
@@ -23,7 +24,7 @@ constexpr const char* kEvalUsage =
 }  // namespace
 
 int eval(const Args& args) {
-  std::string run_path, split_name = "test";
+  std::string run_path, split_name = "test", weights = "latest";
   int64_t examples = 0, batch_size = 0;
   int threads = 0;
   bool json = false;
@@ -36,6 +37,7 @@ int eval(const Args& args) {
     }
     if (r.is("--run")) run_path = r.value();
     else if (r.is("--split")) split_name = r.value();
+    else if (r.is("--weights")) weights = r.value();
     else if (r.is("--examples")) examples = r.positive_int();
     else if (r.is("--batch-size")) batch_size = r.positive_int();
     else if (r.is("--threads")) threads = int(r.positive_int());
@@ -46,12 +48,14 @@ int eval(const Args& args) {
   HQLT_CHECK(!run_path.empty(), "eval: --run DIR is required (a folder written by hqlt train)");
   HQLT_CHECK(split_name == "test" || split_name == "validation", "eval: --split must be test or validation, got '",
              split_name, "'");
+  HQLT_CHECK(weights == "latest" || weights == "best", "eval: --weights must be latest or best, got '", weights, "'");
   const train::RunDir run{run_path};
   train::require_device(device, "eval");
   set_num_threads(threads);
   const train::TrainOptions options = train::read_run_options(run);
   const std::unique_ptr<train::Task> task = train::make_task(options);
-  const std::shared_ptr<models::CausalLM> model = train::load_run_model(run, *task);
+  const std::shared_ptr<models::CausalLM> model =
+      weights == "best" ? train::load_run_best(run, *task) : train::load_run_model(run, *task);
   model->to(device);
   const train::Split split = split_name == "test" ? train::Split::test : train::Split::validation;
   const train::EvalResult result =

@@ -38,13 +38,26 @@ TrainOptions read_run_options(const RunDir& run) {
   return options_from_json(io::read_json_file(run.options()));
 }
 
-std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& task) {
-  const std::string dir = open_checkpoint(run);
+namespace {
+
+std::shared_ptr<models::CausalLM> load_for_task(const std::string& dir, const Task& task) {
   std::shared_ptr<models::CausalLM> model = models::load_pretrained(dir);
   HQLT_CHECK(model->config().vocab_size == task.vocab_size(), "vocab mismatch: the checkpoint in '", dir,
              "' has vocab_size ", model->config().vocab_size, " but task '", task.name(), "' has ",
              task.vocab_size(), " tokens");
   return model;
+}
+
+}  // namespace
+
+std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& task) {
+  return load_for_task(open_checkpoint(run), task);
+}
+
+std::shared_ptr<models::CausalLM> load_run_best(const RunDir& run, const Task& task) {
+  HQLT_CHECK(fs::exists(fs::path(run.best()) / "model.safetensors"), "'", run.path,
+             "' has no best/ weights (they are kept by runs trained with --test-on best)");
+  return load_for_task(run.best(), task);
 }
 
 std::shared_ptr<models::CausalLM> load_run_average(const RunDir& run, const models::CausalLM& model) {

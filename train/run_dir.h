@@ -53,6 +53,10 @@ TrainOptions read_run_options(const RunDir& run);
 // vocabulary is the task's.
 std::shared_ptr<models::CausalLM> load_run_model(const RunDir& run, const Task& task);
 
+// --test-on best: the weights the run kept in best/ (those its test scored), after the same
+// vocabulary check; an error when the run kept none.
+std::shared_ptr<models::CausalLM> load_run_best(const RunDir& run, const Task& task);
+
 // --average-weights: the averaged weights of the run's latest checkpoint, on `model`'s device.
 std::shared_ptr<models::CausalLM> load_run_average(const RunDir& run, const models::CausalLM& model);
 

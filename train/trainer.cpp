@@ -234,7 +234,7 @@ void keep_if_best(Session& s, const EvalResult& val, const models::CausalLM& wei
 
 // Loads best/'s weights into the model for the test; returns the step they come from.
 int64_t restore_best(Session& s) {
-  const auto best = models::load_pretrained(s.run.best());
+  const auto best = load_run_best(s.run, *s.task);
   nn::StateDict weights = best->state_dict();
   for (auto& [name, tensor] : weights) tensor = tensor.to(s.model->device());
   s.model->load_state_dict(weights);

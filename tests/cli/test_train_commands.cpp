@@ -84,6 +84,8 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(eval({}), doctest::Contains("--run DIR is required"), Error);
     CHECK_THROWS_WITH_AS(eval({"--run", temp_path("nowhere")}), doctest::Contains("is not a training run"), Error);
     CHECK_THROWS_WITH_AS(eval({"--run", "x", "--split", "train"}), doctest::Contains("--split must be test or validation"), Error);
+    CHECK_THROWS_WITH_AS(eval({"--run", "x", "--weights", "first"}), doctest::Contains("--weights must be latest or best"),
+                         Error);
     CHECK_THROWS_WITH_AS(experiment({"sorting"}), doctest::Contains("unknown task 'sorting'"), Error);
     CHECK_THROWS_WITH_AS(experiment({"--steps", "3"}), doctest::Contains("name the task first"), Error);
     CHECK_THROWS_WITH_AS(experiment({"parity", "--rows", "transformer,lstm"}), doctest::Contains("unknown row 'lstm'"), Error);

@@ -274,6 +274,17 @@ TEST_SUITE("unit") {
     CHECK(averages == validations);
     CHECK(a.tested_step == best_step);
     CHECK(io::read_json_file(whole + "/test.json").at("tested_weights").as_string() == best_weights);
+    // `hqlt eval --weights best` loads the same weights: they score the test exactly as the run did.
+    const std::unique_ptr<Task> task = make_task(o);
+    const EvalResult again = evaluate(*load_run_best(RunDir{whole}, *task), *task, Split::test, o.test_examples,
+                                      o.batch_size);
+    CHECK(again.loss == a.test.loss);
+    CHECK(again.accuracy.correct == a.test.accuracy.correct);
+    // A run that tests its last step keeps no best/.
+    const std::string last = fresh_dir("average-last");
+    REQUIRE(train_new(tiny_options(), RunDir{last}, silent()).finished);
+    CHECK_THROWS_WITH_AS(load_run_best(RunDir{last}, *task), doctest::Contains("has no best/ weights"), Error);
+    fs::remove_all(last);
     fs::remove_all(whole);
     fs::remove_all(split);
   }
