@@ -1,8 +1,7 @@
 #include "models/config.h"
 
-#include <cmath>
-
 #include "engine/error.h"
+#include "nn/gated_mlp.h"
 
 namespace hqlt::models {
 
@@ -17,10 +16,7 @@ int64_t ModelConfig::head_v_dim() const { return value_dim() / num_heads; }
 int64_t ModelConfig::kv_heads() const { return num_kv_heads.value_or(num_heads); }
 
 int64_t ModelConfig::mlp_hidden() const {
-  if (intermediate_size) return *intermediate_size;
-  // §1.6: I0 = floor(D · ratio · 2/3), rounded up to a multiple of 256.
-  int64_t i0 = int64_t(std::floor(double(hidden_size) * hidden_ratio * 2.0 / 3.0));
-  return 256 * ((i0 + 255) / 256);
+  return nn::intermediate_size_for(hidden_size, hidden_ratio, intermediate_size);
 }
 
 int64_t ModelConfig::fw_block_size() const { return fw_block == FwBlock::reference_64 ? 64 : chunk_size; }
@@ -73,6 +69,14 @@ void validate_attention_layers(const AttentionLayers& a, int64_t hidden_size, in
   HQLT_CHECK(a.rope_theta > 0, "config: 'attn.rope_theta' must be positive, got ", a.rope_theta);
 }
 
+// No width of a layer may exceed 2^31: far beyond any model that fits in memory, and small enough
+// that every product of two widths fits an int64.
+void within_width_limit(const char* key, double width) {
+  constexpr double kMaxWidth = double(int64_t(1) << 31);
+  HQLT_CHECK(width <= kMaxWidth, "config: '", key, "' makes a layer ", width, " wide, more than the limit of ",
+             int64_t(kMaxWidth));
+}
+
 }  // namespace
 
 void ModelConfig::validate() const {
@@ -88,6 +92,10 @@ void ModelConfig::validate() const {
   HQLT_CHECK(initializer_range > 0, "config: 'initializer_range' must be positive, got ", initializer_range);
   if (intermediate_size) positive("intermediate_size", *intermediate_size);
   HQLT_CHECK(intermediate_size || hidden_ratio > 0, "config: 'hidden_ratio' must be positive, got ", hidden_ratio);
+  // The widths derived by a ratio are converted to integers; a ratio that makes them larger than
+  // any tensor could hold is refused before the conversion (which would be undefined).
+  within_width_limit("hidden_size", double(hidden_size));
+  if (!intermediate_size) within_width_limit("hidden_ratio", double(hidden_size) * hidden_ratio);
   if (pad_token_id)
     HQLT_CHECK(*pad_token_id >= 0 && *pad_token_id < vocab_size, "config: 'pad_token_id' ", *pad_token_id,
                " is outside the vocabulary [0, ", vocab_size, ")");
@@ -109,6 +117,8 @@ void ModelConfig::validate() const {
   const char* family = model_type_name(model_type);
   if (attn) validate_attention_layers(*attn, hidden_size, num_hidden_layers);
   HQLT_CHECK(expand_k > 0 && expand_v > 0, "config: 'expand_k' and 'expand_v' must be positive");
+  within_width_limit("expand_k", double(hidden_size) * expand_k);
+  within_width_limit("expand_v", double(hidden_size) * expand_v);
   HQLT_CHECK(key_dim() % num_heads == 0, "config: key_dim ", key_dim(), " is not divisible by 'num_heads' ",
              num_heads);
   HQLT_CHECK(value_dim() % num_heads == 0, "config: value_dim ", value_dim(), " is not divisible by 'num_heads' ",

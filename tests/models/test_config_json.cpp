@@ -283,6 +283,12 @@ TEST_SUITE("unit") {
     CHECK(has(hybrid(R"("num_hidden_layers": -2)"), "'num_hidden_layers' must be a positive integer, got -2"));
     CHECK(has(hybrid(R"("chunk_size": 0)"), "'chunk_size' must be a positive integer"));
     CHECK(has(hybrid(R"("vocab_size": 10, "pad_token_id": 10)"), "'pad_token_id'"));
+    // Widths too large for any tensor, refused before they are converted to integers.
+    CHECK(has(hybrid(R"("expand_k": 1e50)"), "'expand_k' makes a layer"));
+    CHECK(has(hybrid(R"("expand_v": 1e300)"), "'expand_v' makes a layer"));
+    CHECK(has(hybrid(R"("hidden_ratio": 1e40)"), "'hidden_ratio' makes a layer"));
+    CHECK(has(config_error(R"({"model_type": "delta_net", "hidden_size": 4611686018427387904})"),
+              "'hidden_size' makes a layer"));
     // Invalid combinations.
     CHECK(has(config_error(R"({"model_type": "hybrid_qlt", "qk_activation": "identity"})"),
               "key_dim 2048 is not divisible by 'num_heads' 6"));  // the bare class defaults
