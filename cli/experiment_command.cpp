@@ -78,11 +78,7 @@ struct RowResult {
   double worst_all() const { return worst(overall_accuracy); }
   // The worst bucket of any seed.
   double worst_bucket() const {
-    return worst([](const SeedRun& s) {
-      double lowest = 1;
-      for (const auto& b : s.test.buckets) lowest = std::min(lowest, b.accuracy());
-      return lowest;
-    });
+    return worst([](const SeedRun& s) { return train::worst_bucket_accuracy(s.test); });
   }
   double worst_train() const { return worst([](const SeedRun& s) { return s.train_accuracy; }); }
   double mean_seconds() const { return mean([](const SeedRun& s) { return s.seconds; }); }

@@ -39,6 +39,10 @@ const char* const kTrainFlagsHelp =
     "                         0.99); an attempt still at chance halfway is given up early\n"
     "  --average-weights D    also validate an average of the weights, a <- D*a + (1-D)*w after\n"
     "                         every step (0: off); it goes to best/ when it validates better\n"
+    "  --confirm-examples N   score a validation that reaches --restart-below again on N more\n"
+    "                         validation examples, by its worst length bucket (0: off); the\n"
+    "                         confirmed ones outrank the rest, and the run ends (or restarts\n"
+    "                         stop) once one has every bucket at --restart-below or more\n"
     "how to run:\n"
     "  --threads N            CPU threads (default: all cores)\n"
     "  --device cpu|cuda      (default cpu)\n";
@@ -96,6 +100,7 @@ bool read_train_option(ArgReader& r, train::TrainOptions& o) {
   else if (r.is("--restarts")) o.restarts = r.non_negative_int();
   else if (r.is("--restart-below")) o.restart_below = r.non_negative_double();
   else if (r.is("--average-weights")) o.average_decay = r.non_negative_double();
+  else if (r.is("--confirm-examples")) o.confirm_examples = r.non_negative_int();
   else if (r.is("--threads")) o.threads = int(r.positive_int());
   else if (r.is("--device")) o.device = r.value();
   else return false;

@@ -103,13 +103,14 @@ BatchScore score_batch(const Tensor& logits, const Tensor& targets) {
 }
 
 EvalResult evaluate(const models::CausalLM& model, const Task& task, Split split, int64_t count,
-                    int64_t batch_size) {
+                    int64_t batch_size, int64_t first) {
   HQLT_CHECK(count > 0, "evaluate: need at least one example, got ", count);
+  HQLT_CHECK(first >= 0, "evaluate: the first example must be >= 0, got ", first);
   HQLT_CHECK(batch_size > 0, "evaluate: batch size must be positive, got ", batch_size);
   NoGrad no_grad;
   std::vector<Example> examples;
   examples.reserve(size_t(count));
-  for (int64_t i = 0; i < count; ++i) examples.push_back(task.example(split, uint64_t(i)));
+  for (int64_t i = 0; i < count; ++i) examples.push_back(task.example(split, uint64_t(first + i)));
   std::vector<int64_t> lengths(examples.size());
   for (size_t i = 0; i < examples.size(); ++i) lengths[i] = task.length_of(examples[i]);
   std::vector<size_t> order(examples.size());
@@ -151,6 +152,13 @@ EvalResult evaluate(const models::CausalLM& model, const Task& task, Split split
   }
   result.loss = result.accuracy.supervised ? loss_sum / double(result.accuracy.supervised) : 0.0;
   return result;
+}
+
+double worst_bucket_accuracy(const EvalResult& result) {
+  double worst = 2;
+  for (const LengthBucket& b : result.buckets)
+    if (b.supervised > 0) worst = std::min(worst, b.accuracy());
+  return worst <= 1 ? worst : result.accuracy.token_accuracy();
 }
 
 }  // namespace hqlt::train

@@ -3,9 +3,9 @@
 // (docs/math/tasks.md §A.8: argmax over all vocab logits equals the target), and the same accuracy
 // per length bucket (the paper's length-generalisation readout, e.g. parity at L = 40..256).
 //
-// Examples 0 .. count−1 of the split are sorted by length and batched with their neighbours,
-// so each batch pads to nearly its own length: for a causal model the result is the same as
-// batching them in index order (task.h), only cheaper. Runs under NoGrad.
+// The examples are sorted by length and batched with their neighbours, so each batch pads to
+// nearly its own length: for a causal model the result is the same as batching them in index
+// order (task.h), only cheaper. Runs under NoGrad.
 #include <cstdint>
 #include <vector>
 
@@ -46,8 +46,13 @@ struct BatchScore {
 };
 BatchScore score_batch(const Tensor& logits, const Tensor& targets);
 
-// Examples 0 .. count−1 of `split`, in batches of up to batch_size, bucketed by length.
+// Examples first .. first+count−1 of `split`, in batches of up to batch_size, bucketed by
+// length. (A later range of the validation split is the trainer's confirmation set.)
 EvalResult evaluate(const models::CausalLM& model, const Task& task, Split split, int64_t count,
-                    int64_t batch_size);
+                    int64_t batch_size, int64_t first = 0);
+
+// The lowest accuracy of a bucket that holds examples (the overall accuracy when none does):
+// the score a run is judged by when it must generalise to every length.
+double worst_bucket_accuracy(const EvalResult& result);
 
 }  // namespace hqlt::train

@@ -67,6 +67,11 @@ struct TrainOptions {
   // `restart_below`. Needs test_best (the test takes the best of all attempts).
   int64_t restarts = 0;
   double restart_below = 0.99;
+  // Confirmation (trainer.h): a validation whose accuracy reaches `restart_below` is scored
+  // again on this many further validation examples, by its worst length bucket; a confirmed
+  // candidate outranks any unconfirmed one, and one whose worst bucket reaches
+  // `restart_below` ends the run. 0: none. Needs test_best and a task judged by its answers.
+  int64_t confirm_examples = 0;
   // An average of the weights (nn/weight_average.h) with this decay, validated beside the
   // trained weights at every validation; with test_best either is a candidate for best/.
   // 0: none.

@@ -49,10 +49,10 @@ struct Session {
   Accuracy window_acc;
   double seconds_before = 0;     // training time of earlier processes of this run
   // Attempts (trainer.h): the fresh start this is (0: the first), the step it began at (its
-  // schedule counts from there) and the best training accuracy it has logged.
+  // schedule counts from there) and the training accuracy of its last logged window.
   int64_t attempt = 0;
   int64_t attempt_start = 0;
-  double attempt_best_train_accuracy = 0;
+  double last_train_accuracy = 0;
   Clock::time_point started = Clock::now();
   double seconds() const { return seconds_before + std::chrono::duration<double>(Clock::now() - started).count(); }
 };
@@ -183,6 +183,13 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
   if (s.options.test_best) {
     const auto which = s.state.extra.find("best_weights");  // runs from before the average: trained
     j.set("tested_weights", which == s.state.extra.end() ? std::string("trained") : which->second);
+    if (s.state.extra.count("best_confirmed_worst_bucket")) {
+      io::Json confirmed = io::Json::object();
+      confirmed.set("examples", s.options.confirm_examples);
+      confirmed.set("accuracy", saved_number<double>(s, "best_confirmed_accuracy"));
+      confirmed.set("worst_bucket", saved_number<double>(s, "best_confirmed_worst_bucket"));
+      j.set("confirmed", confirmed);
+    }
   }
   j.set("attempts", s.attempt + 1);
   j.set("loss", test.loss);
@@ -210,19 +217,34 @@ io::Json test_json(const Session& s, const EvalResult& test, int64_t tested_step
 // accuracy (a lower loss on a tie) for the tasks judged by their answers: there the loss of
 // a model right on 97% of the long test lengths can be above chance's, dominated by the few
 // answers it gets confidently wrong, and lowest-loss selection once tested a chance-level
-// step instead. Elsewhere (text) better is a lower loss. Selecting on validation is fair to
-// the test: the two splits are drawn apart (docs/math/tasks.md §A.6, §E.3).
-void keep_if_best(Session& s, const EvalResult& val, const models::CausalLM& weights, const char* which) {
+// step instead. Elsewhere (text) better is a lower loss. With --confirm-examples a candidate
+// that was confirmed (`confirmed`: its score on the confirmation set) outranks every one
+// that was not, and confirmed candidates are ranked by their worst bucket there, then by
+// their accuracy there (§E.4). Selecting on validation is fair to the test: the two splits
+// are drawn apart (docs/math/tasks.md §A.6, §E.3).
+void keep_if_best(Session& s, const EvalResult& val, const EvalResult* confirmed, const models::CausalLM& weights,
+                  const char* which) {
   if (!s.options.test_best) return;
   auto& extra = s.state.extra;
   const double accuracy = val.accuracy.token_accuracy();
   if (extra.count("best_loss")) {
-    const double best_loss = saved_number<double>(s, "best_loss");
-    // Runs from before accuracy selection saved no best_accuracy; they go on comparing losses.
-    const bool by_accuracy = s.task->judged_by_answers() && extra.count("best_accuracy");
-    const double best_accuracy = by_accuracy ? saved_number<double>(s, "best_accuracy") : 0.0;
-    const bool better = by_accuracy ? accuracy > best_accuracy || (accuracy == best_accuracy && val.loss < best_loss)
-                                    : val.loss < best_loss;
+    const bool best_confirmed = extra.count("best_confirmed_worst_bucket") > 0;
+    if (best_confirmed && !confirmed) return;
+    bool better = false;
+    if (confirmed && best_confirmed) {
+      const double worst = worst_bucket_accuracy(*confirmed), best_worst = saved_number<double>(s, "best_confirmed_worst_bucket");
+      better = worst > best_worst ||
+               (worst == best_worst && confirmed->accuracy.token_accuracy() > saved_number<double>(s, "best_confirmed_accuracy"));
+    } else if (confirmed) {
+      better = true;
+    } else {
+      const double best_loss = saved_number<double>(s, "best_loss");
+      // Runs from before accuracy selection saved no best_accuracy; they go on comparing losses.
+      const bool by_accuracy = s.task->judged_by_answers() && extra.count("best_accuracy");
+      const double best_accuracy = by_accuracy ? saved_number<double>(s, "best_accuracy") : 0.0;
+      better = by_accuracy ? accuracy > best_accuracy || (accuracy == best_accuracy && val.loss < best_loss)
+                           : val.loss < best_loss;
+    }
     if (!better) return;
   }
   models::save_pretrained(weights, s.run.best());
@@ -230,6 +252,10 @@ void keep_if_best(Session& s, const EvalResult& val, const models::CausalLM& wei
   extra["best_loss"] = exact_text(val.loss);
   extra["best_accuracy"] = exact_text(accuracy);
   extra["best_step"] = std::to_string(s.state.step);
+  if (confirmed) {
+    extra["best_confirmed_worst_bucket"] = exact_text(worst_bucket_accuracy(*confirmed));
+    extra["best_confirmed_accuracy"] = exact_text(confirmed->accuracy.token_accuracy());
+  }
 }
 
 // Loads best/'s weights into the model for the test; returns the step they come from.
@@ -251,21 +277,28 @@ void checkpoint(Session& s) {
   s.state.extra["window_supervised"] = std::to_string(s.window_acc.supervised);
   s.state.extra["attempt"] = std::to_string(s.attempt);
   s.state.extra["attempt_start"] = std::to_string(s.attempt_start);
-  s.state.extra["attempt_best_train_accuracy"] = exact_text(s.attempt_best_train_accuracy);
+  s.state.extra["last_train_accuracy"] = exact_text(s.last_train_accuracy);
   save_checkpoint(s.run, *s.model, *s.optimizer, s.state, s.average.get());
 }
 
-// Attempts (trainer.h). An attempt whose training accuracy has not once reached this by half
-// its steps is given up: on parity the runs that left the 50% plateau went from chance to
-// above 90% on training batches within 20-60 steps, at step 60-600 of 1000, and by half the
-// schedule the learning rate is half down (docs/results.md, "Fresh starts").
+// Attempts (trainer.h). An attempt whose training accuracy is below this at a validation in
+// the second half of its steps is given up: on parity the runs that left the 50% plateau went
+// from chance to above 90% on training batches within 20-60 steps, at step 60-600 of 1000,
+// and by half the schedule the learning rate is half down (docs/results.md, "Fresh starts").
+// It is the last window's accuracy, not the best so far, that counts: an attempt that fitted
+// and fell back to chance is no more likely to recover than one that never left it.
 constexpr double kFittingTrainAccuracy = 0.9;
 
 bool restarts_left(const Session& s) { return s.attempt < s.options.restarts; }
 
+// The run's target: with --confirm-examples a confirmed candidate whose worst bucket reaches
+// --restart-below (which also ends the run), otherwise a validation accuracy that does.
 bool below_target(const Session& s) {
+  if (s.options.confirm_examples > 0)
+    return saved_number<double>(s, "best_confirmed_worst_bucket", -1.0) < s.options.restart_below;
   return saved_number<double>(s, "best_accuracy", -1.0) < s.options.restart_below;
 }
+bool target_reached_early(const Session& s) { return s.options.confirm_examples > 0 && !below_target(s); }
 
 // Fresh weights, drawn on from the run's generator (so attempt a's are the same however the
 // run was interrupted), a fresh optimiser and the schedule from its start; the data goes on
@@ -274,7 +307,7 @@ void start_next_attempt(Session& s, MetricsLog& log, const std::string& reason, 
   const models::ModelConfig config = s.model->config();
   s.attempt += 1;
   s.attempt_start = s.state.step;
-  s.attempt_best_train_accuracy = 0;
+  s.last_train_accuracy = 0;
   s.model = std::make_shared<models::CausalLM>(config, s.state.rng);
   s.model->train();
   place_model(s);
@@ -324,24 +357,40 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   // The step it ran at goes into the training state, so a run killed after its final
   // checkpoint does not validate (and log) the last step twice when resumed.
   // With --average-weights the average is validated too ("validation_average" records), and
-  // whichever is better goes to best/. Returns the accuracies for the progress line.
-  auto validate_now = [&] {
-    const EvalResult val = evaluate(*s.model, *s.task, Split::validation, o.eval_examples, o.batch_size);
-    log.write({{"step", s.state.step}, {"split", "validation"}, {"loss", val.loss},
+  // whichever is better goes to best/. With --confirm-examples a candidate that reaches the
+  // target is scored again on the confirmation set, the validation examples after the first
+  // eval_examples ("confirmation" / "confirmation_average" records). Returns the progress
+  // line's text.
+  auto validate_candidate = [&](const models::CausalLM& weights, const char* which, const std::string& split) {
+    const EvalResult val = evaluate(weights, *s.task, Split::validation, o.eval_examples, o.batch_size);
+    log.write({{"step", s.state.step}, {"split", "validation" + split}, {"loss", val.loss},
                {"accuracy", val.accuracy.token_accuracy()}});
-    keep_if_best(s, val, *s.model, "trained");
-    char line[96];
-    const int n =
-        std::snprintf(line, sizeof line, "val loss %.4f  val acc %.1f%%", val.loss, 100 * val.accuracy.token_accuracy());
-    if (s.average) {
-      const EvalResult avg = evaluate(*s.average, *s.task, Split::validation, o.eval_examples, o.batch_size);
-      log.write({{"step", s.state.step}, {"split", "validation_average"}, {"loss", avg.loss},
-                 {"accuracy", avg.accuracy.token_accuracy()}});
-      keep_if_best(s, avg, *s.average, "average");
-      std::snprintf(line + n, sizeof line - size_t(n), " (average %.1f%%)", 100 * avg.accuracy.token_accuracy());
+    std::optional<EvalResult> confirmed;
+    if (o.confirm_examples > 0 && val.accuracy.token_accuracy() >= o.restart_below) {
+      confirmed = evaluate(weights, *s.task, Split::validation, o.confirm_examples, o.batch_size, o.eval_examples);
+      log.write({{"step", s.state.step}, {"split", "confirmation" + split}, {"loss", confirmed->loss},
+                 {"accuracy", confirmed->accuracy.token_accuracy()},
+                 {"worst_bucket", worst_bucket_accuracy(*confirmed)}});
     }
+    keep_if_best(s, val, confirmed ? &*confirmed : nullptr, weights, which);
+    char text[96];
+    std::snprintf(text, sizeof text, "%.1f%%", 100 * val.accuracy.token_accuracy());
+    std::string line = text;
+    if (confirmed) {
+      std::snprintf(text, sizeof text, ", worst bucket %.1f%% of %lld more", 100 * worst_bucket_accuracy(*confirmed),
+                    (long long)o.confirm_examples);
+      line += text;
+    }
+    return std::make_pair(val.loss, line);
+  };
+  auto validate_now = [&] {
+    const auto [loss, trained] = validate_candidate(*s.model, "trained", "");
+    char text[48];
+    std::snprintf(text, sizeof text, "val loss %.4f  val acc ", loss);
+    std::string line = text + trained;
+    if (s.average) line += " (average " + validate_candidate(*s.average, "average", "_average").second + ")";
     s.state.extra["validated_step"] = std::to_string(s.state.step);
-    return std::string(line);
+    return line;
   };
   auto validated_now = [&] {
     return saved_number<int64_t>(s, "validated_step", -1) == s.state.step;
@@ -350,7 +399,8 @@ TrainReport run_loop(Session& s, const RunControl& control) {
   int64_t consecutive_skips = 0;
   char why[160];
   for (;;) {  // one pass per attempt
-    while (s.state.step - s.attempt_start < o.steps) {
+    // (A run that has reached its confirmed target trains no further, resumed or not.)
+    while (!target_reached_early(s) && s.state.step - s.attempt_start < o.steps) {
       if (interrupted() || (control.stop_at > 0 && s.state.step >= control.stop_at)) {
         report.interrupted = true;
         break;
@@ -398,7 +448,7 @@ TrainReport run_loop(Session& s, const RunControl& control) {
       const double eta = elapsed / double(k - first_step) * double(o.steps - attempt_step);
       const double total_seconds = s.seconds();
       if (k % o.log_interval == 0 || attempt_step == o.steps) {
-        s.attempt_best_train_accuracy = std::max(s.attempt_best_train_accuracy, s.window_acc.token_accuracy());
+        s.last_train_accuracy = s.window_acc.token_accuracy();
         const double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
         const double rate = window_s > 0 ? double(window_tokens) / window_s : 0;
         log.write({{"step", k}, {"split", "train"}, {"loss", s.window_loss_sum / double(s.window_steps)},
@@ -420,8 +470,9 @@ TrainReport run_loop(Session& s, const RunControl& control) {
       if (o.eval_interval > 0 && attempt_step % o.eval_interval == 0 && attempt_step != o.steps) {
         const std::string val = validate_now();
         if (control.progress && !tty) std::fprintf(stderr, "%s  %s\n", last_line.c_str(), val.c_str());
-        if (restarts_left(s) && 2 * attempt_step >= o.steps && s.attempt_best_train_accuracy < kFittingTrainAccuracy) {
-          std::snprintf(why, sizeof why, "training accuracy still below %.0f%% halfway through attempt %lld",
+        if (target_reached_early(s)) break;
+        if (restarts_left(s) && 2 * attempt_step >= o.steps && s.last_train_accuracy < kFittingTrainAccuracy) {
+          std::snprintf(why, sizeof why, "training accuracy below %.0f%% in the second half of attempt %lld",
                         100 * kFittingTrainAccuracy, (long long)s.attempt + 1);
           start_next_attempt(s, log, why, control.progress, tty);
           continue;
@@ -433,9 +484,19 @@ TrainReport run_loop(Session& s, const RunControl& control) {
     // The last validation is a candidate for best/ too, so it runs before the checkpoint that
     // saves what keep_if_best recorded.
     if (!validated_now()) validate_now();
-    if (!restarts_left(s) || !below_target(s)) break;
-    std::snprintf(why, sizeof why, "the best validation accuracy, %.2f%%, is below %.2f%%",
-                  100 * saved_number<double>(s, "best_accuracy"), 100 * o.restart_below);
+    if (!below_target(s)) {
+      if (target_reached_early(s) && control.progress)
+        std::fprintf(stderr, "%sstep %lld: every length bucket of the confirmation set is at %.2f%% or more; the run "
+                     "ends here\n", tty ? "\r\033[K" : "", (long long)s.state.step, 100 * o.restart_below);
+      break;
+    }
+    if (!restarts_left(s)) break;
+    if (o.confirm_examples > 0)
+      std::snprintf(why, sizeof why, "no validation has reached %.2f%% on every length bucket of the confirmation set",
+                    100 * o.restart_below);
+    else
+      std::snprintf(why, sizeof why, "the best validation accuracy, %.2f%%, is below %.2f%%",
+                    100 * saved_number<double>(s, "best_accuracy"), 100 * o.restart_below);
     start_next_attempt(s, log, why, control.progress, tty);
   }
   if (tty) std::fputc('\n', stderr);
@@ -465,12 +526,17 @@ TrainReport run_loop(Session& s, const RunControl& control) {
                 100 * report.test.accuracy.token_accuracy(), (long long)report.test.accuracy.sequences);
     if (s.task->name() == "text")  // byte-level: the loss in bits per byte (docs/math/tasks.md §D.2)
       std::printf("  %.4f bits per byte\n", report.test.loss / std::log(2.0));
-    if (s.options.test_best)
+    if (s.options.test_best) {
       std::printf("  tested: the %sweights of step %lld%s, the best validation (%s/best)\n",
                   s.state.extra.count("best_weights") && s.state.extra.at("best_weights") == "average" ? "averaged " : "",
                   (long long)report.tested_step,
                   s.attempt > 0 ? (" (of " + std::to_string(s.attempt + 1) + " attempts)").c_str() : "",
                   s.run.path.c_str());
+      if (s.state.extra.count("best_confirmed_worst_bucket"))
+        std::printf("  confirmed on %lld more validation examples: %.2f%%, worst length bucket %.2f%%\n",
+                    (long long)o.confirm_examples, 100 * saved_number<double>(s, "best_confirmed_accuracy"),
+                    100 * saved_number<double>(s, "best_confirmed_worst_bucket"));
+    }
     std::fputs(bucket_table(report.test).c_str(), stdout);
     std::printf("plots: %s/loss.png, %s/accuracy.png%s\nrun folder: %s\n", s.run.path.c_str(), s.run.path.c_str(),
                 report.test.buckets.size() > 1 ? (", " + s.run.path + "/accuracy_by_length.png").c_str() : "",
@@ -492,6 +558,8 @@ TrainReport train_new(const TrainOptions& requested, const RunDir& run, const Ru
   s.options = options;
   s.run = run;
   s.task = make_task(options);
+  HQLT_CHECK(options.confirm_examples == 0 || s.task->judged_by_answers(), "--confirm-examples is for the tasks "
+             "judged by their answers (parity, modular_arithmetic, mqar); ", s.task->name(), " is judged by its loss");
   const models::ModelConfig config = make_model_config(options, s.task->vocab_size());
   fs::create_directories(run.path);
   models::write_config_file(run.config(), config);
@@ -544,7 +612,7 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   s.window_acc.supervised = saved_number<int64_t>(s, "window_supervised", 0);
   s.attempt = saved_number<int64_t>(s, "attempt", 0);
   s.attempt_start = saved_number<int64_t>(s, "attempt_start", 0);
-  s.attempt_best_train_accuracy = saved_number<double>(s, "attempt_best_train_accuracy", 0.0);
+  s.last_train_accuracy = saved_number<double>(s, "last_train_accuracy", 0.0);
   s.schedule = make_schedule(s.options);
   truncate_metrics(run.metrics(), s.state.step);
   if (control.summary)

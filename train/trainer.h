@@ -12,9 +12,10 @@
 // advance; the batch is consumed), as the reference trainer does (§A.9).
 //
 // Attempts (--restarts N, --restart-below X, with --test-on best): when an attempt ends with
-// the run's best validation accuracy below X, or is still below 90% on training batches
-// halfway through (it has not left chance), the run starts again from fresh weights with a
-// fresh optimiser and the whole schedule, up to N times; the data goes on. Parity has long,
+// the run's target not reached (a best validation accuracy of X, or a confirmed one below),
+// or is below 90% on training batches at a validation in its second half (it has not left
+// chance, or fell back to it), the run starts again from fresh weights with a fresh
+// optimiser and the whole schedule, up to N times; the data goes on. Parity has long,
 // seed-dependent plateaus at chance and fits that generalise to some lengths and not others
 // (docs/results.md); what a run finds is luck, a search over starts is not. The test takes
 // the best validation over all attempts. Steps in the metrics log count across attempts, and
@@ -23,6 +24,11 @@
 // Averaged weights (--average-weights d): a moving average of the weights, a ← d·a + (1 − d)·w
 // after every step, restarted with each attempt, is validated beside the weights
 // ("validation_average" records) and is a candidate for best/ like them (§E.2, §E.3).
+//
+// Confirmation (--confirm-examples M): a candidate whose validation accuracy reaches X is
+// scored again on validation examples [eval_examples, eval_examples + M) by its worst length
+// bucket ("confirmation" records); confirmed candidates outrank the others, and the first
+// whose worst bucket reaches X ends the run there (§E.4).
 //
 // Resuming: examples are a pure function of their index and the update is deterministic
 // for a thread count, so restoring the parameters, AdamW's moments, the step and the data

@@ -61,6 +61,11 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(train_with({"--task", "text", "--data", empty}), doctest::Contains("empty"), Error);
     CHECK_THROWS_WITH_AS(train_with({"--task", "tokens", "--data", empty}), doctest::Contains("vocabulary size"), Error);
     fs::remove(empty);
+    const std::string text = temp_path("text.txt");
+    std::ofstream(text) << std::string(4096, 'a');
+    CHECK_THROWS_WITH_AS(train_with({"--task", "text", "--data", text, "--test-on", "best", "--confirm-examples", "8"}),
+                         doctest::Contains("--confirm-examples is for the tasks judged by their answers"), Error);
+    fs::remove(text);
 
     // A reference config whose vocabulary does not match the task's.
     const std::string config = temp_path("config-vocab-10.json");

@@ -79,4 +79,35 @@ TEST_SUITE("unit") {
     }
     for (size_t b = 0; b < one.buckets.size(); ++b) CHECK(per_bucket[b] == one.buckets[b].sequences);
   }
+
+  TEST_CASE("evaluation of a later range of examples adds up with the range before it to the whole") {
+    Generator gen{5, 0};
+    models::CausalLM model(named_model_config("sync_hqlt", 3, ModelShape{16, 1, 2}), gen);
+    ParityTask task(ParityOptions{.seed = 3});
+    const EvalResult head = evaluate(model, task, Split::validation, 24, 8);
+    const EvalResult tail = evaluate(model, task, Split::validation, 40, 8, /*first=*/24);
+    const EvalResult whole = evaluate(model, task, Split::validation, 64, 8);
+    CHECK(tail.accuracy.sequences == 40);
+    CHECK(head.accuracy.correct + tail.accuracy.correct == whole.accuracy.correct);
+    CHECK(head.accuracy.supervised + tail.accuracy.supervised == whole.accuracy.supervised);
+    CHECK(head.tokens + tail.tokens == whole.tokens);
+    const double summed = head.loss * double(head.accuracy.supervised) + tail.loss * double(tail.accuracy.supervised);
+    CHECK(summed == doctest::Approx(whole.loss * double(whole.accuracy.supervised)).epsilon(1e-5));
+    // The range is the examples themselves: the tail's lengths are those of examples 24..63.
+    int64_t tokens = 0;
+    for (uint64_t i = 24; i < 64; ++i) tokens += int64_t(task.example(Split::validation, i).input.size());
+    CHECK(tail.tokens == tokens);
+    CHECK_THROWS_WITH_AS(evaluate(model, task, Split::validation, 4, 8, -1), doctest::Contains("first example"), Error);
+  }
+
+  TEST_CASE("the worst bucket is the lowest accuracy of a bucket that holds examples") {
+    EvalResult r;
+    r.accuracy.correct = 7;
+    r.accuracy.supervised = 10;
+    CHECK(worst_bucket_accuracy(r) == 0.7);  // no buckets: the overall accuracy
+    r.buckets = {LengthBucket{40, 63, 3, 4, 4}, LengthBucket{64, 95, 0, 0, 0}, LengthBucket{96, 127, 4, 6, 6}};
+    CHECK(worst_bucket_accuracy(r) == doctest::Approx(4.0 / 6.0));  // the empty bucket does not count
+    r.buckets[0].correct = 2;
+    CHECK(worst_bucket_accuracy(r) == 0.5);
+  }
 }

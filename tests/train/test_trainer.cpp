@@ -289,6 +289,121 @@ TEST_SUITE("unit") {
     fs::remove_all(split);
   }
 
+  TEST_CASE("--confirm-examples scores candidates again on later validation examples and ranks by their worst bucket") {
+    // A tiny model hovers around chance, so with the target at 50% some validations reach
+    // it and are confirmed and some do not; the seeds give runs that end early on a
+    // confirmed target and runs that do not. Whatever the path, the rules must hold.
+    int64_t confirmations = 0, unconfirmed = 0, ended_early = 0, ran_out = 0;
+    for (uint64_t seed = 1; seed <= 6; ++seed) {
+      TrainOptions o = tiny_options();
+      o.seed = seed;
+      o.test_best = true;
+      o.average_decay = 0.5;
+      o.eval_interval = 2;
+      o.restarts = 1;
+      o.restart_below = 0.5;
+      o.confirm_examples = 48;
+      const std::string dir = fresh_dir("confirm-" + std::to_string(seed));
+      const TrainReport a = train_new(o, RunDir{dir}, silent());
+      REQUIRE(a.finished);
+      const std::unique_ptr<Task> task = make_task(o);
+
+      // Every validation at the target has its confirmation (same step, same weights), and
+      // no other has one.
+      std::map<std::string, io::Json> confirmation;  // "step/weights" -> its record
+      std::vector<io::Json> validations;
+      for (const io::Json& r : read_metrics(dir + "/metrics.jsonl")) {
+        const std::string split = r.value("split", "");
+        const std::string key = std::to_string(r.value("step", int64_t(0))) + "/" +
+                                (split.ends_with("_average") ? "average" : "trained");
+        if (split.starts_with("confirmation")) confirmation[key] = r;
+        if (split.starts_with("validation")) validations.push_back(r);
+      }
+      bool any_confirmed = false, reached = false;
+      std::string best_key;
+      double best_worst = -1, best_confirmed_accuracy = -1, best_accuracy = -1, best_loss = 0;
+      for (const io::Json& v : validations) {
+        const int64_t step = v.value("step", int64_t(0));
+        const std::string which = v.value("split", "") == "validation" ? "trained" : "average";
+        const std::string key = std::to_string(step) + "/" + which;
+        const double accuracy = v.value("accuracy", 0.0), loss = v.value("loss", 0.0);
+        const bool at_target = accuracy >= o.restart_below;
+        CHECK(confirmation.count(key) == size_t(at_target));
+        if (!at_target) {
+          unconfirmed += 1;
+          if (!any_confirmed && (accuracy > best_accuracy || (accuracy == best_accuracy && loss < best_loss)))
+            best_key = key, best_accuracy = accuracy, best_loss = loss;
+          continue;
+        }
+        confirmations += 1;
+        const io::Json& c = confirmation.at(key);
+        const double worst = c.value("worst_bucket", 0.0), confirmed_accuracy = c.value("accuracy", 0.0);
+        CHECK(worst <= confirmed_accuracy);
+        if (!any_confirmed || worst > best_worst || (worst == best_worst && confirmed_accuracy > best_confirmed_accuracy))
+          best_key = key, best_worst = worst, best_confirmed_accuracy = confirmed_accuracy;
+        any_confirmed = true;
+        reached = reached || worst >= o.restart_below;
+      }
+      // The tested weights are the best confirmed candidate when there is one.
+      const io::Json test = io::read_json_file(dir + "/test.json");
+      CHECK(std::to_string(a.tested_step) + "/" + test.at("tested_weights").as_string() == best_key);
+      CHECK(test.contains("confirmed") == any_confirmed);
+      if (any_confirmed) {
+        // ... and its confirmation is the tested weights scored again, on the validation
+        // examples after the first eval_examples, by a plain evaluation here.
+        const EvalResult again = evaluate(*load_run_best(RunDir{dir}, *task), *task, Split::validation,
+                                          o.confirm_examples, o.batch_size, o.eval_examples);
+        double worst = 1;
+        for (const LengthBucket& b : again.buckets)
+          if (b.sequences > 0) worst = std::min(worst, double(b.correct) / double(b.supervised));
+        CHECK(test.at("confirmed").at("worst_bucket").as_double() == worst);
+        CHECK(test.at("confirmed").at("accuracy").as_double() == again.accuracy.token_accuracy());
+        CHECK(best_worst == worst);
+      }
+      // A confirmed target ends the run at once; without one, every attempt runs.
+      if (reached) {
+        ended_early += 1;
+        CHECK(validations.back().value("step", int64_t(0)) == a.step);
+        CHECK(a.step < int64_t(o.restarts + 1) * o.steps);
+      } else {
+        ran_out += 1;
+        CHECK(a.attempts == o.restarts + 1);
+      }
+      // Stopped a step before its end and resumed, the run ends as the unbroken one did.
+      const std::string split = fresh_dir("confirm-split-" + std::to_string(seed));
+      REQUIRE(train_new(o, RunDir{split}, silent(/*stop_at=*/a.step - 1)).interrupted);
+      const TrainReport b = train_resume(RunDir{split}, 1, silent());
+      CHECK(b.step == a.step);
+      CHECK(b.tested_step == a.tested_step);
+      CHECK(b.test.loss == a.test.loss);
+      CHECK(untimed_records(dir) == untimed_records(split));
+      // Resuming a run that ended on its target trains no further.
+      const TrainReport c = train_resume(RunDir{dir}, 1, silent());
+      CHECK(c.step == a.step);
+      fs::remove_all(dir);
+      fs::remove_all(split);
+    }
+    // The seeds cover both kinds of candidate and both ends of a run.
+    CHECK(confirmations > 0);
+    CHECK(unconfirmed > 0);
+    CHECK(ended_early > 0);
+    CHECK(ran_out > 0);
+  }
+
+  TEST_CASE("--confirm-examples needs --test-on best and a task judged by its answers and round-trips") {
+    TrainOptions o = tiny_options();
+    o.confirm_examples = 64;
+    CHECK_THROWS_WITH_AS(validate(o), doctest::Contains("--confirm-examples needs --test-on best"), Error);
+    o.test_best = true;
+    validate(o);
+    CHECK(options_from_json(io::Json::parse(options_to_json(o).dump())).confirm_examples == 64);
+    io::Json old = options_to_json(o);
+    std::erase_if(old.as_object(), [](const auto& field) { return field.first == "confirm_examples"; });
+    CHECK(options_from_json(old).confirm_examples == 0);  // a run saved before the option: none
+    o.confirm_examples = -1;
+    CHECK_THROWS_WITH_AS(validate(o), doctest::Contains("--confirm-examples must be >= 0"), Error);
+  }
+
   TEST_CASE("--average-weights takes a decay from 0 up to below 1 and round-trips through train_options.json") {
     TrainOptions o = tiny_options();
     o.average_decay = 1.0;
@@ -352,16 +467,18 @@ TEST_SUITE("unit") {
     edited.set("test_on", "bset");
     CHECK_THROWS_WITH_AS(options_from_json(edited), doctest::Contains("must be last or best, got 'bset'"), Error);
     // The parity recipe: no curriculum, init 0.02, weight decay 0.1, the best validation of
-    // the weights or their average tested, up to five fresh starts below 99.5%.
+    // the weights or their average tested, confirmed on 4096 more examples, up to nine fresh
+    // starts until a confirmed candidate has every bucket at 99.5%.
     TrainOptions recipe = default_recipe("parity");
     validate(recipe);
     CHECK(recipe.curriculum_steps == 0);
     CHECK(recipe.weight_decay == 0.1);
     CHECK(recipe.shape.initializer_range == 0.02);
     CHECK(recipe.test_best);
-    CHECK(recipe.restarts == 5);
+    CHECK(recipe.restarts == 9);
     CHECK(recipe.restart_below == 0.995);
     CHECK(recipe.average_decay == 0.99);
+    CHECK(recipe.confirm_examples == 4096);
     // A curriculum of -1 (the API's "nine tenths of the steps") is resolved before it is saved.
     recipe.curriculum_steps = -1;
     validate(recipe);

@@ -40,6 +40,7 @@ inline train::TrainOptions tiny_options(const std::string& model = "sync_hqlt") 
   o.restarts = 0;
   o.test_best = false;
   o.average_decay = 0;
+  o.confirm_examples = 0;
   return o;
 }
 
