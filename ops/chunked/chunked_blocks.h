@@ -108,15 +108,73 @@ struct Tiles {
   }
 };
 
+// ---- tiles read as matrices --------------------------------------------------------------
+
+// Element (i, j) of a row-major tile with leading dimension ld (Rows), of its transpose
+// (Cols), or of either with row i (ScaledRows) or row j of the stored tile (ScaledCols)
+// multiplied by Sign·scale[·] — the delta rule's diag(β) R, −diag(β) X and −K_bᵀ. The
+// products name their operands with these instead of writing the indexing out each time.
+template <typename T>
+struct Rows {
+  const T* at;
+  int ld;
+  HQLT_HD T operator()(int i, int j) const { return at[i * ld + j]; }
+};
+template <typename T>
+struct Cols {
+  const T* at;
+  int ld;
+  HQLT_HD T operator()(int i, int j) const { return at[j * ld + i]; }
+};
+template <typename T, int Sign>
+struct ScaledRows {
+  const T* scale;
+  const T* at;
+  int ld;
+  HQLT_HD T operator()(int i, int j) const { return (Sign < 0 ? -scale[i] : scale[i]) * at[i * ld + j]; }
+};
+template <typename T, int Sign>
+struct ScaledCols {
+  const T* scale;
+  const T* at;
+  int ld;
+  HQLT_HD T operator()(int i, int j) const { return (Sign < 0 ? -scale[j] : scale[j]) * at[j * ld + i]; }
+};
+
+// The delta rule's tiles as its products read them (the names of docs/math/kernels.md §2;
+// a trailing t is the transpose). Views of tiles a layout leaves out (P, dP in the hybrid's
+// FW part; the backward's tiles in the forward) hold null and are never read.
+template <typename T>
+struct TileViews {
+  Rows<T> Q, K, S, dS, D, dO, dD, X, P, dP, E, Tw;  // E: the symmetrised dA
+  Cols<T> Qt, Kt, St, dSt, Dt, Pt, dPt, Twt;
+  ScaledRows<T, 1> Rb;    // diag(β) R
+  ScaledRows<T, -1> Xb;   // −diag(β) X
+  ScaledCols<T, -1> KbT;  // −K_bᵀ
+
+  HQLT_HD static TileViews of(const Tiles<T>& s, const Plan& p) {
+    const int ldk = p.ld_k(), ldc = p.ld_c(), ldv = p.ld_v();
+    TileViews v{};
+    v.Q = {s.q, ldk}, v.K = {s.k, ldk}, v.Qt = {s.q, ldk}, v.Kt = {s.k, ldk};
+    v.S = {s.S, ldv}, v.St = {s.S, ldv}, v.dS = {s.dS, ldv}, v.dSt = {s.dS, ldv};
+    v.D = {s.D, ldv}, v.Dt = {s.D, ldv}, v.dO = {s.dO, ldv}, v.dD = {s.dD, ldv}, v.X = {s.X, ldv};
+    v.P = {s.P, ldc}, v.Pt = {s.P, ldc}, v.dP = {s.dP, ldc}, v.dPt = {s.dP, ldc};
+    v.E = {s.dA, ldc}, v.Tw = {s.Tw, ldc}, v.Twt = {s.Tw, ldc};
+    v.Rb = {s.beta, s.R, ldv}, v.Xb = {s.beta, s.X, ldv}, v.KbT = {s.beta, s.k, ldk};
+    return v;
+  }
+};
+
 // ---- products of tiles -----------------------------------------------------------------
 
 // acc[r][c] += Σ_l a(i0+r, l) · b(l, j0+c) for l < K; rows and columns past m, n are
 // clamped to the last one (read, then never stored), so the inner loop has no branches.
 // This loop is the reference product of the blocks, and the one seam where a tensor-core
-// (mma) path could go later: every tile product of the chunked ops passes here. The
-// operands stay accessor lambdas: reading the tiles through a view struct instead gives the
-// same numbers without FMA contraction, but with -march=native GCC contracts the products
-// differently then, and the blocks' results move by an ulp.
+// (mma) path could go later: every tile product of the chunked ops passes here. Its
+// operands are the views above (or any other (i, j) → value callable). On the host, which
+// of these multiply-adds the compiler fuses into FMAs follows its inlining and vectorising
+// of each call site, so a host run of the blocks agrees with the GPU's to rounding, not to
+// the bit; the tests bound the difference.
 template <typename T, typename A, typename Bm>
 HQLT_HD void accumulate(T (&acc)[2][2], int i0, int j0, int m, int n, int K, const A& a, const Bm& b) {
   const int i1 = i0 + 1 < m ? i0 + 1 : i0, j1 = j0 + 1 < n ? j0 + 1 : j0;

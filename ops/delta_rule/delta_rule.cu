@@ -1,11 +1,12 @@
 // The CUDA kernels of delta_rule: thin launchers around delta_rule_blocks.h, where the
 // algorithm lives (one thread block per (batch, head, slice of d_v columns)).
 //
-//   forward:   forward_kernel writes O and the final state.
-//   backward:  forward_kernel again, keeping only S_n before every chunk ([B·H, N, d_k, d_v]
-//              in a workspace); backward_kernel, the reverse pass, which writes dV, the
+//   forward:   forward_block writes O and the final state.
+//   backward:  forward_block again, keeping only S_n before every chunk ([B·H, N, d_k, d_v]
+//              in a workspace); backward_block, the reverse pass, which writes dV, the
 //              initial state's gradient and each slice's share of dQ̂, dK̂, dβ; finish_kernel,
 //              which adds the shares and applies the ℓ2 backward.
+// The blocks run in cuda::launch_blocks's kernel (engine/cuda/blocks.cuh).
 #include <cuda_runtime.h>
 
 #include "engine/cuda/blocks.cuh"
@@ -21,18 +22,6 @@ namespace {
 
 namespace db = delta_blocks;
 
-template <typename T>
-__global__ void __launch_bounds__(db::kThreads) forward_kernel(db::ForwardArgs<T> a, db::Plan p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  db::forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
-template <typename T>
-__global__ void __launch_bounds__(db::kThreads) backward_kernel(db::BackwardArgs<T> a, db::Plan p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  db::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
 db::Plan plan_for(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2, bool backward) {
   const size_t word = q.dtype() == DType::f32 ? sizeof(float) : sizeof(double);
   const db::Plan p = db::make_plan(q.size(0), q.size(1), q.size(2), q.size(3), v.size(3), chunk_size, l2, word,
@@ -43,18 +32,17 @@ db::Plan plan_for(const Tensor& q, const Tensor& v, int64_t chunk_size, bool l2,
   return p;
 }
 
-template <typename T, typename K>
-size_t prepare(K kernel, const db::Plan& p, bool backward) {
-  const size_t bytes = db::Tiles<T>::carve(nullptr, p, backward).words * sizeof(T);
-  cuda::allow_smem(kernel, bytes);
-  return bytes;
+template <typename T>
+size_t tile_bytes(const db::Plan& p, bool backward) {
+  return db::Tiles<T>::carve(nullptr, p, backward).words * sizeof(T);
 }
 
 template <typename T>
 void launch_forward(const db::ForwardArgs<T>& a, const db::Plan& p) {
-  const size_t smem = prepare<T>(forward_kernel<T>, p, false);  // the forward's tiles fit any plan
-  forward_kernel<T><<<unsigned(p.blocks()), db::kThreads, smem>>>(a, p);
-  HQLT_CUDA_CHECK_LAUNCH("delta_rule forward_kernel");
+  // The forward's tiles fit any plan, the backward's too.
+  cuda::launch_blocks<T, &db::forward_block<T, cuda::BlockPhases>, db::kThreads>(a, p, p.blocks(),
+                                                                                 tile_bytes<T>(p, false),
+                                                                                 "delta_rule forward");
 }
 
 template <typename T>
@@ -100,9 +88,8 @@ DeltaRuleGrads delta_rule_backward_cuda(const Tensor& q, const Tensor& k, const 
                                 beta.data<T>(),    states.data<T>(),    data_or_null<T>(d_o),
                                 data_or_null<T>(d_final), g.dv.data<T>(), g.dinitial_state.data<T>(),
                                 part_q.data<T>(),  part_k.data<T>(),    part_beta.data<T>()};
-    const size_t smem = prepare<T>(backward_kernel<T>, p, true);
-    backward_kernel<T><<<unsigned(p.blocks()), db::kThreads, smem>>>(a, p);
-    HQLT_CUDA_CHECK_LAUNCH("delta_rule backward_kernel");
+    cuda::launch_blocks<T, &db::backward_block<T, cuda::BlockPhases>, db::kThreads>(
+        a, p, p.blocks(), tile_bytes<T>(p, true), "delta_rule backward");
     db::launch_finish(p, q.data<T>(), k.data<T>(), part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(),
                       g.dq.data<T>(), g.dk.data<T>(), g.dbeta.data<T>());
   });

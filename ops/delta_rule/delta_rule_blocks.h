@@ -47,6 +47,7 @@ using chunked::row_of;
 using chunked::SmemCarver;
 using chunked::tile_product;
 using chunked::Tiles;
+using chunked::TileViews;
 using chunked::Where;
 using chunked::where_of;
 // The largest chunk (then the widest slice) whose tiles — the backward's when `backward`,
@@ -105,16 +106,13 @@ HQLT_HD void normalise_rows(int tid, int nt, const Plan& p, const Tiles<T>& s, i
 // Phase: G = K̂ K̂ᵀ, P = (Q̂ K̂ᵀ) ⊙ M, and R ← R − K̂ S_n in place (R holds V on entry).
 template <typename T>
 HQLT_HD void chunk_products(int tid, int nt, const Plan& p, const Tiles<T>& s, int c, int vs) {
-  const int dk = int(p.dk), ldk = p.ld_k(), ldc = p.ld_c(), ldv = p.ld_v();
-  auto K = [&](int i, int l) { return s.k[i * ldk + l]; };
-  auto Kt = [&](int l, int j) { return s.k[j * ldk + l]; };
-  auto Q = [&](int i, int l) { return s.q[i * ldk + l]; };
-  auto S = [&](int l, int j) { return s.S[l * ldv + j]; };
-  tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, dk, K, Kt); },
+  const int dk = int(p.dk), ldc = p.ld_c(), ldv = p.ld_v();
+  const TileViews<T> m = TileViews<T>::of(s, p);
+  tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, dk, m.K, m.Kt); },
                   [&](int i, int j, T x) { s.G[i * ldc + j] = x; });
-  tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, dk, Q, Kt); },
+  tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, dk, m.Q, m.Kt); },
                   [&](int i, int j, T x) { s.P[i * ldc + j] = j <= i ? x : T(0); });
-  tile_product<T>(tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, K, S); },
+  tile_product<T>(tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, m.K, m.S); },
                   [&](int i, int j, T x) { s.R[i * ldv + j] -= x; });
 }
 
@@ -138,15 +136,34 @@ HQLT_HD void solve_tw(int tid, int nt, const Plan& p, const Tiles<T>& s, int c) 
 // Phase: Δ = Tw · diag(β) R  (R = V − K̂ S_n).
 template <typename T>
 HQLT_HD void chunk_delta(int tid, int nt, const Plan& p, const Tiles<T>& s, int c, int vs) {
-  const int ldc = p.ld_c(), ldv = p.ld_v();
-  auto Tw = [&](int i, int l) { return s.Tw[i * ldc + l]; };
-  auto Rb = [&](int l, int j) { return s.beta[l] * s.R[l * ldv + j]; };
-  tile_product<T>(tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, c, Tw, Rb); },
+  const int ldv = p.ld_v();
+  const TileViews<T> m = TileViews<T>::of(s, p);
+  tile_product<T>(tid, nt, c, vs,
+                  [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, c, m.Tw, m.Rb); },
                   [&](int i, int j, T x) { s.D[i * ldv + j] = x; });
 }
 
 using chunked::load_state;
 using chunked::store_state;
+
+// Phase body: B7, X = Twᵀ dΔ, the gradient of diag(β)(V − K̂ S_n) (= dV_b).
+template <typename T>
+HQLT_HD void grad_x(int tid, int nt, const Plan& p, const Tiles<T>& s, int c, int vs) {
+  const int ldv = p.ld_v();
+  const TileViews<T> m = TileViews<T>::of(s, p);
+  tile_product<T>(tid, nt, c, vs,
+                  [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, c, m.Twt, m.dD); },
+                  [&](int i, int j, T x) { s.X[i * ldv + j] = x; });
+}
+
+// Phase body: B9–B10, dA = −L(X Δᵀ), strictly lower.
+template <typename T>
+HQLT_HD void grad_a(int tid, int nt, const Plan& p, const Tiles<T>& s, int c, int vs) {
+  const int ldc = p.ld_c();
+  const TileViews<T> m = TileViews<T>::of(s, p);
+  tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, vs, m.X, m.Dt); },
+                  [&](int i, int j, T x) { s.dA[i * ldc + j] = j < i ? -x : T(0); });
+}
 
 // Phase body: this slice's share of B13, dβ = rowsum(X ⊙ R) + rowsum(dA ⊙ G) (R = V − K̂ S_n:
 // rowsum(dK_b ⊙ K̂) + rowsum(X ⊙ V) = rowsum(X ⊙ (V − K̂ S_n)) with dK_b = −X S_nᵀ).
@@ -194,8 +211,9 @@ template <typename T, typename Phases>
 HQLT_HD void forward_block(const ForwardArgs<T>& a, const Plan& p, T* smem, int64_t block, const Phases& phase) {
   const Where w = where_of(p, block);
   const Tiles<T> s = Tiles<T>::carve(smem, p, false);
+  const TileViews<T> m = TileViews<T>::of(s, p);
   const int64_t state_at = w.head * p.dk * p.dv;
-  const int ldv = p.ld_v(), ldk = p.ld_k(), ldc = p.ld_c(), dk = int(p.dk), vs = w.vs;
+  const int ldv = p.ld_v(), dk = int(p.dk), vs = w.vs;
   const T scale = T(p.scale);
   phase([&](int tid, int nt) { load_state(tid, nt, p, w, s.S, a.s0 ? a.s0 + state_at : nullptr); });
   for (int n = 0; n < p.chunks; ++n) {
@@ -213,25 +231,19 @@ HQLT_HD void forward_block(const ForwardArgs<T>& a, const Plan& p, T* smem, int6
     // F8: O = s (Q̂ S_n + P Δ), straight to global memory.
     if (a.o) {
       phase([&](int tid, int nt) {
-        auto Q = [&](int i, int l) { return s.q[i * ldk + l]; };
-        auto S = [&](int l, int j) { return s.S[l * ldv + j]; };
-        auto P = [&](int i, int l) { return s.P[i * ldc + l]; };
-        auto D = [&](int l, int j) { return s.D[l * ldv + j]; };
         tile_product<T>(
             tid, nt, c, vs,
             [&](T(&acc)[2][2], int i0, int j0) {
-              accumulate(acc, i0, j0, c, vs, dk, Q, S);
-              accumulate(acc, i0, j0, c, vs, c, P, D);
+              accumulate(acc, i0, j0, c, vs, dk, m.Q, m.S);
+              accumulate(acc, i0, j0, c, vs, c, m.P, m.D);
             },
             [&](int i, int j, T x) { a.o[row_of(p, w, t0 + i) * p.dv + w.col0 + j] = scale * x; });
       });
     }
     // F7: S_{n+1} = S_n + K̂ᵀ Δ (after the barrier: the output read S_n).
     phase([&](int tid, int nt) {
-      auto Kt = [&](int i, int l) { return s.k[l * ldk + i]; };
-      auto D = [&](int l, int j) { return s.D[l * ldv + j]; };
       tile_product<T>(tid, nt, dk, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, Kt, D); },
+                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, m.Kt, m.D); },
                       [&](int i, int j, T x) { s.S[i * ldv + j] += x; });
     });
   }
@@ -259,33 +271,13 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
   const Where w = where_of(p, block);
   const Tiles<T> s = Tiles<T>::carve(smem, p, true);
   const int64_t state_at = w.head * p.dk * p.dv, z = block % p.slices;
-  const int ldv = p.ld_v(), ldk = p.ld_k(), ldc = p.ld_c(), dk = int(p.dk), vs = w.vs;
+  const int ldv = p.ld_v(), ldc = p.ld_c(), dk = int(p.dk), vs = w.vs;
   const T scale = T(p.scale);
   T* part_q = a.part_q + z * p.rows() * p.dk;
   T* part_k = a.part_k + z * p.rows() * p.dk;
   T* part_beta = a.part_beta + z * p.rows();
 
-  auto Q = [&](int i, int l) { return s.q[i * ldk + l]; };
-  auto Qt = [&](int i, int l) { return s.q[l * ldk + i]; };
-  auto K = [&](int i, int l) { return s.k[i * ldk + l]; };
-  auto KbT = [&](int i, int l) { return -s.beta[l] * s.k[l * ldk + i]; };  // −K_bᵀ
-  auto S = [&](int l, int j) { return s.S[l * ldv + j]; };
-  auto St = [&](int l, int j) { return s.S[j * ldv + l]; };
-  auto dSt = [&](int l, int j) { return s.dS[j * ldv + l]; };
-  auto dSm = [&](int l, int j) { return s.dS[l * ldv + j]; };
-  auto D = [&](int i, int l) { return s.D[i * ldv + l]; };
-  auto Dt = [&](int l, int j) { return s.D[j * ldv + l]; };
-  auto dO = [&](int i, int l) { return s.dO[i * ldv + l]; };
-  auto X = [&](int i, int l) { return s.X[i * ldv + l]; };
-  auto Xb = [&](int i, int l) { return -s.beta[i] * s.X[i * ldv + l]; };  // −diag(β) X
-  auto Pt = [&](int i, int l) { return s.P[l * ldc + i]; };
-  auto dP = [&](int i, int l) { return s.dP[i * ldc + l]; };
-  auto dPt = [&](int i, int l) { return s.dP[l * ldc + i]; };
-  auto E = [&](int i, int l) { return s.dA[i * ldc + l]; };
-  auto Twt = [&](int i, int l) { return s.Tw[l * ldc + i]; };
-  auto dDm = [&](int l, int j) { return s.dD[l * ldv + j]; };
-  auto dOm = [&](int l, int j) { return s.dO[l * ldv + j]; };
-  auto Xm = [&](int l, int j) { return s.X[l * ldv + j]; };
+  const TileViews<T> m = TileViews<T>::of(s, p);
 
   phase([&](int tid, int nt) { load_state(tid, nt, p, w, s.dS, a.d_final ? a.d_final + state_at : nullptr); });
   for (int n = p.chunks - 1; n >= 0; --n) {
@@ -307,29 +299,23 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
     phase([&](int tid, int nt) { chunk_delta(tid, nt, p, s, c, vs); });
     // B1–B2, B5: dP = s (dO Δᵀ) ⊙ M;  dΔ = s Pᵀ dO + K̂ dS.
     phase([&](int tid, int nt) {
-      tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, vs, dO, Dt); },
+      tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, vs, m.dO, m.Dt); },
                       [&](int i, int j, T x) { s.dP[i * ldc + j] = j <= i ? scale * x : T(0); });
       tile_product<T>(
           tid, nt, c, vs,
           [&](T(&acc)[2][2], int i0, int j0) {
             T pd[2][2] = {{T(0), T(0)}, {T(0), T(0)}};
-            accumulate(pd, i0, j0, c, vs, c, Pt, dOm);
+            accumulate(pd, i0, j0, c, vs, c, m.Pt, m.dO);
             for (int r = 0; r < 2; ++r)
               for (int q = 0; q < 2; ++q) acc[r][q] += scale * pd[r][q];
-            accumulate(acc, i0, j0, c, vs, dk, K, dSm);
+            accumulate(acc, i0, j0, c, vs, dk, m.K, m.dS);
           },
           [&](int i, int j, T x) { s.dD[i * ldv + j] = x; });
     });
-    // B7: X = Twᵀ dΔ  (= dV_b).
+    phase([&](int tid, int nt) { grad_x(tid, nt, p, s, c, vs); });
+    // B9–B10: dA;  B12: dv = diag(β) X, complete for this slice.
     phase([&](int tid, int nt) {
-      tile_product<T>(tid, nt, c, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, c, Twt, dDm); },
-                      [&](int i, int j, T x) { s.X[i * ldv + j] = x; });
-    });
-    // B9–B10: dA = −L(X Δᵀ), strictly lower;  B12: dv = diag(β) X, complete for this slice.
-    phase([&](int tid, int nt) {
-      tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, vs, X, Dt); },
-                      [&](int i, int j, T x) { s.dA[i * ldc + j] = j < i ? -x : T(0); });
+      grad_a(tid, nt, p, s, c, vs);
       for (int e = tid; e < c * vs; e += nt) {
         const int i = e / vs, j = e % vs;
         a.dv[row_of(p, w, t0 + i) * p.dv + w.col0 + j] = s.beta[i] * s.X[i * ldv + j];
@@ -342,10 +328,10 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
           tid, nt, c, dk,
           [&](T(&acc)[2][2], int i0, int j0) {
             T ds[2][2] = {{T(0), T(0)}, {T(0), T(0)}};
-            accumulate(ds, i0, j0, c, dk, vs, dO, St);
+            accumulate(ds, i0, j0, c, dk, vs, m.dO, m.St);
             for (int r = 0; r < 2; ++r)
               for (int q = 0; q < 2; ++q) acc[r][q] += scale * ds[r][q];
-            accumulate(acc, i0, j0, c, dk, c, dP, K);
+            accumulate(acc, i0, j0, c, dk, c, m.dP, m.K);
           },
           [&](int i, int j, T x) { part_q[row_of(p, w, t0 + i) * p.dk + j] = x; });
     });
@@ -355,10 +341,10 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
       tile_product<T>(
           tid, nt, c, dk,
           [&](T(&acc)[2][2], int i0, int j0) {
-            accumulate(acc, i0, j0, c, dk, c, dPt, Q);
-            accumulate(acc, i0, j0, c, dk, vs, D, dSt);
-            accumulate(acc, i0, j0, c, dk, c, E, K);
-            accumulate(acc, i0, j0, c, dk, vs, Xb, St);
+            accumulate(acc, i0, j0, c, dk, c, m.dPt, m.Q);
+            accumulate(acc, i0, j0, c, dk, vs, m.D, m.dSt);
+            accumulate(acc, i0, j0, c, dk, c, m.E, m.K);
+            accumulate(acc, i0, j0, c, dk, vs, m.Xb, m.St);
           },
           [&](int i, int j, T x) { part_k[row_of(p, w, t0 + i) * p.dk + j] = x; });
     });
@@ -368,10 +354,10 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
           tid, nt, dk, vs,
           [&](T(&acc)[2][2], int i0, int j0) {
             T qd[2][2] = {{T(0), T(0)}, {T(0), T(0)}};
-            accumulate(qd, i0, j0, dk, vs, c, Qt, dOm);
+            accumulate(qd, i0, j0, dk, vs, c, m.Qt, m.dO);
             for (int r = 0; r < 2; ++r)
               for (int q = 0; q < 2; ++q) acc[r][q] += scale * qd[r][q];
-            accumulate(acc, i0, j0, dk, vs, c, KbT, Xm);
+            accumulate(acc, i0, j0, dk, vs, c, m.KbT, m.X);
           },
           [&](int i, int j, T x) { s.dS[i * ldv + j] += x; });
     });

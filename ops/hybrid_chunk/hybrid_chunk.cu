@@ -2,13 +2,14 @@
 // algorithm lives (FW: one thread block per (batch, head, slice of d_v columns); KV: one per
 // (batch, head, attention chunk)). All on the default stream, in this order:
 //
-//   forward:   kv_forward_kernel writes o_kv and LSE; fw_forward_kernel o_fw and the final
+//   forward:   kv_forward_block writes o_kv and LSE; fw_forward_block o_fw and the final
 //              state.
-//   backward:  fw_forward_kernel again, keeping only S_n before every kernel chunk
-//              ([B·H, N, d_k, d_v] in a workspace); kv_backward_kernel, which writes dq_kv,
-//              dk_kv and all of dv; fw_backward_kernel, which adds the FW part to dv and writes
+//   backward:  fw_forward_block again, keeping only S_n before every kernel chunk
+//              ([B·H, N, d_k, d_v] in a workspace); kv_backward_block, which writes dq_kv,
+//              dk_kv and all of dv; fw_backward_block, which adds the FW part to dv and writes
 //              the initial state's gradient and each slice's share of dQ̂, dK̂, dβ;
 //              finish_kernel, which adds the shares and applies the ℓ2 backward.
+// The blocks run in cuda::launch_blocks's kernel (engine/cuda/blocks.cuh).
 #include <cuda_runtime.h>
 
 #include "engine/cuda/blocks.cuh"
@@ -24,30 +25,6 @@ namespace {
 
 namespace hb = detail::hybrid_blocks;
 namespace db = detail::delta_blocks;
-
-template <typename T>
-__global__ void __launch_bounds__(db::kThreads) fw_forward_kernel(hb::FwForwardArgs<T> a, hb::FwPlan f) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  hb::fw_forward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
-template <typename T>
-__global__ void __launch_bounds__(db::kThreads) fw_backward_kernel(hb::FwBackwardArgs<T> a, hb::FwPlan f) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  hb::fw_backward_block(a, f, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
-template <typename T>
-__global__ void __launch_bounds__(db::kThreads) kv_forward_kernel(hb::KvForwardArgs<T> a, hb::KvPlan p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  hb::kv_forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
-template <typename T>
-__global__ void __launch_bounds__(db::kThreads) kv_backward_kernel(hb::KvBackwardArgs<T> a, hb::KvPlan p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  hb::kv_backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
 
 size_t word_bytes(DType dt) { return dt == DType::f32 ? sizeof(float) : sizeof(double); }
 
@@ -69,24 +46,17 @@ hb::KvPlan kv_plan(const Problem& p, DType dt, bool backward) {
   return k;
 }
 
-// Dynamic shared memory over 48 KiB needs an opt-in per kernel.
-template <typename K>
-size_t prepare(K kernel, size_t bytes) {
-  cuda::allow_smem(kernel, bytes);
-  return bytes;
-}
-
 template <typename T>
 const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// Each block function runs in cuda::launch_blocks's kernel with its tiles' bytes of shared
+// memory (the FW forward with the backward's when it is the backward's recompute).
 template <typename T>
 void launch_fw_forward(const hb::FwForwardArgs<T>& a, const hb::FwPlan& f, bool backward) {
-  if (f.p.blocks() == 0) return;
-  const size_t smem = prepare(fw_forward_kernel<T>, hb::FwTiles<T>::carve(nullptr, f, backward).words * sizeof(T));
-  fw_forward_kernel<T><<<unsigned(f.p.blocks()), db::kThreads, smem>>>(a, f);
-  HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk fw_forward_kernel");
+  cuda::launch_blocks<T, &hb::fw_forward_block<T, cuda::BlockPhases>, db::kThreads>(
+      a, f, f.p.blocks(), hb::FwTiles<T>::carve(nullptr, f, backward).words * sizeof(T), "hybrid_chunk fw_forward");
 }
 
 }  // namespace
@@ -97,13 +67,10 @@ void forward_cuda(const Problem& p, const Inputs& in, const Tensor& o_fw, const 
   const hb::FwPlan f = fw_plan(p, dt, false);
   const hb::KvPlan k = kv_plan(p, dt, false);
   dispatch_float(dt, "hybrid_chunk", [&]<typename T>() {
-    if (k.blocks() > 0) {
-      const hb::KvForwardArgs<T> a{in.q_kv.data<T>(), in.k_kv.data<T>(), in.v.data<T>(), o_kv.data<T>(),
-                                   lse.data<T>()};
-      const size_t smem = prepare(kv_forward_kernel<T>, hb::KvTiles<T>::carve(nullptr, k, false).words * sizeof(T));
-      kv_forward_kernel<T><<<unsigned(k.blocks()), db::kThreads, smem>>>(a, k);
-      HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk kv_forward_kernel");
-    }
+    const hb::KvForwardArgs<T> kv{in.q_kv.data<T>(), in.k_kv.data<T>(), in.v.data<T>(), o_kv.data<T>(),
+                                  lse.data<T>()};
+    cuda::launch_blocks<T, &hb::kv_forward_block<T, cuda::BlockPhases>, db::kThreads>(
+        kv, k, k.blocks(), hb::KvTiles<T>::carve(nullptr, k, false).words * sizeof(T), "hybrid_chunk kv_forward");
     launch_fw_forward(hb::FwForwardArgs<T>{in.q_fw.data<T>(), in.k_fw.data<T>(), in.v.data<T>(), in.beta.data<T>(),
                                            data_or_null<T>(in.initial_state), o_fw.data<T>(),
                                            final_state.data<T>(), nullptr},
@@ -134,21 +101,17 @@ Grads backward_cuda(const Problem& p, const Inputs& in, const Tensor& lse, const
                                              states.data<T>()},
                         f, true);
     // The KV part first: it writes all of dv, to which the FW part then adds.
-    if (k.blocks() > 0) {
-      const hb::KvBackwardArgs<T> a{in.q_kv.data<T>(),        in.k_kv.data<T>(),  v,
-                                    lse.data<T>(),            data_or_null<T>(d_o_kv), g.q_kv.data<T>(),
-                                    g.k_kv.data<T>(),         g.v.data<T>()};
-      const size_t smem = prepare(kv_backward_kernel<T>, hb::KvTiles<T>::carve(nullptr, k, true).words * sizeof(T));
-      kv_backward_kernel<T><<<unsigned(k.blocks()), db::kThreads, smem>>>(a, k);
-      HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk kv_backward_kernel");
-    }
+    const hb::KvBackwardArgs<T> kv{in.q_kv.data<T>(), in.k_kv.data<T>(),       v,
+                                   lse.data<T>(),     data_or_null<T>(d_o_kv), g.q_kv.data<T>(),
+                                   g.k_kv.data<T>(),  g.v.data<T>()};
+    cuda::launch_blocks<T, &hb::kv_backward_block<T, cuda::BlockPhases>, db::kThreads>(
+        kv, k, k.blocks(), hb::KvTiles<T>::carve(nullptr, k, true).words * sizeof(T), "hybrid_chunk kv_backward");
     const hb::FwBackwardArgs<T> a{q_fw,           k_fw,          v,
                                   beta,           states.data<T>(), data_or_null<T>(d_o_fw),
                                   data_or_null<T>(d_final), g.v.data<T>(), g.initial_state.data<T>(),
                                   part_q.data<T>(), part_k.data<T>(), part_beta.data<T>()};
-    const size_t smem = prepare(fw_backward_kernel<T>, hb::FwTiles<T>::carve(nullptr, f, true).words * sizeof(T));
-    fw_backward_kernel<T><<<unsigned(fp.blocks()), db::kThreads, smem>>>(a, f);
-    HQLT_CUDA_CHECK_LAUNCH("hybrid_chunk fw_backward_kernel");
+    cuda::launch_blocks<T, &hb::fw_backward_block<T, cuda::BlockPhases>, db::kThreads>(
+        a, f, fp.blocks(), hb::FwTiles<T>::carve(nullptr, f, true).words * sizeof(T), "hybrid_chunk fw_backward");
     db::launch_finish(fp, q_fw, k_fw, part_q.data<T>(), part_k.data<T>(), part_beta.data<T>(), g.q_fw.data<T>(),
                       g.k_fw.data<T>(), g.beta.data<T>());
   });

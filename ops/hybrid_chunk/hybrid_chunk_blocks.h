@@ -36,7 +36,10 @@ namespace db = delta_blocks;
 using chunked::accumulate;
 using chunked::HostPhases;
 using chunked::kThreads;
+using chunked::Cols;
+using chunked::Rows;
 using chunked::tile_product;
+using chunked::TileViews;
 
 // ---- FW part: plan and tiles ------------------------------------------------------------
 
@@ -96,13 +99,11 @@ inline FwPlan make_fw_plan(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t 
 // chunk_products without P.
 template <typename T>
 HQLT_HD void gram_and_residual(int tid, int nt, const db::Plan& p, const db::Tiles<T>& s, int c, int vs) {
-  const int dk = int(p.dk), ldk = p.ld_k(), ldc = p.ld_c(), ldv = p.ld_v();
-  auto K = [&](int i, int l) { return s.k[i * ldk + l]; };
-  auto Kt = [&](int l, int j) { return s.k[j * ldk + l]; };
-  auto S = [&](int l, int j) { return s.S[l * ldv + j]; };
-  tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, dk, K, Kt); },
+  const int dk = int(p.dk), ldc = p.ld_c(), ldv = p.ld_v();
+  const TileViews<T> m = TileViews<T>::of(s, p);
+  tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, dk, m.K, m.Kt); },
                   [&](int i, int j, T x) { s.G[i * ldc + j] = x; });
-  tile_product<T>(tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, K, S); },
+  tile_product<T>(tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, m.K, m.S); },
                   [&](int i, int j, T x) { s.R[i * ldv + j] -= x; });
 }
 
@@ -134,8 +135,10 @@ HQLT_HD void fw_forward_block(const FwForwardArgs<T>& a, const FwPlan& f, T* sme
   const db::Where w = db::where_of(p, block);
   const FwTiles<T> ft = FwTiles<T>::carve(smem, f, false);
   const db::Tiles<T>& s = ft.t;
+  const TileViews<T> m = TileViews<T>::of(s, p);
+  const Rows<T> SF{ft.S_read, p.ld_v()};  // S_F
   const int64_t state_at = w.head * p.dk * p.dv;
-  const int ldv = p.ld_v(), ldk = p.ld_k(), dk = int(p.dk), vs = w.vs;
+  const int ldv = p.ld_v(), dk = int(p.dk), vs = w.vs;
   const T scale = T(p.scale);
   phase([&](int tid, int nt) { db::load_state(tid, nt, p, w, s.S, a.s0 ? a.s0 + state_at : nullptr); });
   for (int n = 0; n < p.chunks; ++n) {
@@ -153,10 +156,8 @@ HQLT_HD void fw_forward_block(const FwForwardArgs<T>& a, const FwPlan& f, T* sme
     phase([&](int tid, int nt) {
       gram_and_residual(tid, nt, p, s, c, vs);
       if (a.o) {
-        auto Q = [&](int i, int l) { return s.q[i * ldk + l]; };
-        auto SF = [&](int l, int j) { return ft.S_read[l * ldv + j]; };
         tile_product<T>(
-            tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, Q, SF); },
+            tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, m.Q, SF); },
             [&](int i, int j, T x) { a.o[db::row_of(p, w, t0 + i) * p.dv + w.col0 + j] = scale * x; });
       }
     });
@@ -164,10 +165,8 @@ HQLT_HD void fw_forward_block(const FwForwardArgs<T>& a, const FwPlan& f, T* sme
     phase([&](int tid, int nt) { db::chunk_delta(tid, nt, p, s, c, vs); });
     // S_{n+1} = S_n + K̂ᵀ Δ.
     phase([&](int tid, int nt) {
-      auto Kt = [&](int i, int l) { return s.k[l * ldk + i]; };
-      auto D = [&](int l, int j) { return s.D[l * ldv + j]; };
       tile_product<T>(tid, nt, dk, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, Kt, D); },
+                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, m.Kt, m.D); },
                       [&](int i, int j, T x) { s.S[i * ldv + j] += x; });
     });
   }
@@ -198,29 +197,14 @@ HQLT_HD void fw_backward_block(const FwBackwardArgs<T>& a, const FwPlan& f, T* s
   const FwTiles<T> ft = FwTiles<T>::carve(smem, f, true);
   const db::Tiles<T>& s = ft.t;
   const int64_t state_at = w.head * p.dk * p.dv, z = block % p.slices;
-  const int ldv = p.ld_v(), ldk = p.ld_k(), ldc = p.ld_c(), dk = int(p.dk), vs = w.vs;
+  const int ldv = p.ld_v(), dk = int(p.dk), vs = w.vs;
   const T scale = T(p.scale);
   T* part_q = a.part_q + z * p.rows() * p.dk;
   T* part_k = a.part_k + z * p.rows() * p.dk;
   T* part_beta = a.part_beta + z * p.rows();
 
-  auto Qt = [&](int i, int l) { return s.q[l * ldk + i]; };
-  auto K = [&](int i, int l) { return s.k[i * ldk + l]; };
-  auto KbT = [&](int i, int l) { return -s.beta[l] * s.k[l * ldk + i]; };  // −K_bᵀ
-  auto St = [&](int l, int j) { return s.S[j * ldv + l]; };
-  auto SFt = [&](int l, int j) { return ft.S_read[j * ldv + l]; };
-  auto dSt = [&](int l, int j) { return s.dS[j * ldv + l]; };
-  auto dSm = [&](int l, int j) { return s.dS[l * ldv + j]; };
-  auto D = [&](int i, int l) { return s.D[i * ldv + l]; };
-  auto Dt = [&](int l, int j) { return s.D[j * ldv + l]; };
-  auto dO = [&](int i, int l) { return s.dO[i * ldv + l]; };
-  auto X = [&](int i, int l) { return s.X[i * ldv + l]; };
-  auto Xb = [&](int i, int l) { return -s.beta[i] * s.X[i * ldv + l]; };  // −diag(β) X
-  auto E = [&](int i, int l) { return s.dA[i * ldc + l]; };
-  auto Twt = [&](int i, int l) { return s.Tw[l * ldc + i]; };
-  auto dDm = [&](int l, int j) { return s.dD[l * ldv + j]; };
-  auto dOm = [&](int l, int j) { return s.dO[l * ldv + j]; };
-  auto Xm = [&](int l, int j) { return s.X[l * ldv + j]; };
+  const TileViews<T> m = TileViews<T>::of(s, p);
+  const Cols<T> SFt{ft.S_read, p.ld_v()};  // S_Fᵀ
 
   phase([&](int tid, int nt) {
     db::load_state(tid, nt, p, w, s.dS, a.d_final ? a.d_final + state_at : nullptr);
@@ -248,28 +232,25 @@ HQLT_HD void fw_backward_block(const FwBackwardArgs<T>& a, const FwPlan& f, T* s
     // Recompute G and R = V − K̂ S_n; dΔ = K̂ dS_{n+1}.
     phase([&](int tid, int nt) {
       gram_and_residual(tid, nt, p, s, c, vs);
-      tile_product<T>(tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, K, dSm); },
+      tile_product<T>(tid, nt, c, vs, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, dk, m.K, m.dS); },
                       [&](int i, int j, T x) { s.dD[i * ldv + j] = x; });
     });
     phase([&](int tid, int nt) { db::solve_tw(tid, nt, p, s, c); });
     // Δ = Tw diag(β) R, and X = Twᵀ dΔ, the gradient of diag(β)(V − K̂ S_n).
     phase([&](int tid, int nt) {
       db::chunk_delta(tid, nt, p, s, c, vs);
-      tile_product<T>(tid, nt, c, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, vs, c, Twt, dDm); },
-                      [&](int i, int j, T x) { s.X[i * ldv + j] = x; });
+      db::grad_x(tid, nt, p, s, c, vs);
     });
     // dA = −L(X Δᵀ), strictly lower;  dv += diag(β) X (this slice's columns are this
     // block's alone);  this slice's share of dQ̂ = s dO S_Fᵀ.
     phase([&](int tid, int nt) {
-      tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, vs, X, Dt); },
-                      [&](int i, int j, T x) { s.dA[i * ldc + j] = j < i ? -x : T(0); });
+      db::grad_a(tid, nt, p, s, c, vs);
       for (int e = tid; e < c * vs; e += nt) {
         const int i = e / vs, j = e % vs;
         a.dv[db::row_of(p, w, t0 + i) * p.dv + w.col0 + j] += s.beta[i] * s.X[i * ldv + j];
       }
       tile_product<T>(tid, nt, c, dk,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, dk, vs, dO, SFt); },
+                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, dk, vs, m.dO, SFt); },
                       [&](int i, int j, T x) { part_q[db::row_of(p, w, t0 + i) * p.dk + j] = scale * x; });
     });
     // dβ's share (as in delta_blocks).
@@ -280,9 +261,9 @@ HQLT_HD void fw_backward_block(const FwBackwardArgs<T>& a, const FwPlan& f, T* s
       tile_product<T>(
           tid, nt, c, dk,
           [&](T(&acc)[2][2], int i0, int j0) {
-            accumulate(acc, i0, j0, c, dk, vs, D, dSt);
-            accumulate(acc, i0, j0, c, dk, c, E, K);
-            accumulate(acc, i0, j0, c, dk, vs, Xb, St);
+            accumulate(acc, i0, j0, c, dk, vs, m.D, m.dSt);
+            accumulate(acc, i0, j0, c, dk, c, m.E, m.K);
+            accumulate(acc, i0, j0, c, dk, vs, m.Xb, m.St);
           },
           [&](int i, int j, T x) { part_k[db::row_of(p, w, t0 + i) * p.dk + j] = x; });
     });
@@ -292,10 +273,10 @@ HQLT_HD void fw_backward_block(const FwBackwardArgs<T>& a, const FwPlan& f, T* s
     // what the first wrote.
     phase([&](int tid, int nt) {
       tile_product<T>(tid, nt, dk, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, Qt, dOm); },
+                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, m.Qt, m.dO); },
                       [&](int i, int j, T x) { ft.dS_read[i * ldv + j] += scale * x; });
       tile_product<T>(tid, nt, dk, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, KbT, Xm); },
+                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, m.KbT, m.X); },
                       [&](int i, int j, T x) {
                         T& d = s.dS[i * ldv + j];
                         d += x;
@@ -391,8 +372,8 @@ template <typename T>
 HQLT_HD void kv_scores(int tid, int nt, const KvPlan& p, const KvWhere& w, const KvTiles<T>& s) {
   const int dk = int(p.dk), ldk = p.ld_k(), ldc = p.ld_c(), c = w.c;
   const T scale = T(p.scale);
-  auto Q = [&](int i, int l) { return s.q[i * ldk + l]; };
-  auto Kt = [&](int l, int j) { return s.k[j * ldk + l]; };
+  const Rows<T> Q{s.q, ldk};
+  const Cols<T> Kt{s.k, ldk};  // K̂ᵀ
   tile_product<T>(tid, nt, c, c, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, c, dk, Q, Kt); },
                   [&](int i, int j, T x) { s.P[i * ldc + j] = j <= i ? scale * x : T(0); });
 }
@@ -434,7 +415,7 @@ HQLT_HD void kv_forward_block(const KvForwardArgs<T>& a, const KvPlan& p, T* sme
   });
   // O = P V, V read from global memory.
   phase([&](int tid, int nt) {
-    auto P = [&](int i, int l) { return s.P[i * ldc + l]; };
+    const Rows<T> P{s.P, ldc};
     auto V = [&](int l, int j) { return a.v[kv_row(p, w, l) * p.dv + j]; };
     tile_product<T>(tid, nt, c, dv, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, dv, c, P, V); },
                     [&](int i, int j, T x) { a.o[kv_row(p, w, i) * p.dv + j] = x; });
@@ -480,7 +461,7 @@ HQLT_HD void kv_backward_block(const KvBackwardArgs<T>& a, const KvPlan& p, T* s
   });
   // dV = Pᵀ dO (complete for these rows: only this chunk's queries see them); dP = dO Vᵀ.
   phase([&](int tid, int nt) {
-    auto Pt = [&](int i, int l) { return s.P[l * ldc + i]; };
+    const Cols<T> Pt{s.P, ldc};
     auto dOg = [&](int l, int j) { return a.d_o[kv_row(p, w, l) * p.dv + j]; };
     auto dOr = [&](int i, int l) { return a.d_o[kv_row(p, w, i) * p.dv + l]; };
     auto Vt = [&](int l, int j) { return a.v[kv_row(p, w, j) * p.dv + l]; };
@@ -501,10 +482,8 @@ HQLT_HD void kv_backward_block(const KvBackwardArgs<T>& a, const KvPlan& p, T* s
   });
   // dQ = s dS K;  dK = s dSᵀ Q.
   phase([&](int tid, int nt) {
-    auto dSm = [&](int i, int l) { return s.dS[i * ldc + l]; };
-    auto dSt = [&](int i, int l) { return s.dS[l * ldc + i]; };
-    auto K = [&](int l, int j) { return s.k[l * ldk + j]; };
-    auto Q = [&](int l, int j) { return s.q[l * ldk + j]; };
+    const Rows<T> dSm{s.dS, ldc}, K{s.k, ldk}, Q{s.q, ldk};
+    const Cols<T> dSt{s.dS, ldc};
     tile_product<T>(tid, nt, c, dk, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, dk, c, dSm, K); },
                     [&](int i, int j, T x) { a.dq[kv_row(p, w, i) * p.dk + j] = scale * x; });
     tile_product<T>(tid, nt, c, dk, [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, c, dk, c, dSt, Q); },

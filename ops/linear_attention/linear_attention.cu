@@ -1,11 +1,12 @@
 // The CUDA kernels of linear_attention: thin launchers around linear_attention_blocks.h,
 // where the algorithm lives (one thread block per (batch, head, slice of d_v columns)).
 //
-//   forward:   heads_z_kernel (reference_heads only: z before the blocks), forward_kernel
+//   forward:   heads_z_kernel (reference_heads only: z before the blocks), forward_block
 //              (O, and z under the time normaliser).
-//   backward:  dz_kernel (dz = −(dO·O)/(z+eps) per row), backward_kernel (both sweeps: dV,
+//   backward:  dz_kernel (dz = −(dO·O)/(z+eps) per row), backward_block (both sweeps: dV,
 //              and each slice's share of ∂L/∂Φq, ∂L/∂Φk), finish_kernel (adds the shares, the
 //              reference_heads normaliser's terms, and φ').
+// The blocks run in cuda::launch_blocks's kernel (engine/cuda/blocks.cuh).
 #include <cuda_runtime.h>
 
 #include "engine/cuda/blocks.cuh"
@@ -21,18 +22,6 @@ namespace {
 
 namespace lb = detail::linear_blocks;
 using Normalizer = LinearAttentionNormalizer;
-
-template <typename T>
-__global__ void __launch_bounds__(lb::kThreads) forward_kernel(lb::ForwardArgs<T> a, lb::Plan p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  lb::forward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
-
-template <typename T>
-__global__ void __launch_bounds__(lb::kThreads) backward_kernel(lb::BackwardArgs<T> a, lb::Plan p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  lb::backward_block(a, p, reinterpret_cast<T*>(smem), int64_t(blockIdx.x), cuda::BlockPhases{});
-}
 
 template <typename T>
 __global__ void heads_z_kernel(lb::Plan p, const T* q, const T* k, T* z) {
@@ -65,13 +54,10 @@ lb::Plan plan_for(const Tensor& q, const Problem& d, Normalizer normalizer, doub
   return p;
 }
 
-template <typename T, typename K>
-size_t prepare(K kernel, const lb::Plan& p, bool backward) {
-  const size_t bytes = lb::Tiles<T>::carve(nullptr, p, backward).words * sizeof(T);
-  cuda::allow_smem(kernel, bytes);
-  return bytes;
+template <typename T>
+size_t tile_bytes(const lb::Plan& p, bool backward) {
+  return lb::Tiles<T>::carve(nullptr, p, backward).words * sizeof(T);
 }
-
 
 }  // namespace
 
@@ -85,9 +71,9 @@ void forward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
       HQLT_CUDA_CHECK_LAUNCH("linear_attention heads_z_kernel");
     }
     const lb::ForwardArgs<T> a{q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), z.data<T>()};
-    const size_t smem = prepare<T>(forward_kernel<T>, p, false);
-    forward_kernel<T><<<unsigned(p.blocks()), lb::kThreads, smem>>>(a, p);
-    HQLT_CUDA_CHECK_LAUNCH("linear_attention forward_kernel");
+    cuda::launch_blocks<T, &lb::forward_block<T, cuda::BlockPhases>, lb::kThreads>(a, p, p.blocks(),
+                                                                                  tile_bytes<T>(p, false),
+                                                                                  "linear_attention forward");
   });
 }
 
@@ -109,9 +95,9 @@ void backward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
     HQLT_CUDA_CHECK_LAUNCH("linear_attention dz_kernel");
     const lb::BackwardArgs<T> a{q.data<T>(),  k.data<T>(),      v.data<T>(),     z.data<T>(),     dz.data<T>(),
                                 dout.data<T>(), dv.data<T>(), part_q.data<T>(), part_k.data<T>()};
-    const size_t smem = prepare<T>(backward_kernel<T>, p, true);
-    backward_kernel<T><<<unsigned(p.blocks()), lb::kThreads, smem>>>(a, p);
-    HQLT_CUDA_CHECK_LAUNCH("linear_attention backward_kernel");
+    cuda::launch_blocks<T, &lb::backward_block<T, cuda::BlockPhases>, lb::kThreads>(a, p, p.blocks(),
+                                                                                   tile_bytes<T>(p, true),
+                                                                                   "linear_attention backward");
     finish_kernel<T><<<cuda::blocks_for(p.B * p.T * p.dk), cuda::kThreads>>>(
         p, q.data<T>(), k.data<T>(), dz.data<T>(), part_q.data<T>(), part_k.data<T>(), dq.data<T>(), dk.data<T>());
     HQLT_CUDA_CHECK_LAUNCH("linear_attention finish_kernel");

@@ -35,10 +35,12 @@
 namespace hqlt::detail::linear_blocks {
 
 using chunked::accumulate;
+using chunked::Cols;
 using chunked::HostPhases;
 using chunked::kMaxChunk;
 using chunked::kThreads;
 using chunked::row_of;
+using chunked::Rows;
 using chunked::tile_product;
 using chunked::Where;
 using chunked::where_of;
@@ -208,12 +210,9 @@ HQLT_HD void forward_block(const ForwardArgs<T>& a, const Plan& p, T* smem, int6
   const int ldv = p.ld_v(), ldk = p.ld_k(), ldc = p.ld_c(), dk = int(p.dk), vs = w.vs;
   const T scale = T(p.scale), eps = T(p.eps);
   const bool writes_z = p.by_time && w.col0 == 0;
-  auto Q = [&](int i, int l) { return s.q[i * ldk + l]; };
-  auto Kt = [&](int l, int j) { return s.k[j * ldk + l]; };
-  auto KtT = [&](int i, int l) { return s.k[l * ldk + i]; };  // Φkᵀ as [d_k, c]
-  auto Zm = [&](int l, int j) { return s.Z[l * ldv + j]; };
-  auto P = [&](int i, int l) { return s.P[i * ldc + l]; };
-  auto V = [&](int l, int j) { return s.V[l * ldv + j]; };
+  // The tiles as the products read them (a trailing t: the transpose; Kt is Φkᵀ, [d_k, c]).
+  const Rows<T> Q{s.q, ldk}, Zm{s.Z, ldv}, P{s.P, ldc}, V{s.V, ldv};
+  const Cols<T> Kt{s.k, ldk};
 
   phase([&](int tid, int nt) { clear_state(tid, nt, p, w, s); });
   for (int n = 0; n < p.chunks; ++n) {
@@ -259,7 +258,7 @@ HQLT_HD void forward_block(const ForwardArgs<T>& a, const Plan& p, T* smem, int6
     // Z_{n+1} = Z_n + Φkᵀ V and ks += Σ_i Φk_i (after the barrier: the output read Z_n, z read ks).
     phase([&](int tid, int nt) {
       tile_product<T>(tid, nt, dk, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, KtT, V); },
+                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, Kt, V); },
                       [&](int i, int j, T x) { s.Z[i * ldv + j] += x; });
       if (p.by_time)
         for (int j = tid; j < dk; j += nt) {
@@ -294,19 +293,9 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
   T* part_q = a.part_q + (block % p.slices) * p.rows() * p.dk;
   T* part_k = a.part_k + (block % p.slices) * p.rows() * p.dk;
 
-  auto Q = [&](int i, int l) { return s.q[i * ldk + l]; };
-  auto Qt = [&](int i, int l) { return s.q[l * ldk + i]; };  // Φqᵀ as [d_k, c]
-  auto K = [&](int i, int l) { return s.k[i * ldk + l]; };
-  auto Kt = [&](int l, int j) { return s.k[j * ldk + l]; };
-  auto KtT = [&](int i, int l) { return s.k[l * ldk + i]; };  // Φkᵀ as [d_k, c]
-  auto V = [&](int l, int j) { return s.V[l * ldv + j]; };
-  auto Vt = [&](int l, int j) { return s.V[j * ldv + l]; };
-  auto dN = [&](int i, int l) { return s.dN[i * ldv + l]; };
-  auto Zt = [&](int l, int j) { return s.Z[j * ldv + l]; };
-  auto Zm = [&](int l, int j) { return s.Z[l * ldv + j]; };
-  auto G = [&](int i, int l) { return s.G[i * ldc + l]; };
-  auto Gt = [&](int i, int l) { return s.G[l * ldc + i]; };
-  auto Pt = [&](int i, int l) { return s.P[l * ldc + i]; };
+  // The tiles as the products read them (a trailing t: the transpose; Qt, Kt are Φqᵀ, Φkᵀ).
+  const Rows<T> Q{s.q, ldk}, K{s.k, ldk}, V{s.V, ldv}, dN{s.dN, ldv}, Zm{s.Z, ldv}, G{s.G, ldc};
+  const Cols<T> Qt{s.q, ldk}, Kt{s.k, ldk}, Vt{s.V, ldv}, Zt{s.Z, ldv}, Gt{s.G, ldc}, Pt{s.P, ldc};
 
   const auto load = [&](int64_t t0, int c) {
     phase([&](int tid, int nt) {
@@ -353,7 +342,7 @@ HQLT_HD void backward_block(const BackwardArgs<T>& a, const Plan& p, T* smem, in
     // Z_{n+1} = Z_n + Φkᵀ V, ks += Σ_i Φk_i.
     phase([&](int tid, int nt) {
       tile_product<T>(tid, nt, dk, vs,
-                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, KtT, V); },
+                      [&](T(&acc)[2][2], int i0, int j0) { accumulate(acc, i0, j0, dk, vs, c, Kt, V); },
                       [&](int i, int j, T x) { s.Z[i * ldv + j] += x; });
       if (norm)
         for (int j = tid; j < dk; j += nt) {
