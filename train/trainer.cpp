@@ -615,9 +615,15 @@ TrainReport train_resume(const RunDir& run, int threads, const RunControl& contr
   s.last_train_accuracy = saved_number<double>(s, "last_train_accuracy", 0.0);
   s.schedule = make_schedule(s.options);
   truncate_metrics(run.metrics(), s.state.step);
-  if (control.summary)
-    std::printf("resuming %s on %s at step %lld of %lld; run folder %s\n", s.options.model.c_str(),
-                s.task->name().c_str(), (long long)s.state.step, (long long)s.options.steps, run.path.c_str());
+  if (control.summary) {
+    // Steps count on across attempts; the schedule's position is the step within the attempt.
+    const long long within = s.state.step - s.attempt_start, steps = s.options.steps;
+    const std::string where = s.options.restarts > 0 ? " (attempt " + std::to_string(s.attempt + 1) + ", step " +
+                                                           std::to_string(within) + " of " + std::to_string(steps) + ")"
+                                                     : " of " + std::to_string(steps);
+    std::printf("resuming %s on %s at step %lld%s; run folder %s\n", s.options.model.c_str(),
+                s.task->name().c_str(), (long long)s.state.step, where.c_str(), run.path.c_str());
+  }
   std::fflush(stdout);  // the header before the progress lines on stderr, even when piped
   return run_loop(s, control);
 }
