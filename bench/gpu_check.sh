@@ -114,6 +114,11 @@ fi
 # On a GPU machine a skipped cuda test means the GPU was not seen: that is a failure here.
 TEST_OUT="$BUILD/gpu_check_tests.txt"
 run_step "cuda tests" 120 bash -o pipefail -c "'$TESTS' -ts=cuda,cuda_bench 2>&1 | tee '$TEST_OUT'"
+# The fused chunked ops have one test body for every device (tests/devices.h): their
+# reference tests run the GPU kernels too when a GPU is present.
+DEVICE_TESTS="*delta_rule*,*linear_attention*,*hybrid_chunk*"
+run_step "fused ops on every device" 180 bash -o pipefail -c \
+  "'$TESTS' -ts=reference '-tc=$DEVICE_TESTS' 2>&1 | tee -a '$TEST_OUT'"
 if grep -q 'HQLT-SKIPPED' "$TEST_OUT"; then
   echo "gpu_check: FAILED: cuda tests were skipped on a machine with a GPU:"
   grep 'HQLT-SKIPPED' "$TEST_OUT" | sort | uniq -c
@@ -125,8 +130,10 @@ fi
 # memcheck on every cuda test; racecheck (which slows shared-memory kernels by orders of
 # magnitude) on the small shapes of the fused kernels, which run the same code paths.
 SANITIZER=$(command -v compute-sanitizer || true)
-RACECHECK_TESTS="*attention*d 32*,*delta rule matches the CPU kernel over lengths*,*linear attention matches the CPU kernel over lengths*"
-RACECHECK_TESTS+=",*hybrid chunk with FW block and attention chunk apart*,*rms_norm*,*softmax*,*cross_entropy matches*,*sum mean and max*"
+RACECHECK_TESTS="*attention*d 32*,*delta_rule options against the reference*"
+RACECHECK_TESTS+=",*linear_attention matches the reference with strided inputs*"
+RACECHECK_TESTS+=",*hybrid_chunk matches the reference with the FW block and the chunk apart*"
+RACECHECK_TESTS+=",*rms_norm*,*softmax*,*cross_entropy matches*,*sum mean and max*"
 if [ -z "$SANITIZER" ]; then
   echo "gpu_check: FAILED: compute-sanitizer not found (it ships with the CUDA toolkit)"
   FAILED=1
@@ -137,7 +144,7 @@ else
   run_step "compute-sanitizer memcheck" 120 \
     "$SANITIZER" --tool memcheck --error-exitcode 1 "$TESTS" -ts=cuda "-tce=*training*"
   run_step "compute-sanitizer racecheck" 240 \
-    "$SANITIZER" --tool racecheck --error-exitcode 1 "$TESTS" -ts=cuda \
+    "$SANITIZER" --tool racecheck --error-exitcode 1 "$TESTS" -ts=cuda,reference \
     "-tc=${GPU_CHECK_RACECHECK:-$RACECHECK_TESTS}"
 fi
 

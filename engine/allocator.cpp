@@ -1,6 +1,8 @@
 #include "engine/allocator.h"
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -60,7 +62,24 @@ void system_free(void* p, Device device) {
 #endif
 }
 
+std::atomic<bool> poisoning{false};
+
+void* handed_out(void* ptr, size_t bytes, Device device) {
+  if (!poisoning.load(std::memory_order_relaxed)) return ptr;
+  if (device == Device::cpu) {
+    std::memset(ptr, 0xFF, bytes);
+  } else {
+#ifdef HQLT_HAS_CUDA
+    cuda::memset_device(ptr, 0xFF, bytes);
+#endif
+  }
+  return ptr;
+}
+
 }  // namespace
+
+void set_poison(bool on) { poisoning.store(on); }
+bool poison() { return poisoning.load(); }
 
 size_t size_class(size_t bytes) {
   size_t r = (bytes + kAlignment - 1) / kAlignment * kAlignment;
@@ -91,7 +110,7 @@ void* allocate(size_t bytes, Device device) {
       p.stats.cached -= cls;
       p.stats.in_use += cls;
       if (p.stats.in_use > p.stats.peak) p.stats.peak = p.stats.in_use;
-      return ptr;
+      return handed_out(ptr, cls, device);
     }
   }
   void* ptr = system_allocate(cls, device);
@@ -99,7 +118,7 @@ void* allocate(size_t bytes, Device device) {
   p.stats.system_allocations++;
   p.stats.in_use += cls;
   if (p.stats.in_use > p.stats.peak) p.stats.peak = p.stats.in_use;
-  return ptr;
+  return handed_out(ptr, cls, device);
 }
 
 void deallocate(void* ptr, size_t bytes, Device device) {

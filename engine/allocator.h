@@ -31,4 +31,10 @@ void empty_cache(Device device = Device::cpu);
 // The size a request of `bytes` is rounded up to (its size class).
 size_t size_class(size_t bytes);
 
+// A check for the tests: while on, every block handed out (fresh or from the cache) is first
+// filled with 0xFF bytes — NaN in f32 and f64 — so an element an op forgets to write shows up
+// as NaN in its result, on either device. Off by default (one memset per allocation).
+void set_poison(bool on);
+bool poison();
+
 }  // namespace hqlt::memory

@@ -154,10 +154,10 @@ Tensor leaf_transposed(const Shape& shape, double scale) {
   return t;
 }
 
-Tensor leaf_copy(const Tensor& t, DType dt, bool strided) {
+Tensor leaf_copy(const Tensor& t, DType dt, bool strided, Device device) {
   if (!t.defined()) return Tensor();
   NoGrad no_grad;
-  Tensor x = to_dtype(t, dt);
+  Tensor x = to_dtype(t, dt).to(device);
   x = strided && x.dim() >= 2 ? clone_contiguous(x.transpose(-1, -2)).transpose(-1, -2) : clone_contiguous(x);
   x = x.detach();
   x.set_requires_grad(true);

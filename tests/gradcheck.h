@@ -45,9 +45,9 @@ Tensor leaf_transposed(const Shape& shape, double scale = 1.0);
 // A fresh f64 leaf of uniform values in [low, high).
 Tensor leaf_uniform(const Shape& shape, double low, double high);
 
-// A fresh leaf (requires grad) holding t's values in dtype dt; `strided` lays it out with
-// the last two dims swapped in memory. Undefined stays undefined.
-Tensor leaf_copy(const Tensor& t, DType dt, bool strided = false);
+// A fresh leaf (requires grad) on `device` holding t's values in dtype dt; `strided` lays it
+// out with the last two dims swapped in memory. Undefined stays undefined.
+Tensor leaf_copy(const Tensor& t, DType dt, bool strided = false, Device device = Device::cpu);
 
 }  // namespace hqlt::testing
 

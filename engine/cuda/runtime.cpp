@@ -43,6 +43,7 @@ void memcpy_device_to_host(void* dst, const void* src, size_t bytes) {
 void memcpy_device_to_device(void* dst, const void* src, size_t bytes) {
   HQLT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
 }
+void memset_device(void* dst, int byte, size_t bytes) { HQLT_CUDA_CHECK(cudaMemset(dst, byte, bytes)); }
 void synchronize() { HQLT_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace hqlt::cuda

@@ -17,6 +17,7 @@ void device_free(void* ptr);
 void memcpy_host_to_device(void* dst, const void* src, size_t bytes);
 void memcpy_device_to_host(void* dst, const void* src, size_t bytes);
 void memcpy_device_to_device(void* dst, const void* src, size_t bytes);
+void memset_device(void* dst, int byte, size_t bytes);
 void synchronize();
 
 }  // namespace hqlt::cuda

@@ -13,6 +13,7 @@
 #ifdef HQLT_HAS_CUDA
 #include "engine/cuda/blas.h"
 #include "engine/cuda/check.h"
+#include "engine/cuda/runtime.h"
 #endif
 
 using namespace hqlt;

@@ -1,6 +1,12 @@
 // The caching allocator: freed blocks are reused (no new system allocation), counters
-// track bytes in use and the peak.
+// track bytes in use and the peak, and the tests' poisoning fills every block handed out
+// with NaN.
 #include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "devices.h"
 
 #include "engine/allocator.h"
 #include "engine/tensor.h"
@@ -48,5 +54,20 @@ TEST_SUITE("unit") {
     CHECK(memory::stats().in_use == s0.in_use);
     memory::empty_cache();
     CHECK(memory::stats().cached == 0);
+  }
+  TEST_CASE("poisoned allocations hand out NaN fresh and from the cache and zeros stay zeros") {
+    std::vector<Device> seen;
+    testing::for_each_device([&](Device d) {
+      seen.push_back(d);
+      { Tensor warm = full({300}, 7.0, DType::f64, d); }  // a block with numbers in it, back in the cache
+      for (DType dt : {DType::f32, DType::f64}) {
+        const std::vector<double> got = empty({300}, dt, d).to(Device::cpu).to_vector();
+        for (double x : got) CHECK(std::isnan(x));
+        for (double x : zeros({300}, dt, d).to(Device::cpu).to_vector()) CHECK(x == 0.0);
+      }
+    });
+    CHECK(seen.front() == Device::cpu);
+    CHECK(seen.size() == testing::test_devices().size());
+    CHECK_FALSE(memory::poison());  // for_each_device restores what was set
   }
 }

@@ -1,6 +1,7 @@
 // The chunked delta rule against its per-token reference (forward, final state and every
-// input gradient, f64 and f32), a finite-difference gradcheck of the chunked op, values
-// against a plain loop written here, and bad input.
+// input gradient, f64 and f32) on every device (the CPU kernel and, where present, the GPU
+// kernel: the same cases, the same bounds), a finite-difference gradcheck of the chunked
+// op, values against a plain loop written here, and bad input.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include "chunked_grid.h"
+#include "compare.h"
+#include "devices.h"
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "ops/delta_rule/delta_rule.h"
@@ -68,16 +71,18 @@ struct Result {
   Ts grads;  // q, k, v, beta, initial_state (zeros where no gradient arrived)
 };
 
-// Runs `fn` on dtype-dt copies of the inputs and back-propagates
+// Runs `fn` on dtype-dt copies of the inputs on `device` and back-propagates
 // loss = Σ o ⊙ w_o + Σ final_state ⊙ w_s (the terms `from` selects).
-Result run(DeltaRuleFn fn, const Case& c, const Inputs& in, DType dt, const Tensor& w_o, const Tensor& w_s) {
-  Ts x{leaf_copy(in.q, dt, c.strided), leaf_copy(in.k, dt, false), leaf_copy(in.v, dt, c.strided),
-       leaf_copy(in.beta, dt, false), leaf_copy(in.s0, dt, false)};
+Result run(DeltaRuleFn fn, const Case& c, const Inputs& in, DType dt, const Tensor& w_o, const Tensor& w_s,
+           Device device = Device::cpu) {
+  Ts x{leaf_copy(in.q, dt, c.strided, device), leaf_copy(in.k, dt, false, device),
+       leaf_copy(in.v, dt, c.strided, device), leaf_copy(in.beta, dt, false, device),
+       leaf_copy(in.s0, dt, false, device)};
   DeltaRuleOutput out = fn(x[0], x[1], x[2], x[3], x[4], c.chunk, c.l2);
   Tensor loss;
-  if (c.from != GradFrom::final_state) loss = sum(out.o * to_dtype(w_o, dt));
+  if (c.from != GradFrom::final_state) loss = sum(out.o * to_dtype(w_o, dt).to(device));
   if (c.from != GradFrom::output) {
-    Tensor term = sum(out.final_state * to_dtype(w_s, dt));
+    Tensor term = sum(out.final_state * to_dtype(w_s, dt).to(device));
     loss = loss.defined() ? loss + term : term;
   }
   if (loss.requires_grad()) loss.backward();
@@ -89,20 +94,22 @@ Result run(DeltaRuleFn fn, const Case& c, const Inputs& in, DType dt, const Tens
   return r;
 }
 
-// The fused op in dt against the reference in f64, forward and every gradient. In f32 each
+// The fused op in dt on `device` against the reference in f64 on the CPU, forward and every
+// gradient. In f32 each
 // result's bound comes from the reference's own f32 error on the same inputs
 // (f32_tolerance in compare.h): the fused op must be about as accurate as the plain
 // composition, however well or badly conditioned this draw is.
-void check_against_reference(const Case& c, DType dt) {
+void check_against_reference(const Case& c, DType dt, Device device) {
   CAPTURE(c);
   const std::string dtype = dtype_name(dt);
   CAPTURE(dtype);
   const Inputs in = draw(c);
   const Tensor w_o = randn({c.B, c.T, c.H, c.dv}, DType::f64), w_s = randn({c.B, c.H, c.dk, c.dv}, DType::f64);
-  const Result fused = run(delta_rule, c, in, dt, w_o, w_s);
+  const Result fused = run(delta_rule, c, in, dt, w_o, w_s, device);
   const Result ref = run(delta_rule_reference, c, in, DType::f64, w_o, w_s);
   const Result ref32 = dt == DType::f32 ? run(delta_rule_reference, c, in, DType::f32, w_o, w_s) : Result{};
   CHECK(fused.o.dtype() == dt);
+  CHECK(fused.o.device() == device);
   {
     INFO("o");
     expect_close(fused.o, ref.o, reference_tolerance(dt, ref32.o, ref.o));
@@ -125,7 +132,7 @@ void check_against_reference(const Case& c, DType dt) {
 // gives every size every mix. d_k = 16: with much smaller d_k a chunk of 64 keys contracts
 // the state so strongly that the f32 gradient of the initial state, read only through the
 // final state, loses relative accuracy (NOTES.md, "Accuracy in f32").
-void run_grid(DType dt, bool all_options) {
+void run_grid(DType dt, bool all_options, Device device) {
   int index = 0;
   for_each_chunked_length([&](int64_t chunk, int64_t T) {
     for (int64_t H : {1, 3}) {
@@ -139,7 +146,7 @@ void run_grid(DType dt, bool all_options) {
         c.from = GradFrom((mix / 4) % 3);
         c.strided = index % 5 == 0;
         if ((mix / 12) % 2) c.beta_lo = 1.9, c.beta_hi = 1.999;  // near 2, else the full (0, 2)
-        check_against_reference(c, dt);
+        check_against_reference(c, dt, device);
       }
     }
   });
@@ -155,15 +162,7 @@ PlainResult plain_delta_rule(const Inputs& in, const Case& c) {
   const std::vector<double> s0 = c.init ? at(in.s0) : std::vector<double>(size_t(c.B * c.H * c.dk * c.dv), 0.0);
   const double s = 1 / std::sqrt(double(c.dk));
   PlainResult r{std::vector<double>(size_t(c.B * c.T * c.H * c.dv)), s0};
-  auto normalised = [&](const std::vector<double>& x, size_t at) {
-    std::vector<double> y(x.begin() + long(at), x.begin() + long(at + size_t(c.dk)));
-    if (c.l2) {
-      double ss = 0;
-      for (double e : y) ss += e * e;
-      for (double& e : y) e /= std::sqrt(ss + 1e-6);
-    }
-    return y;
-  };
+  auto normalised = [&](const std::vector<double>& x, size_t at) { return plain_row(x, at, c.dk, c.l2); };
   for (int64_t b = 0; b < c.B; ++b)
     for (int64_t h = 0; h < c.H; ++h) {
       double* S = r.final_state.data() + (b * c.H + h) * c.dk * c.dv;
@@ -219,27 +218,56 @@ TEST_SUITE("gradcheck") {
 }
 
 TEST_SUITE("reference") {
-  TEST_CASE("delta_rule matches the reference - f64") { run_grid(DType::f64, false); }
-  TEST_CASE("delta_rule matches the reference - f32") { run_grid(DType::f32, false); }
+  TEST_CASE("delta_rule matches the reference - f64") {
+    for_each_device([](Device d) { run_grid(DType::f64, false, d); });
+  }
+  TEST_CASE("delta_rule matches the reference - f32") {
+    for_each_device([](Device d) { run_grid(DType::f32, false, d); });
+  }
+  TEST_CASE("delta_rule matches the reference at the models' head dims") {
+    // d = 32, 64, 128 as in the models; then d_k ≠ d_v with d_v not a multiple of the
+    // GPU kernel's slice width, in both dtypes.
+    for_each_device([](Device d) {
+      for (int64_t dim : {32, 64, 128}) {
+        Case c;
+        c.B = 2, c.H = 2, c.T = 200, c.dk = dim, c.dv = dim, c.chunk = 64, c.l2 = true;
+        check_against_reference(c, DType::f32, d);
+      }
+      Case uneven;
+      uneven.B = 1, uneven.H = 3, uneven.T = 130, uneven.dk = 96, uneven.dv = 100, uneven.chunk = 64, uneven.l2 = true;
+      check_against_reference(uneven, DType::f32, d);
+      uneven.dk = 64, uneven.dv = 72;
+      check_against_reference(uneven, DType::f64, d);
+      Case empty_seq;  // T = 0: the final state is the initial one, its gradient the loss's weights
+      empty_seq.T = 0;
+      check_against_reference(empty_seq, DType::f32, d);
+    });
+  }
   TEST_CASE("delta_rule options against the reference") {
     // Every combination of the op's options once, on a shape with a partial last chunk.
-    for (int mix = 0; mix < 72; ++mix) {
-      Case c;
-      c.B = 2, c.T = 19, c.H = 3, c.dk = 5, c.dv = 7, c.chunk = 16;
-      c.l2 = mix % 2;
-      c.init = (mix / 2) % 2;
-      c.from = GradFrom((mix / 4) % 3);
-      c.strided = mix % 3 == 0;
-      if ((mix / 12) % 3 == 1) c.beta_lo = 1e-4, c.beta_hi = 0.01;  // near 0
-      if ((mix / 12) % 3 == 2) c.beta_lo = 1.99, c.beta_hi = 2.0;   // near 2
-      check_against_reference(c, mix < 36 ? DType::f64 : DType::f32);
-    }
+    for_each_device([](Device d) {
+      for (int mix = 0; mix < 72; ++mix) {
+        Case c;
+        c.B = 2, c.T = 19, c.H = 3, c.dk = 5, c.dv = 7, c.chunk = 16;
+        c.l2 = mix % 2;
+        c.init = (mix / 2) % 2;
+        c.from = GradFrom((mix / 4) % 3);
+        c.strided = mix % 3 == 0;
+        if ((mix / 12) % 3 == 1) c.beta_lo = 1e-4, c.beta_hi = 0.01;  // near 0
+        if ((mix / 12) % 3 == 2) c.beta_lo = 1.99, c.beta_hi = 2.0;   // near 2
+        check_against_reference(c, mix < 36 ? DType::f64 : DType::f32, d);
+      }
+    });
   }
 }
 
 TEST_SUITE("slow") {
-  TEST_CASE("delta_rule matches the reference on the full grid - f64") { run_grid(DType::f64, true); }
-  TEST_CASE("delta_rule matches the reference on the full grid - f32") { run_grid(DType::f32, true); }
+  TEST_CASE("delta_rule matches the reference on the full grid - f64") {
+    for_each_device([](Device d) { run_grid(DType::f64, true, d); });
+  }
+  TEST_CASE("delta_rule matches the reference on the full grid - f32") {
+    for_each_device([](Device d) { run_grid(DType::f32, true, d); });
+  }
 }
 
 TEST_SUITE("unit") {
@@ -332,7 +360,7 @@ TEST_SUITE("unit") {
     const Tensor e = empty({0, 5, 3, 4}), e_cuda = empty({0, 5, 3, 4}, DType::f32, Device::cuda);
     CHECK_THROWS_WITH_AS(call(e, e_cuda, empty({0, 5, 3, 6}), empty({0, 5, 3}), Tensor()),
                          doctest::Contains("argument 'k': expected device cpu (as 'q'), got cuda"), Error);
-#ifndef HQLT_HAS_CUDA  // a CUDA build runs cuda inputs (tests/cuda/test_delta_rule_cuda.cpp)
+#ifndef HQLT_HAS_CUDA  // a CUDA build runs cuda inputs (the reference tests, for_each_device)
     CHECK_THROWS_WITH_AS(call(e_cuda, e_cuda, empty({0, 5, 3, 6}, DType::f32, Device::cuda),
                               empty({0, 5, 3}, DType::f32, Device::cuda), Tensor()),
                          doctest::Contains("no cuda kernel"), Error);

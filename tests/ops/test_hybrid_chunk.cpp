@@ -1,13 +1,18 @@
 // The fused Delayed-Chunk hybrid op against its reference (all three outputs and every input
-// gradient, f64 and f32), a finite-difference gradcheck of the fused op, values against a
-// plain loop written here, a hand-worked example, and bad input.
+// gradient, f64 and f32) on every device (the CPU kernels and, where present, the GPU's: one
+// test body), a finite-difference gradcheck of the fused op, values against a plain loop
+// written here, a hand-worked example, and bad input.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "chunked_grid.h"
+#include "compare.h"
+#include "devices.h"
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "ops/elementwise/elementwise.h"
@@ -87,18 +92,20 @@ Tensor weighted(const Tensor& x, const Tensor& w, bool strided) {
   return sum(x.transpose(1, 2) * clone_contiguous(w.transpose(1, 2)));
 }
 
-// Runs `fn` on dtype-dt copies of the inputs and back-propagates the loss over the outputs
-// that c.reads selects.
-Result run(HybridFn fn, const Case& c, const Inputs& in, DType dt, const Weights& w) {
-  Ts x{leaf_copy(in.q_fw, dt, c.strided), leaf_copy(in.k_fw, dt, false), leaf_copy(in.q_kv, dt, false),
-       leaf_copy(in.k_kv, dt, c.strided), leaf_copy(in.v, dt, c.strided),  leaf_copy(in.beta, dt, false),
-       leaf_copy(in.s0, dt, false)};
+// Runs `fn` on dtype-dt copies of the inputs on `device` and back-propagates the loss over
+// the outputs that c.reads selects.
+Result run(HybridFn fn, const Case& c, const Inputs& in, DType dt, const Weights& w, Device device = Device::cpu) {
+  auto leaf = [&](const Tensor& t, bool strided) { return leaf_copy(t, dt, strided, device); };
+  Ts x{leaf(in.q_fw, c.strided), leaf(in.k_fw, false), leaf(in.q_kv, false), leaf(in.k_kv, c.strided),
+       leaf(in.v, c.strided),    leaf(in.beta, false), leaf(in.s0, false)};
   const HybridChunkOutput out = fn(x[0], x[1], x[2], x[3], x[4], x[5], x[6], c.chunk, c.fw_block, c.l2, c.scale);
+  REQUIRE(out.o_fw.device() == device);
   Tensor loss;
   auto add_term = [&](const Tensor& term) { loss = loss.defined() ? loss + term : term; };
-  if (c.reads & kReadFw) add_term(weighted(out.o_fw, to_dtype(w.o_fw, dt), c.strided));
-  if (c.reads & kReadKv) add_term(weighted(out.o_kv, to_dtype(w.o_kv, dt), c.strided));
-  if (c.reads & kReadState) add_term(weighted(out.final_state, to_dtype(w.state, dt), c.strided));
+  auto weight = [&](const Tensor& t) { return to_dtype(t, dt).to(device); };
+  if (c.reads & kReadFw) add_term(weighted(out.o_fw, weight(w.o_fw), c.strided));
+  if (c.reads & kReadKv) add_term(weighted(out.o_kv, weight(w.o_kv), c.strided));
+  if (c.reads & kReadState) add_term(weighted(out.final_state, weight(w.state), c.strided));
   if (loss.requires_grad()) loss.backward();
   Result r;
   for (const Tensor& o : {out.o_fw, out.o_kv, out.final_state}) r.outputs.push_back(to_dtype(o.detach(), DType::f64));
@@ -117,10 +124,12 @@ struct OneThread {
   ~OneThread() { set_num_threads(before); }
 };
 
-// The fused op against the reference in f64: every output and every gradient, errors
-// relative to the reference's largest magnitude; within 1e-10 in f64, and in f32 within the
-// bound that the reference's own f32 error on the same draw sets (f32_tolerance, compare.h).
-void check_against_reference(const Case& c) {
+// The fused op on `device` against the reference in f64 on the CPU: every output and every
+// gradient, errors relative to the reference's largest magnitude; within 1e-10 in f64, and
+// in f32 within the bound that the reference's own f32 error on the same draw sets
+// (f32_tolerance, compare.h).
+void check_against_reference(const Case& c, Device device = Device::cpu,
+                             std::initializer_list<DType> dtypes = {DType::f64, DType::f32}) {
   CAPTURE(c);
   const Inputs in = draw(c);
   const Weights w = draw_weights(c);
@@ -131,10 +140,10 @@ void check_against_reference(const Case& c) {
   const Result ref = reference_in(DType::f64), ref32 = reference_in(DType::f32);
   const char* outputs[] = {"o_fw", "o_kv", "final_state"};
   const char* grads[] = {"dq_fw", "dk_fw", "dq_kv", "dk_kv", "dv", "dbeta", "dinitial_state"};
-  for (DType dt : {DType::f64, DType::f32}) {
+  for (DType dt : dtypes) {
     const std::string dtype = dtype_name(dt);
     CAPTURE(dtype);
-    const Result fused = run(hybrid_chunk, c, in, dt, w);
+    const Result fused = run(hybrid_chunk, c, in, dt, w, device);
     for (size_t i = 0; i < 3; ++i) {
       INFO(std::string(outputs[i]));
       expect_close(fused.outputs[i], ref.outputs[i], reference_tolerance(dt, ref32.outputs[i], ref.outputs[i]));
@@ -166,7 +175,7 @@ void apply_mix(Case& c, int mix) {
 // that every value of every option appears (each β range with both ℓ2 settings, both
 // initial-state settings and all six output selections); with 1 it runs one, rotating
 // through the mixes from combination to combination.
-void run_grid(int mixes) {
+void run_grid(int mixes, Device device) {
   int index = 0;
   for (int64_t chunk : {8, 16, 64}) {
     std::vector<int64_t> blocks{64};
@@ -183,7 +192,7 @@ void run_grid(int mixes) {
             apply_mix(c, mixes == 1 ? index : (m * 72 / mixes + m % 3) % 72);
             c.strided = index % 4 == 0;
             if (index % 7 == 3) c.scale = 0.3;
-            check_against_reference(c);
+            check_against_reference(c, device);
           }
         }
       }
@@ -204,15 +213,7 @@ PlainResult plain_hybrid(const Inputs& in, const Case& c) {
   const size_t out_size = size_t(c.B * c.T * c.H * c.dv);
   PlainResult r{std::vector<double>(out_size), std::vector<double>(out_size), s0};
   auto row = [&](int64_t b, int64_t t, int64_t h) { return size_t((b * c.T + t) * c.H + h); };
-  auto normalised = [&](const std::vector<double>& x, size_t at) {
-    std::vector<double> y(x.begin() + long(at), x.begin() + long(at + size_t(c.dk)));
-    if (c.l2) {
-      double ss = 0;
-      for (double e : y) ss += e * e;
-      for (double& e : y) e /= std::sqrt(ss + 1e-6);
-    }
-    return y;
-  };
+  auto normalised = [&](const std::vector<double>& x, size_t at) { return plain_row(x, at, c.dk, c.l2); };
   for (int64_t b = 0; b < c.B; ++b)
     for (int64_t h = 0; h < c.H; ++h) {
       double* S = r.final_state.data() + (b * c.H + h) * c.dk * c.dv;
@@ -300,17 +301,59 @@ TEST_SUITE("gradcheck") {
 }
 
 TEST_SUITE("reference") {
-  TEST_CASE("hybrid_chunk matches the reference across the grid") { run_grid(1); }
+  TEST_CASE("hybrid_chunk matches the reference across the grid") {
+    for_each_device([](Device d) { run_grid(1, d); });
+  }
   TEST_CASE("hybrid_chunk options against the reference") {
     // Every mix of the options once (ℓ2 × initial state × outputs read × β range), on a shape
     // with partial last chunks and blocks, once with FW block = chunk, once with the quirk.
-    for (int mix = 0; mix < 72; ++mix) {
-      Case c;
-      c.B = 2, c.T = 21, c.H = 2, c.dk = 5, c.dv = 7, c.chunk = 8, c.fw_block = mix % 3 == 0 ? 16 : 8;
-      apply_mix(c, mix);
-      c.strided = mix % 5 == 0;
-      check_against_reference(c);
-    }
+    for_each_device([](Device d) {
+      for (int mix = 0; mix < 72; ++mix) {
+        Case c;
+        c.B = 2, c.T = 21, c.H = 2, c.dk = 5, c.dv = 7, c.chunk = 8, c.fw_block = mix % 3 == 0 ? 16 : 8;
+        apply_mix(c, mix);
+        c.strided = mix % 5 == 0;
+        check_against_reference(c, d);
+      }
+    });
+  }
+  TEST_CASE("hybrid_chunk matches the reference with the FW block and the chunk apart") {
+    // The reference's FW block of 64 under a chunk of 16; a FW block of 128, which the GPU
+    // runs as kernel chunks of 64 (with chunk 128 too, whose backward tiles fit the card
+    // in f32 only); an explicit scale.
+    for_each_device([](Device d) {
+      Case quirk;
+      quirk.T = 150, quirk.chunk = 16, quirk.fw_block = 64;
+      check_against_reference(quirk, d);
+      Case big;
+      big.B = 1, big.T = 300, big.H = 2, big.dk = 32, big.dv = 40, big.chunk = 64, big.fw_block = 128;
+      check_against_reference(big, d);
+      big.chunk = 128;
+      check_against_reference(big, d, {DType::f32});
+      Case scaled;
+      scaled.T = 40, scaled.chunk = 8, scaled.fw_block = 32, scaled.scale = 0.3, scaled.l2 = false;
+      check_against_reference(scaled, d);
+    });
+  }
+  TEST_CASE("hybrid_chunk matches the reference at the models' head dims") {
+    // d = 32, 64, 128 as in the models; d_k ≠ d_v with d_v not a multiple of the GPU
+    // kernel's slice width; T = 0.
+    for_each_device([](Device d) {
+      for (int64_t dim : {32, 64, 128}) {
+        Case c;
+        c.B = 2, c.H = 2, c.T = 200, c.dk = dim, c.dv = dim, c.chunk = 64, c.fw_block = 64;
+        check_against_reference(c, d, {DType::f32});
+      }
+      Case uneven;
+      uneven.B = 1, uneven.H = 3, uneven.T = 130, uneven.dk = 96, uneven.dv = 100, uneven.chunk = 64;
+      uneven.fw_block = 64;
+      check_against_reference(uneven, d, {DType::f32});
+      uneven.dk = 64, uneven.dv = 72;
+      check_against_reference(uneven, d, {DType::f64});
+      Case empty_seq;
+      empty_seq.T = 0;
+      check_against_reference(empty_seq, d);
+    });
   }
 }
 
@@ -333,7 +376,9 @@ TEST_SUITE("reference") {
 }
 
 TEST_SUITE("slow") {
-  TEST_CASE("hybrid_chunk matches the reference on the full grid") { run_grid(24); }
+  TEST_CASE("hybrid_chunk matches the reference on the full grid") {
+    for_each_device([](Device d) { run_grid(24, d); });
+  }
 }
 
 TEST_SUITE("unit") {
@@ -506,7 +551,7 @@ TEST_SUITE("unit") {
                          Error);
     const Args all_cuda{e_cuda, e_cuda, e_cuda, e_cuda, empty({0, 5, 3, 6}, DType::f32, Device::cuda),
                         empty({0, 5, 3}, DType::f32, Device::cuda), Tensor()};
-#ifndef HQLT_HAS_CUDA  // a CUDA build runs cuda inputs (tests/cuda/test_hybrid_chunk_cuda.cpp)
+#ifndef HQLT_HAS_CUDA  // a CUDA build runs cuda inputs (the reference tests, for_each_device)
     CHECK_THROWS_WITH_AS(call(all_cuda), doctest::Contains("no cuda kernel"), Error);
 #else
     (void)all_cuda;

@@ -1,8 +1,9 @@
 // linear_attention (chunked, hand-written backward) against linear_attention_reference
 // (full-matrix form, autograd backward) and a per-token loop written here: forward and every
 // input gradient, f64 and f32, over T ∈ {1, 7, C, C+1, 300}, C ∈ {8, 16, 64}, H ∈ {1, 3},
-// d_k ≠ d_v, both normalisers, strided inputs and a strided incoming gradient; finite
-// differences in f64; bad input.
+// d_k ≠ d_v, both normalisers, strided inputs and a strided incoming gradient, the models'
+// head dims — on every device (the CPU kernel and, where present, the GPU's: one test body);
+// finite differences in f64; bad input.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "chunked_grid.h"
+#include "compare.h"
+#include "devices.h"
 #include "gradcheck.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/linear_attention/linear_attention.h"
@@ -59,12 +62,13 @@ std::vector<double> naive_linear_attention(const std::vector<double>& q, const s
   return out;
 }
 
-// A fresh leaf holding `values` in `dtype`; `strided` lays its storage out as [B, T, d, H]
-// so that the tensor the op sees is a non-contiguous view.
-Tensor leaf_from(const Tensor& values, DType dtype, bool strided) {
+// A fresh leaf on `device` holding `values` in `dtype`; `strided` lays its storage out as
+// [B, T, d, H] so that the tensor the op sees is a non-contiguous view.
+Tensor leaf_from(const Tensor& values, DType dtype, bool strided, Device device) {
   NoGrad no_grad;
-  Tensor t = strided ? clone_contiguous(values.transpose(2, 3).to(dtype)).transpose(2, 3).detach()
-                     : clone_contiguous(values.to(dtype));
+  const Tensor on_device = values.to(device);
+  Tensor t = strided ? clone_contiguous(on_device.transpose(2, 3).to(dtype)).transpose(2, 3).detach()
+                     : clone_contiguous(on_device.to(dtype));
   t.set_requires_grad(true);
   return t;
 }
@@ -76,23 +80,25 @@ struct Run {
 // Output and the gradients of loss = Σ out ⊙ w. With `strided_grad` the loss reads the
 // output through a permuted view, so the op's backward receives a non-contiguous gradient.
 Run run(AttentionFn f, const Ts& qkv, const Tensor& w, DType dtype, int64_t chunk, Normalizer normalizer,
-        bool strided_inputs = false, bool strided_grad = false) {
-  Tensor q = leaf_from(qkv[0], dtype, strided_inputs), k = leaf_from(qkv[1], dtype, false),
-         v = leaf_from(qkv[2], dtype, strided_inputs);
+        bool strided_inputs = false, bool strided_grad = false, Device device = Device::cpu) {
+  Tensor q = leaf_from(qkv[0], dtype, strided_inputs, device), k = leaf_from(qkv[1], dtype, false, device),
+         v = leaf_from(qkv[2], dtype, strided_inputs, device);
   Tensor out = f(q, k, v, chunk, normalizer, 1e-10);
-  Tensor wd = w.to(dtype);
+  Tensor wd = w.to(dtype).to(device);
   Tensor loss = strided_grad ? sum(out.permute({0, 2, 1, 3}) * wd.permute({0, 2, 1, 3})) : sum(out * wd);
   loss.backward();
   return {out.detach(), q.grad(), k.grad(), v.grad()};
 }
 
-// Fused vs reference for one shape: in f64 within 1e-10 of the f64 reference; in f32 within
+// Fused on `device` vs the reference on the CPU for one shape: in f64 within 1e-10 of the
+// f64 reference; in f32 within
 // the bound the reference's own f32 error on the same draw sets (f32_tolerance, compare.h).
 // With T = 1 under the time normaliser, or with one head under the heads one, out_0 = v_0
 // whatever q_0 and k_0 are: dq and dk vanish up to eps (≈1e-11), so their error is measured
 // against the scale of dv, the loss's natural gradient scale, instead of their own.
-void check_against_reference(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t dv, int64_t chunk,
-                             Normalizer normalizer, bool strided_inputs = false, bool strided_grad = false) {
+void check_against_reference(Device device, int64_t B, int64_t T, int64_t H, int64_t dk, int64_t dv,
+                             int64_t chunk, Normalizer normalizer, bool strided_inputs = false,
+                             bool strided_grad = false) {
   CAPTURE(B);
   CAPTURE(T);
   CAPTURE(H);
@@ -117,8 +123,9 @@ void check_against_reference(int64_t B, int64_t T, int64_t H, int64_t dk, int64_
       INFO(what);
       CHECK(max_error(got, ref, scale) <= reference_tolerance(dtype, ref32, ref, scale));
     };
-    Run got = run(linear_attention, qkv, w, dtype, chunk, normalizer, strided_inputs, strided_grad);
+    Run got = run(linear_attention, qkv, w, dtype, chunk, normalizer, strided_inputs, strided_grad, device);
     CHECK(got.out.dtype() == dtype);
+    CHECK(got.out.device() == device);
     check("out", got.out, want.out, want32.out, want.out);
     check("dq", got.dq, want.dq, want32.dq, qk_vanish ? want.dv : want.dq);
     check("dk", got.dk, want.dk, want32.dk, qk_vanish ? want.dv : want.dk);
@@ -127,10 +134,10 @@ void check_against_reference(int64_t B, int64_t T, int64_t H, int64_t dk, int64_
 }
 
 // The grid: the chunked lengths (chunked_grid.h), H ∈ {1, 3}, both normalisers.
-void check_grid() {
-  for_each_chunked_length([](int64_t chunk, int64_t T) {
+void check_grid(Device device) {
+  for_each_chunked_length([&](int64_t chunk, int64_t T) {
     for (int64_t H : {1, 3})
-      for (Normalizer n : kNormalizers) check_against_reference(2, T, H, 6, 5, chunk, n);
+      for (Normalizer n : kNormalizers) check_against_reference(device, 2, T, H, 6, 5, chunk, n);
   });
 }
 
@@ -263,7 +270,7 @@ TEST_SUITE("unit") {
       throws(call(q, randn({2, 5, 3, 4}, DType::f64), v), "argument 'k': expected dtype f32 (as 'q'), got f64");
       throws(call(q, k, randn({2, 5, 3, 6}, DType::f64)), "argument 'v': expected dtype f32 (as 'q'), got f64");
       Tensor on_cuda = empty({2, 0, 3, 4}, DType::f32, Device::cuda);
-#ifndef HQLT_HAS_CUDA  // a CUDA build runs cuda inputs (tests/cuda/test_linear_attention_cuda.cpp)
+#ifndef HQLT_HAS_CUDA  // a CUDA build runs cuda inputs (the reference tests, for_each_device)
       throws(call(on_cuda, on_cuda, empty({2, 0, 3, 6}, DType::f32, Device::cuda)), "no cuda kernel");
 #endif
       throws(call(randn({2, 0, 3, 4}), on_cuda, randn({2, 0, 3, 6})), "expected device cpu (as 'q'), got cuda");
@@ -274,20 +281,30 @@ TEST_SUITE("unit") {
 
 TEST_SUITE("reference") {
   TEST_CASE("linear_attention matches the reference (forward and gradients)") {
-    check_grid();
+    for_each_device([](Device d) { check_grid(d); });
   }
   TEST_CASE("linear_attention matches the reference with strided inputs and gradient") {
-    for (Normalizer n : kNormalizers) {
-      check_against_reference(2, 37, 3, 8, 4, 16, n, /*strided_inputs=*/true, /*strided_grad=*/true);
-      check_against_reference(1, 20, 2, 2, 1, 8, n, /*strided_inputs=*/true, /*strided_grad=*/false);
-    }
+    for_each_device([](Device d) {
+      for (Normalizer n : kNormalizers) {
+        check_against_reference(d, 2, 37, 3, 8, 4, 16, n, /*strided_inputs=*/true, /*strided_grad=*/true);
+        check_against_reference(d, 1, 20, 2, 2, 1, 8, n, /*strided_inputs=*/true, /*strided_grad=*/false);
+      }
+    });
   }
   TEST_CASE("linear_attention matches the reference at model head sizes") {
-    // d_k = 64, d_v = 48: the chunk products are large enough for the packed GEMM path.
-    for (Normalizer n : kNormalizers) {
-      check_against_reference(1, 150, 2, 64, 48, 64, n);
-      check_against_reference(2, 130, 2, 64, 48, 32, n, /*strided_inputs=*/true, /*strided_grad=*/true);
-    }
+    // d_k = 64, d_v = 48: the chunk products are large enough for the packed GEMM path;
+    // d = 32, 128 as in the models; d_v = 100, not a multiple of the GPU kernel's slice
+    // width; a chunk below 8, run as asked; T = 0.
+    for_each_device([](Device d) {
+      for (Normalizer n : kNormalizers) {
+        check_against_reference(d, 1, 150, 2, 64, 48, 64, n);
+        check_against_reference(d, 2, 130, 2, 64, 48, 32, n, /*strided_inputs=*/true, /*strided_grad=*/true);
+        for (int64_t dim : {32, 128}) check_against_reference(d, 2, 200, 2, dim, dim, 64, n);
+        check_against_reference(d, 1, 130, 3, 96, 100, 64, n);
+        check_against_reference(d, 2, 37, 3, 6, 5, 2, n);
+        check_against_reference(d, 2, 0, 3, 6, 5, 16, n);
+      }
+    });
   }
   TEST_CASE("linear_attention gradients when only some inputs need them") {
     Tensor q = randn({1, 9, 2, 3}, DType::f64), k = randn({1, 9, 2, 3}, DType::f64), v = randn({1, 9, 2, 4}, DType::f64);
