@@ -3,7 +3,9 @@
 // windows, causal and not, a KV-cache offset, one or three heads, grouped-query attention
 // (fewer kv heads than query heads) and d_k ≠ d_v; a
 // finite-difference gradcheck with tiny tiles; values against a naive loop; the KV-cache
-// property; bad arguments; and the memory bound (nothing T × T, forward or backward).
+// property; bad arguments; and the memory bound (nothing T × T, forward or backward). The
+// reference checks run on every device (for_each_device): in a CUDA build with a card, the
+// GPU kernel meets the same cases and bounds.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <limits>
 #include <vector>
 
+#include "devices.h"
 #include "engine/allocator.h"
 #include "engine/parallel.h"
 #include "gradcheck.h"
@@ -52,7 +55,7 @@ Tensor random_leaf(const Shape& shape, DType dtype, double std = 1.0) {
 
 double max_abs(const Tensor& t) {
   double m = 0;
-  for (double x : t.to_vector()) m = std::max(m, std::abs(x));
+  for (double x : t.to(Device::cpu).to_vector()) m = std::max(m, std::abs(x));
   return m;
 }
 
@@ -75,9 +78,18 @@ Outputs run(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   return r;
 }
 
-// Fused vs reference on fresh random inputs: out, dq, dk, dv within `tol`, measured as
+// A fresh leaf on `device` with t's values.
+Tensor leaf_on(const Tensor& t, Device device) {
+  NoGrad no_grad;
+  Tensor x = t.detach().to(device).contiguous();
+  x.set_requires_grad(true);
+  return x;
+}
+
+// Fused (on `device`: the CPU's tiled kernel with c.tiles, or the GPU's) vs the reference on
+// the CPU on fresh random inputs: out, dq, dk, dv within `tol`, measured as
 // max|fused − reference| / max|reference|.
-void check_against_reference(const Case& c, DType dtype, double tol) {
+void check_against_reference(const Case& c, DType dtype, double tol, Device device = Device::cpu) {
   const std::string what = describe(c) + " " + dtype_name(dtype);
   CAPTURE(what);
   const int64_t q_len = c.time, k_len = c.time + c.offset;
@@ -90,9 +102,12 @@ void check_against_reference(const Case& c, DType dtype, double tol) {
   const double scale = 1.0 / std::sqrt(double(c.d_k));
   Outputs fused = run(
       [&](const Tensor& a, const Tensor& b, const Tensor& d) {
-        return attention_detail::attention_tiled(a, b, d, c.causal, c.window, scale, c.offset, c.tiles);
+        if (device == Device::cpu)
+          return attention_detail::attention_tiled(a, b, d, c.causal, c.window, scale, c.offset, c.tiles);
+        return attention(a, b, d, c.causal, c.window, scale, c.offset);
       },
-      q, k, v, dout);
+      leaf_on(q, device), leaf_on(k, device), leaf_on(v, device), dout.to(device));
+  CHECK(fused.out.device() == device);
   Outputs ref = run(
       [&](const Tensor& a, const Tensor& b, const Tensor& d) {
         return attention_reference(a, b, d, c.causal, c.window, scale, c.offset);
@@ -112,9 +127,9 @@ void check_against_reference(const Case& c, DType dtype, double tol) {
   }
 }
 
-void check_both_dtypes(const Case& c) {
-  check_against_reference(c, DType::f64, 1e-10);
-  check_against_reference(c, DType::f32, 1e-4);
+void check_both_dtypes(const Case& c, Device device) {
+  check_against_reference(c, DType::f64, 1e-10, device);
+  check_against_reference(c, DType::f32, 1e-4, device);
 }
 
 // The masking options every grid runs: full, causal, and windows 1, 5, 64 and > T.
@@ -196,66 +211,102 @@ TEST_SUITE("gradcheck") {
 
 TEST_SUITE("reference") {
   TEST_CASE("attention fused matches reference: T around the tile size and every mask") {
-    for (int64_t time : {1, 7, 64, 65, 300})
-      for (auto [causal, window] : mask_options(time)) {
-        Case c;
-        c.time = time;
-        c.d_k = 16;
-        c.d_v = 12;
-        c.causal = causal;
-        c.window = window;
-        c.heads = time == 300 ? 1 : 3;
-        c.batch = time == 300 ? 1 : 2;
-        check_both_dtypes(c);
-      }
+    for_each_device([](Device d) {
+      for (int64_t time : {1, 7, 64, 65, 300})
+        for (auto [causal, window] : mask_options(time)) {
+          Case c;
+          c.time = time;
+          c.d_k = 16;
+          c.d_v = 12;
+          c.causal = causal;
+          c.window = window;
+          c.heads = time == 300 ? 1 : 3;
+          c.batch = time == 300 ? 1 : 2;
+          check_both_dtypes(c, d);
+        }
+    });
   }
 
   TEST_CASE("attention fused matches reference: grouped-query attention") {
     // 6 query heads on 3, 2 and 1 kv heads (groups of 2, 3 and 6), every mask, tiles that
     // split the sequence, and a KV-cache offset.
-    for (int64_t kv_heads : {3, 2, 1})
-      for (int64_t time : {1, 17, 70})
-        for (auto [causal, window] : mask_options(time)) {
-          Case c;
-          c.time = time;
-          c.heads = 6;
-          c.kv_heads = kv_heads;
-          c.causal = causal;
-          c.window = window;
-          c.tiles = Tiles{16, 8};
-          c.offset = causal && time == 17 ? 5 : 0;
-          check_both_dtypes(c);
-        }
-  }
-
-  TEST_CASE("attention fused matches reference: small tiles and T not a multiple of them") {
-    for (Tiles tiles : {Tiles{8, 8}, Tiles{16, 8}, Tiles{8, 16}})
-      for (int64_t time : {7, 16, 17, 100})
-        for (auto [causal, window] : mask_options(time)) {
-          Case c;
-          c.time = time;
-          c.causal = causal;
-          c.window = window;
-          c.tiles = tiles;
-          c.heads = time % 2 ? 3 : 1;
-          check_both_dtypes(c);
-        }
-  }
-
-  TEST_CASE("attention fused matches reference: KV-cache offset (Tq < Tk)") {
-    for (Tiles tiles : {Tiles{}, Tiles{8, 16}, Tiles{16, 8}})
-      for (int64_t time : {1, 5, 40})
-        for (int64_t offset : {3, 70})
+    for_each_device([](Device d) {
+      for (int64_t kv_heads : {3, 2, 1})
+        for (int64_t time : {1, 17, 70})
           for (auto [causal, window] : mask_options(time)) {
             Case c;
             c.time = time;
-            c.offset = offset;
+            c.heads = 6;
+            c.kv_heads = kv_heads;
+            c.causal = causal;
+            c.window = window;
+            c.tiles = Tiles{16, 8};
+            c.offset = causal && time == 17 ? 5 : 0;
+            check_both_dtypes(c, d);
+          }
+    });
+  }
+
+  TEST_CASE("attention fused matches reference: small tiles and T not a multiple of them") {
+    for_each_device([](Device d) {
+      for (Tiles tiles : {Tiles{8, 8}, Tiles{16, 8}, Tiles{8, 16}})
+        for (int64_t time : {7, 16, 17, 100})
+          for (auto [causal, window] : mask_options(time)) {
+            Case c;
+            c.time = time;
             c.causal = causal;
             c.window = window;
             c.tiles = tiles;
-            c.batch = 1;
-            check_both_dtypes(c);
+            c.heads = time % 2 ? 3 : 1;
+            check_both_dtypes(c, d);
           }
+    });
+  }
+
+  TEST_CASE("attention fused matches reference: KV-cache offset (Tq < Tk)") {
+    for_each_device([](Device d) {
+      for (Tiles tiles : {Tiles{}, Tiles{8, 16}, Tiles{16, 8}})
+        for (int64_t time : {1, 5, 40})
+          for (int64_t offset : {3, 70})
+            for (auto [causal, window] : mask_options(time)) {
+              Case c;
+              c.time = time;
+              c.offset = offset;
+              c.causal = causal;
+              c.window = window;
+              c.tiles = tiles;
+              c.batch = 1;
+              check_both_dtypes(c, d);
+            }
+    });
+  }
+
+  TEST_CASE("attention fused matches reference at the models' head dims") {
+    // d = 32, 64, 128 under every kind of mask; then grouped queries, a query offset (the
+    // last rows of a long call, rows in the middle, one decoding step) and d_k ≠ d_v off
+    // the GPU kernel's padding, all at model sizes.
+    for_each_device([](Device d) {
+      const std::pair<bool, int64_t> masks[] = {{false, -1}, {true, -1}, {true, 16}, {true, 64}};
+      for (auto [causal, window] : masks) {
+        Case c;
+        c.causal = causal, c.window = window;
+        for (int64_t dim : {32, 64, 128}) {
+          c.batch = 1, c.time = 129, c.heads = 2, c.d_k = c.d_v = dim;
+          check_both_dtypes(c, d);
+        }
+        c.d_k = c.d_v = 64, c.heads = 4, c.kv_heads = 2;
+        check_both_dtypes(c, d);
+        c.kv_heads = 0, c.heads = 2;
+        for (auto [time, offset] : {std::pair<int64_t, int64_t>{70, 130}, {70, 50}, {1, 128}}) {
+          c.time = time, c.offset = offset;
+          check_both_dtypes(c, d);
+        }
+        c.time = 65, c.offset = 0, c.d_k = 40, c.d_v = 96;
+        check_both_dtypes(c, d);
+        c.d_k = 128, c.d_v = 17;
+        check_both_dtypes(c, d);
+      }
+    });
   }
 }
 
@@ -274,7 +325,7 @@ TEST_SUITE("slow") {
           c.window = window;
           c.offset = offset;
           c.tiles = tiles;
-          check_both_dtypes(c);
+          check_both_dtypes(c, Device::cpu);  // the tiles are the CPU kernel's
         }
   }
 }
