@@ -13,12 +13,10 @@
 
 using namespace hqlt;
 using hqlt::testing::expect_close;
+using hqlt::testing::reduction_tol;
 using hqlt::testing::run_on_both;
 
 namespace {
-
-// The f32 relative tolerance asked of the kernels; f64 shows the kernels compute the same sums.
-double tol(DType dt) { return dt == DType::f32 ? 1e-4 : 1e-10; }
 
 struct Mask {
   bool causal;
@@ -36,7 +34,7 @@ void compare(int64_t batch, int64_t q_len, int64_t k_len, int64_t heads, int64_t
   const double scale = 1.0 / std::sqrt(double(d_k));
   run_on_both([&](const std::vector<Tensor>& in) {
     return attention(in[0], in[1], in[2], mask.causal, mask.window, scale, offset);
-  }, {q, k, v}, tol(dt));
+  }, {q, k, v}, reduction_tol(dt));
 }
 
 }  // namespace

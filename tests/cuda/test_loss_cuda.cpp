@@ -14,11 +14,10 @@
 
 using namespace hqlt;
 using hqlt::testing::expect_close;
+using hqlt::testing::reduction_tol;
 using hqlt::testing::run_on_both;
 
 namespace {
-
-double tol(DType dt) { return dt == DType::f32 ? 1e-4 : 1e-10; }
 
 // Targets for n rows of v classes: (7i + 3) mod v, with every fifth row ignored.
 Tensor targets_for(int64_t n, int64_t v, DType dt = DType::i64) {
@@ -46,23 +45,23 @@ TEST_SUITE("cuda") {
         if (n > 3) fill(m.slice(0, 3, 4), 0.0);  // a counted row of weight 0
         const Tensor y = targets_for(n, v), y_cuda = y.to(Device::cuda), y32 = targets_for(n, v, DType::i32);
         // Targets on the host, on the card, and as i32; with and without a mask.
-        run_on_both([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], y); }, {z}, tol(dt));
+        run_on_both([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], y); }, {z}, reduction_tol(dt));
         run_on_both(
             [&](const std::vector<Tensor>& in) {
               return cross_entropy(in[0], in[0].device() == Device::cuda ? y_cuda : y);
             },
-            {z}, tol(dt));
-        run_on_both([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], y32, in[1]); }, {z, m}, tol(dt));
+            {z}, reduction_tol(dt));
+        run_on_both([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], y32, in[1]); }, {z, m}, reduction_tol(dt));
       }
       // Strided logits [..., V] with leading dims, i32 targets.
       Tensor z = randn({9, 2, 3}, dt);
       const Tensor y = targets_for(6, 9, DType::i32).reshape({2, 3});
       run_on_both([&](const std::vector<Tensor>& in) { return cross_entropy(in[0].permute({1, 2, 0}), y); }, {z},
-                  tol(dt));
+                  reduction_tol(dt));
       // Nothing counts: loss 0, gradients 0.
       const Tensor none = full({4}, -100.0, DType::i64);
       run_on_both([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], none); }, {randn({4, 6}, dt)},
-                  tol(dt));
+                  reduction_tol(dt));
     }
 #endif
   }

@@ -9,13 +9,8 @@
 #include "ops/norm/norm.h"
 
 using namespace hqlt;
+using hqlt::testing::reduction_tol;
 using hqlt::testing::run_on_both;
-
-namespace {
-
-double tol(DType dt) { return dt == DType::f32 ? 1e-4 : 1e-10; }
-
-}  // namespace
 
 TEST_SUITE("cuda") {
   TEST_CASE("cuda rms_norm matches the CPU forward and backward") {
@@ -28,17 +23,17 @@ TEST_SUITE("cuda") {
         CAPTURE(shape_str(s));
         CAPTURE(dtype_name(dt));
         Tensor x = randn(s, dt), w = rand({s.back()}, dt, Device::cpu, 0.5, 1.5);
-        run_on_both([](const std::vector<Tensor>& in) { return rms_norm(in[0], in[1], 1e-6); }, {x, w}, tol(dt));
-        run_on_both([](const std::vector<Tensor>& in) { return rms_norm(in[0], Tensor(), 1e-6); }, {x}, tol(dt));
+        run_on_both([](const std::vector<Tensor>& in) { return rms_norm(in[0], in[1], 1e-6); }, {x, w}, reduction_tol(dt));
+        run_on_both([](const std::vector<Tensor>& in) { return rms_norm(in[0], Tensor(), 1e-6); }, {x}, reduction_tol(dt));
       }
       // A strided input (a transposed view) and a zero row.
       Tensor x = randn({6, 17}, dt), w = rand({6}, dt, Device::cpu, 0.5, 1.5);
       run_on_both([](const std::vector<Tensor>& in) { return rms_norm(in[0].transpose(0, 1), in[1], 1e-6); }, {x, w},
-                  tol(dt));
+                  reduction_tol(dt));
       Tensor z = randn({3, 40}, dt);
       fill(z.slice(0, 1, 2), 0.0);
       run_on_both([](const std::vector<Tensor>& in) { return rms_norm(in[0], in[1], 1e-6); },
-                  {z, rand({40}, dt, Device::cpu, 0.5, 1.5)}, tol(dt));
+                  {z, rand({40}, dt, Device::cpu, 0.5, 1.5)}, reduction_tol(dt));
     }
 #endif
   }
@@ -52,12 +47,12 @@ TEST_SUITE("cuda") {
       for (const Shape& s : shapes) {
         CAPTURE(shape_str(s));
         CAPTURE(dtype_name(dt));
-        run_on_both([](const std::vector<Tensor>& in) { return l2_normalize(in[0]); }, {randn(s, dt)}, tol(dt));
+        run_on_both([](const std::vector<Tensor>& in) { return l2_normalize(in[0]); }, {randn(s, dt)}, reduction_tol(dt));
       }
       Tensor x = randn({9, 16}, dt);
-      run_on_both([](const std::vector<Tensor>& in) { return l2_normalize(in[0].transpose(0, 1)); }, {x}, tol(dt));
+      run_on_both([](const std::vector<Tensor>& in) { return l2_normalize(in[0].transpose(0, 1)); }, {x}, reduction_tol(dt));
       fill(x.slice(0, 2, 3), 0.0);  // a zero row maps to zero
-      run_on_both([](const std::vector<Tensor>& in) { return l2_normalize(in[0]); }, {x}, tol(dt));
+      run_on_both([](const std::vector<Tensor>& in) { return l2_normalize(in[0]); }, {x}, reduction_tol(dt));
     }
 #endif
   }

@@ -13,11 +13,10 @@
 #include "ops/reduce/reduce.h"
 
 using namespace hqlt;
+using hqlt::testing::reduction_tol;
 using hqlt::testing::run_on_both;
 
 namespace {
-
-double tol(DType dt) { return dt == DType::f32 ? 1e-4 : 1e-10; }
 
 struct Case {
   Shape shape;
@@ -57,11 +56,11 @@ TEST_SUITE("cuda") {
           const Tensor x = small_integers(c.shape, dt);
           if (std::string(name) == "max" && x.numel() == 0) continue;  // max refuses an empty reduction
           const auto f = [&](const std::vector<Tensor>& in) { return op(in[0], c.dims, c.keepdim); };
-          run_on_both(f, {x}, tol(dt));
+          run_on_both(f, {x}, reduction_tol(dt));
         }
         // A strided input (a transposed view).
         run_on_both([&](const std::vector<Tensor>& in) { return op(in[0].transpose(0, 1), {1}, false); },
-                    {randn({7, 130}, dt)}, tol(dt));
+                    {randn({7, 130}, dt)}, reduction_tol(dt));
       }
     }
 #endif

@@ -11,13 +11,8 @@
 #include "ops/softmax/softmax.h"
 
 using namespace hqlt;
+using hqlt::testing::reduction_tol;
 using hqlt::testing::run_on_both;
-
-namespace {
-
-double tol(DType dt) { return dt == DType::f32 ? 1e-4 : 1e-10; }
-
-}  // namespace
 
 TEST_SUITE("cuda") {
   TEST_CASE("cuda softmax and log_softmax match the CPU forward and backward") {
@@ -39,19 +34,19 @@ TEST_SUITE("cuda") {
           CAPTURE(dim);
           CAPTURE(log);
           CAPTURE(dtype_name(dt));
-          run_on_both(f(dim), {randn(shape, dt, Device::cpu, 0.0, 3.0)}, tol(dt));
+          run_on_both(f(dim), {randn(shape, dt, Device::cpu, 0.0, 3.0)}, reduction_tol(dt));
         }
         // −inf entries and a row that is −inf everywhere (a fully masked attention row).
         Tensor x = randn({4, 9}, dt);
         fill(x.slice(0, 0, 1).slice(1, 2, 5), -INFINITY);
         fill(x.slice(0, 2, 3), -INFINITY);
-        run_on_both(f(-1), {x}, tol(dt));
+        run_on_both(f(-1), {x}, reduction_tol(dt));
         // A strided input (a transposed view).
         run_on_both(
             [log](const std::vector<Tensor>& in) {
               return log ? log_softmax(in[0].transpose(0, 1), 1) : softmax(in[0].transpose(0, 1), 1);
             },
-            {randn({33, 6}, dt)}, tol(dt));
+            {randn({33, 6}, dt)}, reduction_tol(dt));
       }
     }
 #endif
