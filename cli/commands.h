@@ -11,6 +11,7 @@ using Args = std::vector<std::string>;
 int bench_gemm(const Args& args);  // hqlt bench gemm [--threads N] [--json]
 int bench_ops(const Args& args);   // hqlt bench ops [--threads N] [--json]
 int bench_train(const Args& args);  // hqlt bench train --model NAME --preset P [--threads N] [--json]
+int bench_generate(const Args& args);  // hqlt bench generate [--model NAME] [--tokens N] [--json]
 int demo(const Args& args);        // hqlt demo: a tiny model whose loss falls
 int eval(const Args& args);        // hqlt eval --run DIR [--json]
 int experiment(const Args& args);  // hqlt experiment parity|modular_arithmetic|mqar|text [options]

@@ -20,6 +20,7 @@ constexpr const char* kUsage =
     "  bench gemm    GFLOP/s of our GEMM on the anchor shapes (--threads N, --json)\n"
     "  bench ops     fused ops vs their references, fwd and fwd+bwd ms (--threads N, --json)\n"
     "  bench train   ms per training step and tokens/s (--model NAME --preset parity-small|lm-small)\n"
+    "  bench generate  tokens/s of cached decoding at batch 1 by position (--model NAME, --tokens N)\n"
     "  logits        logits of a checkpoint for token ids (--model DIR --input IDS --out OUT)\n"
     "  generate      sample text from a checkpoint, printed as it goes (--run DIR | --model DIR)\n"
     "\n"
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
     if (command == "generate") return hqlt::cli::generate(rest);
     if (command == "bench") {
       if (rest.empty() || rest[0] == "--help") {
-        std::fputs("usage: hqlt bench gemm|ops|train [options]   (hqlt bench NAME --help)\n",
+        std::fputs("usage: hqlt bench gemm|ops|train|generate [options]   (hqlt bench NAME --help)\n",
                    rest.empty() ? stderr : stdout);
         return rest.empty() ? 2 : 0;
       }
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
       if (rest[0] == "gemm") return hqlt::cli::bench_gemm(sub);
       if (rest[0] == "ops") return hqlt::cli::bench_ops(sub);
       if (rest[0] == "train") return hqlt::cli::bench_train(sub);
-      std::fprintf(stderr, "hqlt bench: unknown benchmark '%s' (known: gemm, ops, train)\n", rest[0].c_str());
+      if (rest[0] == "generate") return hqlt::cli::bench_generate(sub);
+      std::fprintf(stderr, "hqlt bench: unknown benchmark '%s' (known: gemm, ops, train, generate)\n", rest[0].c_str());
       return 2;
     }
     std::fprintf(stderr, "hqlt: unknown command '%s' (see hqlt --help)\n", command.c_str());
