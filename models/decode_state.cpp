@@ -33,19 +33,25 @@ void state_read(const double* S, const double* q, double scale, int64_t dk, int6
 
 void attend_cached(const double* q, const TokenRows& keys, const TokenRows& values, int64_t k_off, int64_t v_off,
                    int64_t dk, int64_t dv, double scale, double* out) {
+  // Each row's address is taken once per token (through the deque, it would be recomputed
+  // for every element, as `out` might alias it): the same sums, several times faster.
   std::vector<double> score(keys.size());
   double top = -std::numeric_limits<double>::infinity();
   for (size_t j = 0; j < keys.size(); ++j) {
+    const double* k = keys[j].data() + k_off;
     double s = 0;
-    for (int64_t i = 0; i < dk; ++i) s += q[i] * keys[j][size_t(k_off + i)];
+    for (int64_t i = 0; i < dk; ++i) s += q[i] * k[i];
     score[j] = scale * s;
     top = std::max(top, score[j]);
   }
   double total = 0;
   for (double& s : score) total += (s = std::exp(s - top));
   for (int64_t i = 0; i < dv; ++i) out[i] = 0;
-  for (size_t j = 0; j < keys.size(); ++j)
-    for (int64_t i = 0; i < dv; ++i) out[i] += score[j] / total * values[j][size_t(v_off + i)];
+  for (size_t j = 0; j < keys.size(); ++j) {
+    const double* v = values[j].data() + v_off;
+    const double p = score[j] / total;
+    for (int64_t i = 0; i < dv; ++i) out[i] += p * v[i];
+  }
 }
 
 void keep_last(TokenRows& rows, int64_t keep) {
