@@ -1,6 +1,7 @@
-// hqlt::gemm entry points: trivial cases, a direct path for tiny products, the split of
-// one product over OpenMP threads, and the strided batch. The blocked single-thread
-// algorithm is in gemm_blocked.h, the micro-kernel in gemm_kernel.h.
+// hqlt::gemm entry points: trivial cases, a direct path for tiny products, one row without
+// packing (decoding), the split of one product over OpenMP threads, and the strided batch.
+// The blocked single-thread algorithm is in gemm_blocked.h, the micro-kernel in
+// gemm_kernel.h.
 #include "ops/matmul/gemm.h"
 
 #include <omp.h>
@@ -59,6 +60,59 @@ void gemm_direct(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T 
         const T scaled = alpha * a_at(i, p);
         const T* b_row = b + p * ldb;
         for (int64_t j = 0; j < n; ++j) c_row[j] += scaled * b_row[j];
+      }
+    }
+  }
+}
+
+// One row of op(A) (m = 1: decoding one token), alpha = 1, beta 0 or 1: C[1, n] (+)= a · op(B)
+// without packing B, and with the blocked path's sums to the bit. That path, for a row,
+// sums k in steps of kc_step, each step an FMA chain from zero per element, and adds the
+// steps in order (the first into beta·C); with alpha = 1 and beta ∈ {0, 1} its scalings are
+// exact, so this loop, which sums in that order, gives the same numbers (tests/ops/
+// test_gemm.cpp checks it). The blocked path would run its 14-row register tile on one row
+// and pack all of B for it: most of a decoding step's time.
+template <typename T>
+void gemm_one_row(bool trans_a, bool trans_b, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                  int64_t ldb, T beta, T* c) {
+  using S = detail::Simd<T>;
+  constexpr int W = S::width;
+  const auto a_at = [&](int64_t p) { return trans_a ? a[p * lda] : a[p]; };
+  const int64_t kc_step = detail::even_step(k, detail::kKC<T>, 1);
+  for (int64_t pc = 0; pc < k; pc += kc_step) {
+    const int64_t kc = std::min(kc_step, k - pc);
+    const bool first = pc == 0 && beta == T(0);  // C is written, not added to
+    if (!trans_b) {
+      // B is [k, n] by rows: W columns at a time, one vector chain each.
+      int64_t j = 0;
+      for (; j + W <= n; j += W) {
+        typename S::V acc = S::zero();
+        for (int64_t p = pc; p < pc + kc; ++p) acc = S::fmadd(S::set1(a_at(p)), S::loadu(b + p * ldb + j), acc);
+        alignas(64) T sum[W];
+        S::storeu(sum, acc);
+        for (int l = 0; l < W; ++l) c[j + l] = first ? sum[l] : sum[l] + c[j + l];
+      }
+      for (; j < n; ++j) {
+        T acc = 0;
+        for (int64_t p = pc; p < pc + kc; ++p) acc = detail::fmadd_lane(a_at(p), b[p * ldb + j], acc);
+        c[j] = first ? acc : acc + c[j];
+      }
+    } else {
+      // op(B)'s column j is row j of B: eight columns at a time, eight independent chains.
+      constexpr int G = 8;
+      int64_t j = 0;
+      for (; j + G <= n; j += G) {
+        T acc[G] = {};
+        for (int64_t p = pc; p < pc + kc; ++p) {
+          const T x = a_at(p);
+          for (int g = 0; g < G; ++g) acc[g] = detail::fmadd_lane(x, b[(j + g) * ldb + p], acc[g]);
+        }
+        for (int g = 0; g < G; ++g) c[j + g] = first ? acc[g] : acc[g] + c[j + g];
+      }
+      for (; j < n; ++j) {
+        T acc = 0;
+        for (int64_t p = pc; p < pc + kc; ++p) acc = detail::fmadd_lane(a_at(p), b[j * ldb + p], acc);
+        c[j] = first ? acc : acc + c[j];
       }
     }
   }
@@ -187,6 +241,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   }
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const Split split = choose_split<T>(m, n, k, threads);
+  if (m == 1 && alpha == T(1) && (beta == T(0) || beta == T(1)) && split.axis == SplitAxis::none) {
+    gemm_one_row(trans_a, trans_b, n, k, a, lda, b, ldb, beta, c);
+    return;
+  }
   if (split.axis == SplitAxis::none)
     gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else

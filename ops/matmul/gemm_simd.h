@@ -6,6 +6,7 @@
 // AVX-512 (32 registers of 512 bits), AVX2 + FMA (16 registers of 256 bits), or a portable
 // fixed-size array that the compiler may vectorise on its own. The micro-kernel is written
 // once against this interface; only the register-tile shape (gemm_kernel.h) changes.
+#include <cmath>
 #include <cstdint>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -114,5 +115,17 @@ struct Simd {
 };
 
 #endif
+
+// One lane of Simd<T>::fmadd: a fused multiply-add where the vector one is fused, the
+// plain c + a·b of the portable lanes otherwise, so that a scalar loop reproduces a
+// vector lane's sums to the bit.
+template <typename T>
+inline T fmadd_lane(T a, T b, T c) {
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+  return std::fma(a, b, c);
+#else
+  return c + a * b;
+#endif
+}
 
 }  // namespace hqlt::gemm::detail

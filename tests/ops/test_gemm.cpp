@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ops/matmul/gemm.h"
+#include "ops/matmul/gemm_blocked.h"
 
 namespace {
 
@@ -206,6 +207,28 @@ TEST_SUITE("unit") {
     for (const Transposes t : kAllTransposes)
       for (const Shape s : kSplitShapes)
         for (const Scalars sc : kScalars) check_exact<T>(t, s, sc);
+  }
+
+  TEST_CASE_TEMPLATE("gemm of one row gives the blocked path's bits with real values", T, float, double) {
+    // The one-row path (m = 1, alpha = 1, beta 0 or 1) sums in the blocked path's order:
+    // with real values any other order would show in the last bits. k over one and several
+    // K blocks, n off the vector width, every transpose, padded strides, one thread.
+    const ThreadCount one(1);
+    for (const Transposes t : kAllTransposes)
+      for (const Shape s : {Shape{1, 256, 256}, Shape{1, 688, 256}, Shape{1, 37, 1001}, Shape{1, 300, 383},
+                            Shape{1, 1000, 64}})
+        for (const double beta : {0.0, 1.0}) {
+          CAPTURE(t.a);
+          CAPTURE(t.b);
+          CAPTURE(s.n);
+          CAPTURE(s.k);
+          CAPTURE(beta);
+          const Problem<T> p(t, s, 3, Fill::reals, false, 99 + s.n + s.k);
+          std::vector<T> blocked = p.c;
+          hqlt::gemm::detail::gemm_blocked<T>(p.trans_a, p.trans_b, 1, p.n, p.k, T(1), p.a.data(), p.lda,
+                                              p.b.data(), p.ldb, T(beta), blocked.data(), p.ldc);
+          expect_equal("one row vs blocked", blocked, p.fast(T(1), T(beta)));
+        }
   }
 
   TEST_CASE("gemm called inside an OpenMP parallel region runs on each calling thread") {
