@@ -1,9 +1,10 @@
 // hqlt bench generate: decoding speed at batch 1. Each model, at the lm-small shapes of
 // `hqlt bench train` (vocab 256, d_model 256, 4 layers, 4 heads) with fresh weights, decodes
 // --tokens tokens one at a time with its caches (CausalLM::step, docs/math/models.md §5.10),
-// greedily from the token 0, and the time of every window of --window tokens is reported as
-// tokens/s (train::generate_tokens, the loop of `hqlt generate`). What it shows: a recurrent model (DeltaNet, every HQLT) does the same work for
-// every token, so its rate stays flat however long the sequence grows; the Transformer
+// greedily from the token 0, through train::generate_tokens (the loop of `hqlt generate`),
+// and the time of every window of --window tokens is reported as tokens/s. What it shows: a
+// recurrent model (DeltaNet, every HQLT) does the same work for every token, so its rate
+// stays flat however long the sequence grows; the Transformer
 // attends over a KV cache that grows by one entry per token, so its time per token grows
 // with the position. The last column, the last window's time per token over the first's,
 // says it in one number (1.0: flat).

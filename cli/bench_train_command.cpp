@@ -84,7 +84,7 @@ const Preset& find_preset(const std::string& name) {
   fail("bench train: unknown preset '", name, "' (known: parity-small, lm-small)");
 }
 
-// The anchor's SwiGLU width: 4d·2/3 rounded up to a multiple of 8 (torch_bench.py ffn_size).
+// The anchor's SwiGLU width: 4d·2/3 rounded up to a multiple of 8, as the PyTorch anchor sizes it.
 int64_t anchor_ffn_size(int64_t d) { return 8 * ((8 * d + 3 * 8 - 1) / (3 * 8)); }
 
 double median(std::vector<double> v) {

@@ -100,25 +100,27 @@ void* allocate(size_t bytes, Device device) {
   if (bytes == 0) return nullptr;
   size_t cls = size_class(bytes);
   Pool& p = pool(device);
+  void* ptr = nullptr;
   {
     std::lock_guard<std::mutex> lock(p.mutex);
     p.stats.allocations++;
     auto it = p.free_blocks.find(cls);
     if (it != p.free_blocks.end() && !it->second.empty()) {
-      void* ptr = it->second.back();
+      ptr = it->second.back();
       it->second.pop_back();
       p.stats.cached -= cls;
       p.stats.in_use += cls;
       if (p.stats.in_use > p.stats.peak) p.stats.peak = p.stats.in_use;
-      return handed_out(ptr, cls, device);
     }
   }
-  void* ptr = system_allocate(cls, device);
-  std::lock_guard<std::mutex> lock(p.mutex);
-  p.stats.system_allocations++;
-  p.stats.in_use += cls;
-  if (p.stats.in_use > p.stats.peak) p.stats.peak = p.stats.in_use;
-  return handed_out(ptr, cls, device);
+  if (ptr == nullptr) {
+    ptr = system_allocate(cls, device);
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.stats.system_allocations++;
+    p.stats.in_use += cls;
+    if (p.stats.in_use > p.stats.peak) p.stats.peak = p.stats.in_use;
+  }
+  return handed_out(ptr, cls, device);  // outside the lock: it may fill the block
 }
 
 void deallocate(void* ptr, size_t bytes, Device device) {

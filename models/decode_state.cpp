@@ -63,7 +63,7 @@ void attend_cached(const double* q, const TokenRows& keys, const TokenRows& valu
   double total = 0;
   for (double& s : score) total += (s = std::exp(s - top));
   for (int64_t i = 0; i < dv; ++i) out[i] = 0;
-  for (size_t j = 0; j < keys.size(); ++j) {
+  for (j = 0; j < n; ++j) {
     const double* v = values[j].data() + v_off;
     const double p = score[j] / total;
     for (int64_t i = 0; i < dv; ++i) out[i] += p * v[i];

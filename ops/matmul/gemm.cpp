@@ -78,13 +78,14 @@ void gemm_one_row(bool trans_a, bool trans_b, int64_t n, int64_t k, const T* a, 
   using S = detail::Simd<T>;
   constexpr int W = S::width;
   const auto a_at = [&](int64_t p) { return trans_a ? a[p * lda] : a[p]; };
+  const auto b_at = [&](int64_t p, int64_t j) { return trans_b ? b[j * ldb + p] : b[p * ldb + j]; };
   const int64_t kc_step = detail::even_step(k, detail::kKC<T>, 1);
   for (int64_t pc = 0; pc < k; pc += kc_step) {
     const int64_t kc = std::min(kc_step, k - pc);
     const bool first = pc == 0 && beta == T(0);  // C is written, not added to
+    int64_t j = 0;
     if (!trans_b) {
       // B is [k, n] by rows: W columns at a time, one vector chain each.
-      int64_t j = 0;
       for (; j + W <= n; j += W) {
         typename S::V acc = S::zero();
         for (int64_t p = pc; p < pc + kc; ++p) acc = S::fmadd(S::set1(a_at(p)), S::loadu(b + p * ldb + j), acc);
@@ -92,15 +93,9 @@ void gemm_one_row(bool trans_a, bool trans_b, int64_t n, int64_t k, const T* a, 
         S::storeu(sum, acc);
         for (int l = 0; l < W; ++l) c[j + l] = first ? sum[l] : sum[l] + c[j + l];
       }
-      for (; j < n; ++j) {
-        T acc = 0;
-        for (int64_t p = pc; p < pc + kc; ++p) acc = detail::fmadd_lane(a_at(p), b[p * ldb + j], acc);
-        c[j] = first ? acc : acc + c[j];
-      }
     } else {
       // op(B)'s column j is row j of B: eight columns at a time, eight independent chains.
       constexpr int G = 8;
-      int64_t j = 0;
       for (; j + G <= n; j += G) {
         T acc[G] = {};
         for (int64_t p = pc; p < pc + kc; ++p) {
@@ -109,11 +104,12 @@ void gemm_one_row(bool trans_a, bool trans_b, int64_t n, int64_t k, const T* a, 
         }
         for (int g = 0; g < G; ++g) c[j + g] = first ? acc[g] : acc[g] + c[j + g];
       }
-      for (; j < n; ++j) {
-        T acc = 0;
-        for (int64_t p = pc; p < pc + kc; ++p) acc = detail::fmadd_lane(a_at(p), b[j * ldb + p], acc);
-        c[j] = first ? acc : acc + c[j];
-      }
+    }
+    // The last columns, one chain each.
+    for (; j < n; ++j) {
+      T acc = 0;
+      for (int64_t p = pc; p < pc + kc; ++p) acc = detail::fmadd_lane(a_at(p), b_at(p, j), acc);
+      c[j] = first ? acc : acc + c[j];
     }
   }
 }

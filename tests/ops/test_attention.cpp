@@ -78,14 +78,6 @@ Outputs run(F f, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
   return r;
 }
 
-// A fresh leaf on `device` with t's values.
-Tensor leaf_on(const Tensor& t, Device device) {
-  NoGrad no_grad;
-  Tensor x = t.detach().to(device).contiguous();
-  x.set_requires_grad(true);
-  return x;
-}
-
 // Fused (on `device`: the CPU's tiled kernel with c.tiles, or the GPU's) vs the reference on
 // the CPU on fresh random inputs: out, dq, dk, dv within `tol`, measured as
 // max|fused − reference| / max|reference|.
@@ -106,7 +98,8 @@ void check_against_reference(const Case& c, DType dtype, double tol, Device devi
           return attention_detail::attention_tiled(a, b, d, c.causal, c.window, scale, c.offset, c.tiles);
         return attention(a, b, d, c.causal, c.window, scale, c.offset);
       },
-      leaf_on(q, device), leaf_on(k, device), leaf_on(v, device), dout.to(device));
+      leaf_copy(q, dtype, false, device), leaf_copy(k, dtype, false, device), leaf_copy(v, dtype, false, device),
+      dout.to(device));
   CHECK(fused.out.device() == device);
   Outputs ref = run(
       [&](const Tensor& a, const Tensor& b, const Tensor& d) {

@@ -62,17 +62,6 @@ std::vector<double> naive_linear_attention(const std::vector<double>& q, const s
   return out;
 }
 
-// A fresh leaf on `device` holding `values` in `dtype`; `strided` lays its storage out as
-// [B, T, d, H] so that the tensor the op sees is a non-contiguous view.
-Tensor leaf_from(const Tensor& values, DType dtype, bool strided, Device device) {
-  NoGrad no_grad;
-  const Tensor on_device = values.to(device);
-  Tensor t = strided ? clone_contiguous(on_device.transpose(2, 3).to(dtype)).transpose(2, 3).detach()
-                     : clone_contiguous(on_device.to(dtype));
-  t.set_requires_grad(true);
-  return t;
-}
-
 struct Run {
   Tensor out, dq, dk, dv;
 };
@@ -81,8 +70,9 @@ struct Run {
 // output through a permuted view, so the op's backward receives a non-contiguous gradient.
 Run run(AttentionFn f, const Ts& qkv, const Tensor& w, DType dtype, int64_t chunk, Normalizer normalizer,
         bool strided_inputs = false, bool strided_grad = false, Device device = Device::cpu) {
-  Tensor q = leaf_from(qkv[0], dtype, strided_inputs, device), k = leaf_from(qkv[1], dtype, false, device),
-         v = leaf_from(qkv[2], dtype, strided_inputs, device);
+  // Strided inputs: storage laid out [B, T, d, H], so the op sees non-contiguous views.
+  Tensor q = leaf_copy(qkv[0], dtype, strided_inputs, device), k = leaf_copy(qkv[1], dtype, false, device),
+         v = leaf_copy(qkv[2], dtype, strided_inputs, device);
   Tensor out = f(q, k, v, chunk, normalizer, 1e-10);
   Tensor wd = w.to(dtype).to(device);
   Tensor loss = strided_grad ? sum(out.permute({0, 2, 1, 3}) * wd.permute({0, 2, 1, 3})) : sum(out * wd);
