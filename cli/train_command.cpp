@@ -20,7 +20,7 @@ constexpr const char* kTrainUsage =
     "folder under runs/): train_options.json, config.json, metrics.jsonl, checkpoint/,\n"
     "loss.png, accuracy.png, accuracy_by_length.png and test.json. With no options it trains\n"
     "Synchronous HQLT on parity with the task's default recipe. Ctrl-C saves a checkpoint;\n"
-    "--resume DIR continues the run bit for bit (use the same --threads and device); --device\n"
+    "--resume DIR continues the run bit for bit (with any --threads; the same device); --device\n"
     "moves it to the other device (then it agrees with an unbroken run up to rounding).\n"
     "\n"
     "  --run-dir DIR          the run folder (must not hold a run yet)\n"

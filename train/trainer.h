@@ -30,9 +30,10 @@
 // bucket ("confirmation" records); confirmed candidates outrank the others, and the first
 // whose worst bucket reaches X ends the run there (§E.4).
 //
-// Resuming: examples are a pure function of their index and the update is deterministic
-// for a thread count, so restoring the parameters, AdamW's moments, the step and the data
-// position reproduces the uninterrupted run bit for bit (same --threads).
+// Resuming: examples are a pure function of their index and the update is deterministic,
+// so restoring the parameters, AdamW's moments, the step and the data
+// position reproduces the uninterrupted run bit for bit (any --threads: no sum in the
+// engine takes its order from the thread count).
 #include <cstdint>
 #include <string>
 

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -118,9 +119,10 @@ void gemm_one_row(bool trans_a, bool trans_b, int64_t n, int64_t k, const T* a, 
 // slice with its own packing buffers, so no thread waits for another until the end.
 //   rows     slices of m: each thread re-packs all of op(B)  (extra work ~ k * n)
 //   columns  slices of n: each thread re-packs all of op(A)  (extra work ~ m * k)
-//   depth    slices of k: each thread writes a partial C that is summed afterwards
-//            (extra work ~ m * n); this keeps both cores busy on the weight-gradient
-//            shape m = n = 128, k = 10240, where m and n are too small to cut.
+//   depth    K blocks: each thread writes a partial C per block, added to C in block
+//            order (extra work ~ m * n per block); this keeps both cores busy on the
+//            weight-gradient shape m = n = 128, k = 10240, where m and n are too small.
+// Every split gives the one-thread result to the bit (each element's sum keeps its order).
 enum class SplitAxis { none, rows, columns, depth };
 
 struct Split {
@@ -138,7 +140,8 @@ Split choose_split(int64_t m, int64_t n, int64_t k, int threads) {
   };
   const int rows_ways = ways_for(m, 2 * kMR<T>);
   const int cols_ways = ways_for(n, 2 * kNR<T>);
-  const int depth_ways = ways_for(k, 128);
+  // The depth split hands out whole K blocks (gemm_depth_split).
+  const int depth_ways = ways_for(k, detail::even_step(k, detail::kKC<T>, 1));
   const int64_t rows_cost = rows_ways >= threads ? k * n : kNever;
   const int64_t cols_cost = cols_ways >= threads ? m * k : kNever;
   const int64_t depth_cost = depth_ways >= threads ? 2 * m * n : kNever;
@@ -165,19 +168,17 @@ inline Range slice(int64_t extent, int part, int parts, int64_t quantum) {
   return {begin, std::min(extent, begin + chunk)};
 }
 
-// Partial products of a depth split live here: one [m, n] matrix per thread but the first.
+// Partial products of a depth split live here: one [m, n] matrix per thread.
 detail::ScratchBuffer& partials_scratch() {
   thread_local detail::ScratchBuffer buffer;
   return buffer;
 }
 
+// The rows and columns splits: each thread runs gemm_blocked on its slice of C.
 template <typename T>
 void gemm_parallel(Split split, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                    T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
                    int64_t ldc) {
-  T* partials = split.axis == SplitAxis::depth
-                    ? partials_scratch().get<T>((split.ways - 1) * m * n)
-                    : nullptr;
 #pragma omp parallel num_threads(split.ways)
   {
     const int part = omp_get_thread_num();
@@ -193,30 +194,51 @@ void gemm_parallel(Split split, bool trans_a, bool trans_b, int64_t m, int64_t n
       if (r.begin < r.end)
         gemm_blocked(trans_a, trans_b, m, r.end - r.begin, k, alpha, a, lda,
                      trans_b ? b + r.begin * ldb : b + r.begin, ldb, beta, c + r.begin, ldc);
-    } else {
-      // Thread 0 applies beta to C itself; the others write alpha * (their slice of the
-      // sum) into their partial, which is then added to C in a fixed order.
-      const Range r = slice(k, part, parts, 1);
-      const T* a_part = trans_a ? a + r.begin * lda : a + r.begin;
-      const T* b_part = trans_b ? b + r.begin : b + r.begin * ldb;
-      T* out = part == 0 ? c : partials + (part - 1) * m * n;
-      const int64_t ld_out = part == 0 ? ldc : n;
-      if (r.begin < r.end)
-        gemm_blocked(trans_a, trans_b, m, n, r.end - r.begin, alpha, a_part, lda, b_part,
-                     ldb, part == 0 ? beta : T(0), out, ld_out);
-      else if (part == 0)
-        scale_c(m, n, beta, c, ldc);
-      else
-        scale_c(m, n, T(0), out, ld_out);
+    }
+  }
+}
+
+// The depth split, with gemm_blocked's result to the bit whatever the thread count. k is
+// cut into the K blocks gemm_blocked itself uses (kc_step), and gemm_blocked adds them to C
+// one after another: C = beta·C + alpha·(block 0), then C += alpha·(block b). Here the
+// threads compute whole blocks, alpha·(block b) each into a partial of its own, in waves
+// of one block per thread; after each wave the partials are added to C in block order. So
+// every element sees the same roundings in the same order as on one thread, and a run
+// does not change with --threads.
+template <typename T>
+void gemm_depth_split(int ways, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                      const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t kc_step = detail::even_step(k, detail::kKC<T>, 1);
+  const int64_t blocks = (k + kc_step - 1) / kc_step;
+  T* partials = partials_scratch().get<T>(ways * m * n);
+#pragma omp parallel num_threads(ways)
+  {
+    const int part = omp_get_thread_num();
+    const int parts = omp_get_num_threads();  // may be fewer than asked for
+    for (int64_t wave = 0; wave < blocks; wave += parts) {
+      const int64_t block = wave + part;
+      if (block < blocks) {
+        const int64_t pc = block * kc_step, kc = std::min(kc_step, k - pc);
+        const T* a_part = trans_a ? a + pc * lda : a + pc;
+        const T* b_part = trans_b ? b + pc : b + pc * ldb;
+        gemm_blocked(trans_a, trans_b, m, n, kc, alpha, a_part, lda, b_part, ldb, T(0),
+                     partials + part * m * n, n);
+      }
 #pragma omp barrier
+      const int64_t in_wave = std::min<int64_t>(parts, blocks - wave);
 #pragma omp for schedule(static)
       for (int64_t i = 0; i < m; ++i) {
         T* c_row = c + i * ldc;
-        for (int q = 1; q < parts; ++q) {
-          const T* p_row = partials + (q - 1) * m * n + i * n;
-          for (int64_t j = 0; j < n; ++j) c_row[j] += p_row[j];
+        for (int64_t q = 0; q < in_wave; ++q) {
+          const T* p_row = partials + q * m * n + i * n;
+          if (wave + q > 0)
+            for (int64_t j = 0; j < n; ++j) c_row[j] += p_row[j];
+          else if (beta == T(0))
+            std::copy(p_row, p_row + n, c_row);
+          else  // the micro-kernel's first write: beta·C + alpha·(block 0), one rounding
+            for (int64_t j = 0; j < n; ++j) c_row[j] = std::fma(beta, c_row[j], p_row[j]);
         }
-      }
+      }  // (implicit barrier: the partials are free for the next wave)
     }
   }
 }
@@ -243,6 +265,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   }
   if (split.axis == SplitAxis::none)
     gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else if (split.axis == SplitAxis::depth)
+    gemm_depth_split(split.ways, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else
     gemm_parallel(split, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -6,6 +6,7 @@
 // NV vectors of packed B (row p of the tile's columns), broadcasts each of the MR packed
 // A values of column p, and issues MR * NV fused multiply-adds. Nothing but those loads
 // touches memory inside the loop; C is read and written once per call.
+#include <cmath>
 #include <cstdint>
 
 #include "ops/matmul/gemm_simd.h"
@@ -140,7 +141,9 @@ inline void micro_kernel(int64_t kc, const T* __restrict a_panel, const T* __res
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < cols; ++j) {
       T& dst = c[r * ldc + j];
-      dst = beta == T(0) ? alpha * tile[r * NR + j] : alpha * tile[r * NR + j] + beta * dst;
+      // The full tile's roundings (alpha·acc, then one fused beta·C + that), spelled out
+      // so that the compiler cannot fuse the other product instead.
+      dst = beta == T(0) ? alpha * tile[r * NR + j] : std::fma(beta, dst, alpha * tile[r * NR + j]);
     }
 }
 

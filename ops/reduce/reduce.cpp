@@ -117,8 +117,9 @@ Tensor sum_long_slices(const Tensor& x, const Plan& p) {
 }
 
 Tensor sum_kernel(const Tensor& x, const Plan& p) {
-  if (numel_of(p.kept) < 4 * num_threads() && p.count >= 4 * 4096 && !in_parallel_region())
-    return sum_long_slices(x, p);
+  // Which of the two summation orders depends on the shape alone, never on the thread
+  // count or the calling context: a run gives the same bits with any --threads.
+  if (numel_of(p.kept) < 8 && p.count >= 4 * 4096) return sum_long_slices(x, p);
   Tensor out = empty(p.kept, x.dtype(), x.device());
   dispatch_float(x.dtype(), "sum", [&]<typename T>() {
     const T* xp = x.data<T>();

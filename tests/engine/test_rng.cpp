@@ -6,6 +6,7 @@
 
 #include "engine/rng.h"
 #include "engine/parallel.h"
+#include "threads.h"
 
 using namespace hqlt;
 
@@ -31,14 +32,11 @@ TEST_SUITE("unit") {
     CHECK(z.to_vector()[0] == normal_at(42, 500, 0));
   }
   TEST_CASE("numbers do not depend on the thread count") {
-    set_num_threads(1);
-    Generator a{7, 0};
-    std::vector<double> one = rand({1 << 16}, DType::f64, Device::cpu, 0, 1, a).to_vector();
-    set_num_threads(2);
-    Generator b{7, 0};
-    std::vector<double> two = rand({1 << 16}, DType::f64, Device::cpu, 0, 1, b).to_vector();
-    set_num_threads(0);
-    CHECK(one == two);
+    const auto draw = [] {
+      Generator g{7, 0};
+      return rand({1 << 16}, DType::f64, Device::cpu, 0, 1, g).to_vector();
+    };
+    CHECK(hqlt::testing::with_threads(1, draw) == hqlt::testing::with_threads(2, draw));
   }
   TEST_CASE("moments of randn and range of rand and randint") {
     Generator g{1, 0};

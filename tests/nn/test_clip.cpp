@@ -9,6 +9,7 @@
 #include "engine/parallel.h"
 #include "engine/rng.h"
 #include "nn/clip.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::nn;
@@ -63,11 +64,8 @@ TEST_SUITE("unit") {
     double want = 0;
     for (double x : g) want += x * x;
     want = std::sqrt(want);
-    const int threads = num_threads();
-    set_num_threads(1);
-    double one = grad_norm({p});
-    set_num_threads(threads);
-    double many = grad_norm({p});
+    const double one = hqlt::testing::with_threads(1, [&] { return grad_norm({p}); });
+    const double many = grad_norm({p});
     CHECK(one == many);
     CHECK(one == doctest::Approx(want).epsilon(1e-12));
     const double n = clip_grad_norm({p}, 1.0);

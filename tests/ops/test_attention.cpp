@@ -21,6 +21,7 @@
 #include "ops/elementwise/elementwise.h"
 #include "ops/reduce/reduce.h"
 #include "ops/shape/views.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -415,12 +416,8 @@ TEST_SUITE("unit") {
     Tensor q3 = random_leaf({2, 300, 3, 16}, DType::f32), k3 = random_leaf({2, 300, 3, 16}, DType::f32);
     Tensor v3 = random_leaf({2, 300, 3, 16}, DType::f32), g3 = randn({2, 300, 3, 16});
     auto plain = [](const Tensor& a, const Tensor& b, const Tensor& c) { return attention(a, b, c, true, -1, 0.25); };
-    const int threads = num_threads();
-    set_num_threads(1);
-    Outputs serial = run(plain, q3, k3, v3, g3);
-    set_num_threads(2);
-    Outputs parallel = run(plain, q3, k3, v3, g3);
-    set_num_threads(threads);
+    const Outputs serial = hqlt::testing::with_threads(1, [&] { return run(plain, q3, k3, v3, g3); });
+    const Outputs parallel = hqlt::testing::with_threads(2, [&] { return run(plain, q3, k3, v3, g3); });
     CHECK(serial.out.to_vector() == parallel.out.to_vector());
     CHECK(serial.dq.to_vector() == parallel.dq.to_vector());
     CHECK(serial.dk.to_vector() == parallel.dk.to_vector());

@@ -11,6 +11,7 @@
 #include "gradcheck.h"
 #include "ops/conv/causal_conv1d.h"
 #include "ops/shape/views.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -140,8 +141,7 @@ TEST_SUITE("unit") {
     Tensor x = randn({4, 300, 33});
     Tensor w = randn({33, 1, 4});
     Tensor dy = randn({4, 300, 33});
-    auto run = [&](int threads) {
-      set_num_threads(threads);
+    auto run = [&] {
       Tensor xl = x.detach(), wl = w.detach();
       xl.set_requires_grad(true);
       wl.set_requires_grad(true);
@@ -149,11 +149,7 @@ TEST_SUITE("unit") {
       y.backward(dy);
       return std::vector<std::vector<double>>{y.to_vector(), xl.grad().to_vector(), wl.grad().to_vector()};
     };
-    const int before = num_threads();
-    auto one = run(1);
-    auto four = run(4);
-    set_num_threads(before);
-    CHECK(one == four);
+    CHECK(hqlt::testing::with_threads(1, run) == hqlt::testing::with_threads(4, run));
   }
 
   TEST_CASE("causal_conv1d bad input") {

@@ -19,6 +19,7 @@
 #include "ops/reduce/reduce.h"
 #include "ops/shape/concat.h"
 #include "ops/shape/views.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -313,10 +314,8 @@ TEST_SUITE("unit") {
     Case c;
     c.B = 3, c.T = 130, c.H = 3, c.dk = 16, c.dv = 8, c.chunk = 32;
     const Inputs in = draw(c);
-    const int before = num_threads();
-    set_num_threads(1);
-    const DeltaRuleOutput one = delta_rule(in.q, in.k, in.v, in.beta, in.s0, c.chunk, true);
-    set_num_threads(before);
+    const DeltaRuleOutput one =
+        hqlt::testing::with_threads(1, [&] { return delta_rule(in.q, in.k, in.v, in.beta, in.s0, c.chunk, true); });
     const DeltaRuleOutput all = delta_rule(in.q, in.k, in.v, in.beta, in.s0, c.chunk, true);
     CHECK(one.o.to_vector() == all.o.to_vector());
     CHECK(one.final_state.to_vector() == all.final_state.to_vector());

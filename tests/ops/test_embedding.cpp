@@ -8,6 +8,7 @@
 #include "gradcheck.h"
 #include "ops/embedding/embedding.h"
 #include "ops/select/where.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -145,7 +146,7 @@ TEST_SUITE("unit") {
         embedding_grad_by_loop(ids.to_vector(), dout.to_vector(), vocab, width, padding_idx);
     for (int threads : {1, 3, 0}) {
       CAPTURE(threads);
-      set_num_threads(threads);
+      const hqlt::testing::ThreadCount scope(threads);
       Tensor w = leaf({vocab, width}, 1.0, DType::f32);
       embedding(w, ids, padding_idx).backward(dout);
       // The loop above adds in the same (id position) order, so f32 results match exactly.
@@ -153,7 +154,6 @@ TEST_SUITE("unit") {
       CHECK(got == expected);
       for (int64_t c = 0; c < width; ++c) CHECK(got[size_t(padding_idx * width + c)] == 0.0);
     }
-    set_num_threads(0);
   }
 
   TEST_CASE("gather values match a plain loop") {

@@ -21,12 +21,15 @@
 
 #include "ops/matmul/gemm.h"
 #include "ops/matmul/gemm_blocked.h"
+#include "threads.h"
 
 namespace {
 
 using hqlt::gemm::gemm;
 using hqlt::gemm::gemm_reference;
 using hqlt::gemm::gemm_strided_batched;
+using hqlt::testing::ThreadCount;
+using hqlt::testing::with_threads;
 
 struct Shape {
   int64_t m, n, k;
@@ -109,29 +112,20 @@ void expect_equal(const char* label, const std::vector<T>& want, const std::vect
   CHECK(mismatches == 0);
 }
 
+// One case in words, for a failing check's message.
+std::string describe(Transposes t, Shape s, Scalars sc) {
+  return std::string("trans_a ") + (t.a ? "1" : "0") + ", trans_b " + (t.b ? "1" : "0") + ", m n k " +
+         std::to_string(s.m) + " " + std::to_string(s.n) + " " + std::to_string(s.k) + ", alpha " +
+         std::to_string(sc.alpha) + ", beta " + std::to_string(sc.beta);
+}
+
 template <typename T>
 void check_exact(Transposes t, Shape s, Scalars sc, int64_t pad = 3) {
-  CAPTURE(t.a);
-  CAPTURE(t.b);
-  CAPTURE(s.m);
-  CAPTURE(s.n);
-  CAPTURE(s.k);
-  CAPTURE(sc.alpha);
-  CAPTURE(sc.beta);
+  INFO(describe(t, s, sc));
   const Problem<T> p(t, s, pad, Fill::small_integers, sc.beta == 0, 1234 + s.m * 7 + s.k);
   const T alpha = static_cast<T>(sc.alpha), beta = static_cast<T>(sc.beta);
   expect_equal("gemm vs reference", p.reference(alpha, beta), p.fast(alpha, beta));
 }
-
-// Sets the OpenMP thread count for one scope.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : before_(omp_get_max_threads()) { omp_set_num_threads(n); }
-  ~ThreadCount() { omp_set_num_threads(before_); }
-
- private:
-  int before_;
-};
 
 // Awkward sizes: 1, primes, and one past / one short of each blocking size.
 constexpr Shape kShapes[] = {
@@ -207,6 +201,24 @@ TEST_SUITE("unit") {
     for (const Transposes t : kAllTransposes)
       for (const Shape s : kSplitShapes)
         for (const Scalars sc : kScalars) check_exact<T>(t, s, sc);
+  }
+
+  TEST_CASE_TEMPLATE("gemm with two threads gives the one-thread bits with real values", T, float, double) {
+    // Each split keeps every element's summation order (the depth split adds whole K
+    // blocks in order), so a run does not depend on --threads. Real values would show any
+    // other order in the last bits. The depth shapes: one K block over (no split), two and
+    // three blocks (a wave with an idle thread), many blocks (the weight-gradient shape).
+    constexpr Shape kShapes[] = {{301, 64, 70}, {20, 401, 90}, {30, 40, 1001}, {30, 40, 383},
+                                 {40, 30, 700}, {128, 128, 5120}};
+    for (const Transposes t : kAllTransposes)
+      for (const Shape s : kShapes)
+        for (const Scalars sc : {Scalars{1, 0}, Scalars{1, 1}, Scalars{-0.5, 2}}) {
+          INFO(describe(t, s, sc));
+          const Problem<T> p(t, s, 2, Fill::reals, false, 7 + s.m + s.k);
+          const T alpha = static_cast<T>(sc.alpha), beta = static_cast<T>(sc.beta);
+          const auto product = [&] { return p.fast(alpha, beta); };
+          expect_equal("two threads vs one", with_threads(1, product), with_threads(2, product));
+        }
   }
 
   TEST_CASE_TEMPLATE("gemm of one row gives the blocked path's bits with real values", T, float, double) {

@@ -21,6 +21,7 @@
 #include "ops/reduce/reduce.h"
 #include "ops/shape/concat.h"
 #include "ops/shape/views.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -116,14 +117,6 @@ Result run(HybridFn fn, const Case& c, const Inputs& in, DType dt, const Weights
   return r;
 }
 
-// Runs the reference on one thread: its token loop is thousands of tiny batched products,
-// for which waking a thread team costs more than the product itself.
-struct OneThread {
-  int before = num_threads();
-  OneThread() { set_num_threads(1); }
-  ~OneThread() { set_num_threads(before); }
-};
-
 // The fused op on `device` against the reference in f64 on the CPU: every output and every
 // gradient, errors relative to the reference's largest magnitude; within 1e-10 in f64, and
 // in f32 within the bound that the reference's own f32 error on the same draw sets
@@ -134,7 +127,9 @@ void check_against_reference(const Case& c, Device device = Device::cpu,
   const Inputs in = draw(c);
   const Weights w = draw_weights(c);
   auto reference_in = [&](DType dt) {
-    OneThread one;
+    // The reference on one thread: its token loop is thousands of tiny batched products,
+    // for which waking a thread team costs more than the product itself.
+    const hqlt::testing::ThreadCount one(1);
     return run(hybrid_chunk_reference, c, in, dt, w);
   };
   const Result ref = reference_in(DType::f64), ref32 = reference_in(DType::f32);
@@ -468,10 +463,7 @@ TEST_SUITE("unit") {
       for (const Tensor& t : x) all.push_back(t.grad());
       return all;
     };
-    const int before = num_threads();
-    set_num_threads(1);
-    const Ts one = once();
-    set_num_threads(before);
+    const Ts one = hqlt::testing::with_threads(1, once);
     const Ts many = once();
     for (size_t i = 0; i < one.size(); ++i) {
       CAPTURE(i);

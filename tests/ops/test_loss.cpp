@@ -9,6 +9,7 @@
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "ops/loss/cross_entropy.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -124,11 +125,11 @@ TEST_SUITE("unit") {
     loss.backward();
     std::vector<double> many = z.grad().to_vector();
     z.zero_grad();
-    int threads = num_threads();
-    set_num_threads(1);
-    Tensor loss1 = cross_entropy(z, tt);
-    loss1.backward();
-    set_num_threads(threads);
+    const Tensor loss1 = hqlt::testing::with_threads(1, [&] {
+      Tensor l = cross_entropy(z, tt);
+      l.backward();
+      return l;
+    });
     CHECK(loss1.item() == loss.item());
     CHECK(z.grad().to_vector() == many);
   }

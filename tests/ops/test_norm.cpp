@@ -10,6 +10,7 @@
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "ops/norm/norm.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -118,11 +119,7 @@ TEST_SUITE("unit") {
       return std::vector<std::vector<double>>{y.to_vector(), x.grad().to_vector(), w.grad().to_vector()};
     };
     auto many = run();
-    int threads = num_threads();
-    set_num_threads(1);
-    auto one = run();
-    set_num_threads(threads);
-    CHECK(one == many);
+    CHECK(hqlt::testing::with_threads(1, run) == many);
     expect_close(many[0], naive_norm(x.detach(), w.to_vector(), 1e-6, true), 1e-5);
   }
   TEST_CASE("rms_norm bad input") {

@@ -3,6 +3,7 @@
 
 #include "gradcheck.h"
 #include "ops/reduce/reduce.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -60,6 +61,16 @@ TEST_SUITE("unit") {
     Tensor x = arange(0, 1 << 20, 1, DType::f64).reshape({1024, 1024});
     CHECK(sum(x).item() == double(int64_t(1 << 20) * ((1 << 20) - 1) / 2));
     CHECK(sum(x, {0}).to_vector()[3] == double(1024 * 3 + 1024 * 1023 / 2 * 1024));
+  }
+  TEST_CASE("a sum gives the same bits with one and with two threads") {
+    // Which summation order a sum takes depends on its shape alone: few outputs over long
+    // slices (fixed blocks) or one fold per output. Real f32 values show any other order.
+    for (const int64_t outputs : {1, 3, 5, 7, 8, 64}) {
+      CAPTURE(outputs);
+      const Tensor x = randn({outputs, 20000}, DType::f32);
+      const auto sums = [&] { return sum(x, {1}).to_vector(); };
+      CHECK(hqlt::testing::with_threads(1, sums) == hqlt::testing::with_threads(2, sums));
+    }
   }
   TEST_CASE("max sends the gradient to the first maximum") {
     Tensor x = from_vector({1, 3, 3, 2}, {4}, DType::f64);

@@ -11,6 +11,7 @@
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "ops/softmax/softmax.h"
+#include "threads.h"
 
 using namespace hqlt;
 using namespace hqlt::testing;
@@ -93,11 +94,7 @@ TEST_SUITE("unit") {
       CAPTURE(dim);
       std::vector<double> many = softmax(x, dim).to_vector();
       expect_close(many, naive_softmax(x, dim, false), 1e-5);
-      int threads = num_threads();
-      set_num_threads(1);
-      std::vector<double> one = softmax(x, dim).to_vector();
-      set_num_threads(threads);
-      CHECK(one == many);
+      CHECK(hqlt::testing::with_threads(1, [&] { return softmax(x, dim).to_vector(); }) == many);
     }
   }
   TEST_CASE("softmax is stable for huge logits") {
