@@ -2,7 +2,7 @@
 // The handful of vector operations the GEMM micro-kernel needs, for one vector register
 // of T: zero, load, broadcast one scalar, fused multiply-add, scale, store.
 //
-// The ISA is chosen at compile time from what the compiler may use (-march=native):
+// The ISA is chosen at compile time from what the compiler may use (HQLT_ARCH in CMakeLists.txt):
 // AVX-512 (32 registers of 512 bits), AVX2 + FMA (16 registers of 256 bits), or a portable
 // fixed-size array that the compiler may vectorise on its own. The micro-kernel is written
 // once against this interface; only the register-tile shape (gemm_kernel.h) changes.
