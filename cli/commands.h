@@ -20,5 +20,6 @@ int experiment_text(const Args& args);  // its language models (the arguments af
 int train(const Args& args);       // hqlt train [--task T] [--model M] ... | --resume DIR
 int generate(const Args& args);  // hqlt generate --run DIR ...
 int logits(const Args& args);      // hqlt logits --model DIR --input IDS --out OUT
+int rl(const Args& args);          // hqlt rl show --env NAME ...
 
 }  // namespace hqlt::cli

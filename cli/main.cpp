@@ -23,6 +23,7 @@ constexpr const char* kUsage =
     "  bench generate  tokens/s of cached decoding at batch 1 by position (--model NAME, --tokens N)\n"
     "  logits        logits of a checkpoint for token ids (--model DIR --input IDS --out OUT)\n"
     "  generate      sample text from a checkpoint, printed as it goes (--run DIR | --model DIR)\n"
+    "  rl show       play one episode of an RL environment and show it (--env NAME, --png FILE)\n"
     "\n"
     "options:\n"
     "  --help        this text (every command takes --help too)\n"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     if (command == "experiment") return hqlt::cli::experiment(rest);
     if (command == "logits") return hqlt::cli::logits(rest);
     if (command == "generate") return hqlt::cli::generate(rest);
+    if (command == "rl") return hqlt::cli::rl(rest);
     if (command == "bench") {
       if (rest.empty() || rest[0] == "--help") {
         std::fputs("usage: hqlt bench gemm|ops|train|generate [options]   (hqlt bench NAME --help)\n",

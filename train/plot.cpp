@@ -391,15 +391,22 @@ std::vector<uint8_t> render_line_plot(const PlotSpec& spec) {
   return canvas.rgb;
 }
 
-void write_line_plot(const PlotSpec& spec, const std::string& path) {
-  std::vector<uint8_t> pixels = render_line_plot(spec);
+void write_png(const std::string& path, int width, int height, const std::vector<uint8_t>& rgb,
+               const std::string& what) {
+  HQLT_CHECK(width > 0 && height > 0 && rgb.size() == size_t(width) * size_t(height) * 3, what,
+             ": an image of ", width, " x ", height, " needs ", int64_t(width) * height * 3, " bytes, got ",
+             rgb.size());
   std::string png;
   auto append = [](void* context, void* data, int size) {
     static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
   };
-  int ok = stbi_write_png_to_func(append, &png, spec.width, spec.height, 3, pixels.data(), spec.width * 3);
-  HQLT_CHECK(ok != 0 && !png.empty(), "plot '", spec.title, "': PNG encoding failed for ", path);
+  int ok = stbi_write_png_to_func(append, &png, width, height, 3, rgb.data(), width * 3);
+  HQLT_CHECK(ok != 0 && !png.empty(), what, ": PNG encoding failed for ", path);
   io::write_file_atomically(path, [&](io::FileSink& sink) { sink.write(png); });
+}
+
+void write_line_plot(const PlotSpec& spec, const std::string& path) {
+  write_png(path, spec.width, spec.height, render_line_plot(spec), "plot '" + spec.title + "'");
 }
 
 }  // namespace hqlt::train

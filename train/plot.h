@@ -68,4 +68,9 @@ std::vector<uint8_t> render_line_plot(const PlotSpec& spec);
 // Renders the plot and writes it as a PNG file at path.
 void write_line_plot(const PlotSpec& spec, const std::string& path);
 
+// Writes a row-major RGB image (height x width x 3 bytes) as a PNG file at path, atomically;
+// `what` names the image in errors.
+void write_png(const std::string& path, int width, int height, const std::vector<uint8_t>& rgb,
+               const std::string& what);
+
 }  // namespace hqlt::train

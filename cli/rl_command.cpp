@@ -1,0 +1,156 @@
+// hqlt rl show: plays one episode of an RL environment (train/rl/) and shows it, so that
+// what an agent must remember can be seen: every step's action, reward and observation as
+// text, and for the grid worlds a PNG strip of the 5x5 views, one tile per frame. The
+// actions come from the environment's expert (it solves the task) or are random.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/arg_reader.h"
+#include "cli/commands.h"
+#include "engine/error.h"
+#include "engine/rng.h"
+#include "train/plot.h"
+#include "train/rl/env.h"
+
+namespace hqlt::cli {
+namespace {
+
+namespace envs = train::rl;  // (hqlt::cli::rl is the command below)
+using envs::Observation;
+
+constexpr const char* kUsage =
+    "usage: hqlt rl show --env NAME [--length N] [--seed S] [--episode I] [--policy expert|random]\n"
+    "                    [--png FILE] [--quiet]\n"
+    "  plays one episode and prints every step (action, reward, what the agent sees)\n"
+    "  --env NAME        passive_tmaze | active_tmaze | visual_match | key_to_door\n"
+    "  --length N        T-Maze: corridor length (default 10); grid worlds: distractor phase\n"
+    "                    length (default 60; the paper's Visual Match: 750)\n"
+    "  --seed S          the environment's seed (default 1)\n"
+    "  --episode I       which training episode (default 0): its random draws depend on it\n"
+    "  --policy P        expert (solves the task; default) or random\n"
+    "  --png FILE        grid worlds: a strip of every frame's 5x5 view, 8 pixels a cell\n"
+    "  --quiet           only the summary line\n";
+
+// The grid worlds' colours as letters: what each cell of the view shows.
+char glyph(const Observation& o, int row, int col) {
+  const int r = int(o[size_t(row * 5 + col)]), g = int(o[size_t(25 + row * 5 + col)]),
+            b = int(o[size_t(50 + row * 5 + col)]);
+  struct Named {
+    int r, g, b;
+    char c;
+  };
+  static const Named kNames[] = {{204, 204, 204, '.'}, {25, 25, 25, '#'},    {228, 148, 109, '@'},
+                                 {140, 178, 0, 'a'},   {159, 81, 44, 'k'},   {134, 206, 235, 'D'},
+                                 {255, 255, 255, 'i'}, {255, 0, 0, 'R'},     {0, 255, 0, 'G'},
+                                 {0, 0, 255, 'B'}};
+  for (const Named& n : kNames)
+    if (n.r == r && n.g == g && n.b == b) return n.c;
+  return '?';
+}
+
+std::string describe(const envs::Env& env, const Observation& o) {
+  if (!env.is_image()) {
+    char text[64];
+    std::snprintf(text, sizeof text, "[%g, %g]", double(o[0]), double(o[1]));
+    return text;
+  }
+  std::string rows;
+  for (int r = 0; r < 5; ++r) {
+    if (r) rows += ' ';
+    for (int c = 0; c < 5; ++c) rows += glyph(o, r, c);
+  }
+  return rows;
+}
+
+// Frames side by side, `per_row` to a row of tiles, 8 pixels a cell, 2 pixels apart.
+void write_strip(const std::vector<Observation>& frames, const std::string& path) {
+  constexpr int kScale = 8, kTile = 5 * kScale, kGap = 2, kPerRow = 30;
+  const int n = int(frames.size()), cols = std::min(n, kPerRow), rows = (n + kPerRow - 1) / kPerRow;
+  const int width = cols * (kTile + kGap) + kGap, height = rows * (kTile + kGap) + kGap;
+  std::vector<uint8_t> rgb(size_t(width) * size_t(height) * 3, 255);
+  for (int f = 0; f < n; ++f) {
+    const int x0 = kGap + (f % kPerRow) * (kTile + kGap), y0 = kGap + (f / kPerRow) * (kTile + kGap);
+    for (int y = 0; y < kTile; ++y)
+      for (int x = 0; x < kTile; ++x)
+        for (int ch = 0; ch < 3; ++ch)
+          rgb[(size_t(y0 + y) * size_t(width) + size_t(x0 + x)) * 3 + size_t(ch)] =
+              uint8_t(frames[size_t(f)][size_t(ch * 25 + (y / kScale) * 5 + x / kScale)]);
+  }
+  train::write_png(path, width, height, rgb, "rl show --png");
+}
+
+int show(const Args& args) {
+  envs::EnvOptions options;
+  uint64_t episode = 0;
+  std::string policy = "expert", png;
+  bool quiet = false;
+  ArgReader r("rl show", args);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (r.is("--env")) {
+      options.name = r.value();
+    } else if (r.is("--length")) {
+      options.length = r.positive_int();
+    } else if (r.is("--seed")) {
+      options.seed = uint64_t(r.non_negative_int());
+    } else if (r.is("--episode")) {
+      episode = uint64_t(r.non_negative_int());
+    } else if (r.is("--policy")) {
+      policy = r.value();
+    } else if (r.is("--png")) {
+      png = r.value();
+    } else if (r.is("--quiet")) {
+      quiet = true;
+    } else {
+      r.unknown();
+    }
+  }
+  HQLT_CHECK(!options.name.empty(), "rl show: --env is required (passive_tmaze, active_tmaze, visual_match, key_to_door)");
+  HQLT_CHECK(policy == "expert" || policy == "random", "rl show: --policy must be expert or random, got '", policy, "'");
+  const std::unique_ptr<envs::Env> env = envs::make_env(options);
+  HQLT_CHECK(png.empty() || env->is_image(), "rl show: --png draws the grid worlds' views; ", env->name(),
+             " observes two numbers");
+
+  Generator gen{options.seed * 7919 + episode, 0};
+  Observation o = env->reset(train::Split::train, episode);
+  std::vector<Observation> frames{o};
+  if (!quiet) std::printf("%s, episode %llu: %lld actions\n  t   action  reward  observation\n  0                  %s\n",
+                          env->name().c_str(), (unsigned long long)episode, (long long)env->episode_length(),
+                          describe(*env, o).c_str());
+  double total = 0;
+  for (int64_t t = 1;; ++t) {
+    const int action = policy == "expert" ? env->expert_action()
+                                          : int(randint(0, envs::kActions, {1}, DType::i64, gen).to_vector()[0]);
+    const envs::Step s = env->step(action);
+    total += s.reward;
+    frames.push_back(s.observation);
+    if (!quiet) std::printf("%3lld   %d      %7.3f  %s\n", (long long)t, action, s.reward, describe(*env, s.observation).c_str());
+    if (s.done) {
+      std::printf("%s, episode %llu, %s policy: return %.3f, %s\n", env->name().c_str(), (unsigned long long)episode,
+                  policy.c_str(), total, s.success ? "success" : "no success");
+      break;
+    }
+  }
+  if (!png.empty()) {
+    write_strip(frames, png);
+    std::printf("frames: %s (%zu views, reset first)\n", png.c_str(), frames.size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int rl(const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const Args rest(args.begin() + 1, args.end());
+  if (args[0] == "show") return show(rest);
+  fail("rl: unknown subcommand '", args[0], "' (known: show)");
+}
+
+}  // namespace hqlt::cli
