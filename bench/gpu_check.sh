@@ -117,7 +117,7 @@ TEST_OUT="$BUILD/gpu_check_tests.txt"
 run_step "cuda tests" 120 bash -o pipefail -c "'$TESTS' -ts=cuda,cuda_bench 2>&1 | tee '$TEST_OUT'"
 # The fused ops have one test body for every device (tests/devices.h): their
 # reference tests run the GPU kernels too when a GPU is present.
-DEVICE_TESTS="*delta_rule*,*linear_attention*,*hybrid_chunk*,attention fused matches reference*"
+DEVICE_TESTS="*delta_rule*,*linear_attention*,*hybrid_chunk*,attention fused matches reference*,conv2d matches*"
 run_step "fused ops on every device" 180 bash -o pipefail -c \
   "'$TESTS' -ts=reference '-tc=$DEVICE_TESTS' 2>&1 | tee -a '$TEST_OUT'"
 if grep -q 'HQLT-SKIPPED' "$TEST_OUT"; then
