@@ -94,6 +94,8 @@ Tensor add(const Tensor& a, const Tensor& b) { return binary_op(a, b, ew::Add{})
 Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(a, b, ew::Sub{}); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(a, b, ew::Mul{}); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary_op(a, b, ew::Div{}); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(a, b, ew::Minimum{}); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(a, b, ew::Maximum{}); }
 
 Tensor add_scalar(const Tensor& x, double s) { return unary_op(x, ew::AddScalar{s}); }
 Tensor mul_scalar(const Tensor& x, double s) { return unary_op(x, ew::MulScalar{s}); }
@@ -110,6 +112,7 @@ Tensor sigmoid(const Tensor& x) { return unary_op(x, ew::Sigmoid{}); }
 Tensor silu(const Tensor& x) { return unary_op(x, ew::Silu{}); }
 Tensor elu_plus_one(const Tensor& x) { return unary_op(x, ew::EluPlusOne{}); }
 Tensor relu(const Tensor& x) { return unary_op(x, ew::Relu{}); }
+Tensor clamp_min(const Tensor& x, double lo) { return unary_op(x, ew::ClampMin{lo}); }
 
 Tensor swiglu(const Tensor& gate, const Tensor& up) {
   HQLT_CHECK(gate.defined() && up.defined() && gate.shape() == up.shape(), "swiglu: argument 'up': expected shape ",

@@ -17,6 +17,9 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
+// The smaller / larger of a and b; where they are equal the gradient goes to a.
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
 
 Tensor add_scalar(const Tensor& x, double s);
 Tensor mul_scalar(const Tensor& x, double s);
@@ -34,6 +37,7 @@ Tensor sigmoid(const Tensor& x);
 Tensor silu(const Tensor& x);          // x * sigmoid(x)
 Tensor elu_plus_one(const Tensor& x);  // elu(x) + 1: x + 1 for x > 0, exp(x) otherwise
 Tensor relu(const Tensor& x);          // max(x, 0), gradient 0 at 0
+Tensor clamp_min(const Tensor& x, double lo);  // max(x, lo), gradient 0 at and below lo
 // SwiGLU's product: silu(gate) * up, fused (gate and up have the same shape).
 Tensor swiglu(const Tensor& gate, const Tensor& up);
 

@@ -159,6 +159,21 @@ struct Div {
   template <typename T> HQLT_HD T db(T a, T b) const { return -a / (b * b); }
 };
 
+// Ties send the gradient to a (a single subgradient, so a sum of the two partials is 1).
+struct Minimum {
+  static constexpr const char* name = "minimum";
+  template <typename T> HQLT_HD T value(T a, T b) const { return b < a ? b : a; }
+  template <typename T> HQLT_HD T da(T a, T b) const { return b < a ? T(0) : T(1); }
+  template <typename T> HQLT_HD T db(T a, T b) const { return b < a ? T(1) : T(0); }
+};
+
+struct Maximum {
+  static constexpr const char* name = "maximum";
+  template <typename T> HQLT_HD T value(T a, T b) const { return a < b ? b : a; }
+  template <typename T> HQLT_HD T da(T a, T b) const { return a < b ? T(0) : T(1); }
+  template <typename T> HQLT_HD T db(T a, T b) const { return a < b ? T(1) : T(0); }
+};
+
 // SwiGLU's product silu(gate)·up, fused; a = gate, b = up.
 struct Swiglu {
   static constexpr const char* name = "swiglu";
@@ -170,10 +185,19 @@ struct Swiglu {
   template <typename T> HQLT_HD T db(T a, T) const { return a * kernels::sigmoid(a); }
 };
 
+// max(x, lo): a floor, as in log max(π, 10⁻⁸); no gradient at or below the floor.
+struct ClampMin {
+  static constexpr const char* name = "clamp_min";
+  static constexpr Saved saved = Saved::input;
+  double lo;
+  template <typename T> HQLT_HD T value(T x) const { return x > T(lo) ? x : T(lo); }
+  template <typename T> HQLT_HD T derivative(T x) const { return x > T(lo) ? T(1) : T(0); }
+};
+
 // The lists: the CUDA file instantiates its kernels for each entry, and the tests walk them.
 #define HQLT_UNARY_OPS(X) \
   X(AddScalar) X(MulScalar) X(Pow) X(RdivScalar) X(Neg) X(Exp) X(Log) X(Sqrt) X(Rsqrt) X(Abs) X(Sigmoid) X(Silu) \
-  X(EluPlusOne) X(Relu)
-#define HQLT_BINARY_OPS(X) X(Add) X(Sub) X(Mul) X(Div) X(Swiglu)
+  X(EluPlusOne) X(Relu) X(ClampMin)
+#define HQLT_BINARY_OPS(X) X(Add) X(Sub) X(Mul) X(Div) X(Minimum) X(Maximum) X(Swiglu)
 
 }  // namespace hqlt::elementwise

@@ -44,6 +44,8 @@ inline const UnaryCase kUnaryCases[] = {
     {"silu", silu, -4, 4, [](double x) { return x * plain_sigmoid(x); }},
     {"elu_plus_one", elu_plus_one, -3, 3, [](double x) { return x > 0 ? x + 1 : std::exp(x); }},
     {"relu", relu, -2, 2, [](double x) { return x > 0 ? x : 0.0; }},  // a measure-zero chance of 0
+    {"clamp_min", [](const Tensor& x) { return clamp_min(x, -0.3); }, -2, 2,
+     [](double x) { return x > -0.3 ? x : -0.3; }},
 };
 
 inline const BinaryCase kBinaryCases[] = {
@@ -51,6 +53,8 @@ inline const BinaryCase kBinaryCases[] = {
     {"sub", sub, -2, 2, [](double a, double b) { return a - b; }},
     {"mul", mul, -2, 2, [](double a, double b) { return a * b; }},
     {"div", div, 0.5, 2, [](double a, double b) { return a / b; }},
+    {"minimum", minimum, -1.5, 2.5, [](double a, double b) { return a < b ? a : b; }},
+    {"maximum", maximum, -2.5, 1.5, [](double a, double b) { return a > b ? a : b; }},
     {"swiglu", swiglu, -2, 2, [](double a, double b) { return a * plain_sigmoid(a) * b; }, false},
 };
 

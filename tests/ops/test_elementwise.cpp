@@ -87,6 +87,23 @@ TEST_SUITE("unit") {
       expect_close(c.f(from_vector(as, {7}, DType::f32), from_vector(bs, {7}, DType::f32)).to_vector(), want, 1e-6);
     }
   }
+  TEST_CASE("minimum and maximum send the gradient to the chosen input and ties to a") {
+    Tensor a = from_vector({1, 5, 3}, {3}, DType::f64), b = from_vector({2, 4, 3}, {3}, DType::f64);
+    a.set_requires_grad(true), b.set_requires_grad(true);
+    CHECK(minimum(a, b).to_vector() == std::vector<double>{1, 4, 3});
+    sum(minimum(a, b)).backward();
+    CHECK(a.grad().to_vector() == std::vector<double>{1, 0, 1});
+    CHECK(b.grad().to_vector() == std::vector<double>{0, 1, 0});
+    a.zero_grad(), b.zero_grad();
+    CHECK(maximum(a, b).to_vector() == std::vector<double>{2, 5, 3});
+    sum(maximum(a, b)).backward();
+    CHECK(a.grad().to_vector() == std::vector<double>{0, 1, 1});
+    CHECK(b.grad().to_vector() == std::vector<double>{1, 0, 0});
+    Tensor x = from_vector({-1, 0.5, 2}, {3}, DType::f64);
+    x.set_requires_grad(true);
+    sum(clamp_min(x, 0.5)).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{0, 0, 1});  // at the floor: no gradient
+  }
   TEST_CASE("the elementwise test table names every op elementwise_math.h defines") {
     std::set<std::string> tested;
     for (const UnaryCase& c : kUnaryCases) tested.insert(c.op);
