@@ -86,18 +86,28 @@ Tensor CausalLM::step(const Tensor& ids, DecodeState& state) const {
              "CausalLM::step: argument 'ids': expected [B] or [B, 1] (one token per row), got shape ",
              shape_str(ids.shape()));
   const int64_t b = ids.size(0);
+  NoGrad no_grad;
+  const Tensor hidden = step_hidden(model->embeddings->forward(ids.reshape({b, 1})).reshape({b, config_.hidden_size}), state);
+  return logits(hidden.reshape({b, 1, config_.hidden_size})).reshape({b, config_.vocab_size});
+}
+
+Tensor CausalLM::step_hidden(const Tensor& inputs_embeds, DecodeState& state) const {
+  HQLT_CHECK(inputs_embeds.defined() && inputs_embeds.dim() == 2 && inputs_embeds.size(1) == config_.hidden_size,
+             "CausalLM::step_hidden: argument 'inputs_embeds': expected [B, ", config_.hidden_size, "], got ",
+             inputs_embeds.defined() ? shape_str(inputs_embeds.shape()) : "none");
+  const int64_t b = inputs_embeds.size(0);
   if (state.layers.empty()) {
     state.batch = b;
     state.layers.resize(model->layers->size());
   }
-  HQLT_CHECK(b == state.batch && state.layers.size() == model->layers->size(), "CausalLM::step: argument 'ids': ",
-             b, " rows, but the decode state was started with ", state.batch, " rows for a model of ",
+  HQLT_CHECK(b == state.batch && state.layers.size() == model->layers->size(), "CausalLM::step: ", b,
+             " rows, but the decode state was started with ", state.batch, " rows for a model of ",
              state.layers.size(), " layers");
   NoGrad no_grad;
-  Tensor h = model->embeddings->forward(ids.reshape({b, 1}));
+  Tensor h = inputs_embeds.reshape({b, 1, config_.hidden_size});
   for (size_t i = 0; i < model->layers->size(); ++i) h = model->layer(i).step(h, state.layers[i]);
   ++state.position;
-  return logits(model->norm->forward(h)).reshape({b, config_.vocab_size});
+  return model->norm->forward(h).reshape({b, config_.hidden_size});
 }
 
 }  // namespace hqlt::models

@@ -79,6 +79,10 @@ class CausalLM : public nn::Module {
   // the first step fixes B. Runs under NoGrad. The recurrent families (delta_net, every
   // HQLT mode) do O(1) work per token; the Transformer attends over its growing KV cache.
   Tensor step(const Tensor& ids, DecodeState& state) const;
+  // The same for input embeddings [B, D] (one new position per row), returning the final-
+  // normed hidden state [B, D] that hidden_states() would give there: how an RL agent acts
+  // one step at a time on its memory (docs/math/rl.md §2.4).
+  Tensor step_hidden(const Tensor& inputs_embeds, DecodeState& state) const;
 
   void set_kernels(Kernels k);
   Kernels kernels() const { return kernels_; }

@@ -77,6 +77,32 @@ TEST_SUITE("reference") {
     }
   }
 
+  TEST_CASE("CausalLM::step_hidden on embeddings equals hidden_states on the whole sequence") {
+    // How an RL agent acts: one observation embedding at a time, every family's caches.
+    for (const Variant& variant : decode_variants()) {
+      CAPTURE(variant.name);
+      auto model = make_model(variant.config);
+      const int64_t b = 2, t = sequence_length(variant.config), d = variant.config.hidden_size;
+      const Tensor embeds = randn({b, t, d}, DType::f64);
+      const std::vector<double> full = model->hidden_states(embeds).to_vector();  // [B, T, D]
+      DecodeState state;
+      double worst = 0;
+      for (int64_t i = 0; i < t; ++i) {
+        const Tensor h = model->step_hidden(embeds.slice(1, i, i + 1).contiguous().reshape({b, d}), state);
+        REQUIRE(h.shape() == Shape{b, d});
+        const std::vector<double> got = h.to_vector();
+        for (int64_t r = 0; r < b; ++r)
+          for (int64_t k = 0; k < d; ++k)
+            worst = std::max(worst, std::abs(got[size_t(r * d + k)] - full[size_t((r * t + i) * d + k)]));
+      }
+      CHECK(worst <= 1e-9);
+    }
+    auto model = make_model(tiny_config(ModelType::delta_net));
+    DecodeState state;
+    CHECK_THROWS_WITH_AS(model->step_hidden(randn({2, 3}, DType::f64), state), doctest::Contains("expected [B, 16]"),
+                         Error);
+  }
+
   TEST_CASE("CausalLM::step refuses a batch size other than the state's and non-token ids") {
     auto model = make_model(tiny_config(ModelType::delta_net));
     DecodeState state;
