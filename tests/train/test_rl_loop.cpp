@@ -3,8 +3,10 @@
 // short passive T-Maze (slow).
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <vector>
 
+#include "models/model_fixtures.h"
 #include "train/rl/loop.h"
 
 using namespace hqlt;
@@ -54,6 +56,48 @@ TEST_SUITE("unit") {
     for (size_t i = 0; i < a.size(); ++i) {
       CHECK(a[i].critic_loss == b[i].critic_loss);
       CHECK(a[i].mean_return == b[i].mean_return);
+    }
+  }
+
+  TEST_CASE("an RL run saved after any episode and continued computes the unbroken run") {
+    LoopOptions o;
+    o.warmup_episodes = 2, o.train_episodes = 5, o.eval_interval = 2, o.eval_episodes = 2, o.batch = 3;
+    o.updates_per_step = 0.5;
+    const auto fresh = [] {
+      auto env = make_env({"key_to_door", 2, 4});
+      auto agent = std::make_shared<Agent>(*env, tiny_agent("sync_hqlt"));
+      return std::make_pair(std::move(env), agent);
+    };
+    auto [env_a, agent_a] = fresh();
+    AgentTrainer unbroken(*env_a, *agent_a, o);
+    std::vector<Evaluation> want;
+    unbroken.run([&](const Evaluation& e) { want.push_back(e); });
+    for (const int64_t stop : {2, 4, 6}) {
+      CAPTURE(stop);
+      const hqlt::testing::TempDir dir("rl_resume");
+      std::vector<Evaluation> got;
+      const auto record = [&](const Evaluation& e) { got.push_back(e); };
+      {
+        auto [env, agent] = fresh();
+        AgentTrainer first(*env, *agent, o);
+        CHECK_FALSE(first.run(record, stop));
+        first.save(dir.path.string());
+      }
+      auto [env, agent] = fresh();
+      AgentTrainer second(*env, *agent, o);
+      second.load(dir.path.string());
+      CHECK(second.run(record));
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].episodes == want[i].episodes);
+        CHECK(got[i].updates == want[i].updates);
+        CHECK(got[i].critic_loss == want[i].critic_loss);
+        CHECK(got[i].mean_return == want[i].mean_return);
+      }
+      const nn::StateDict a = agent_a->state_dict(), b = agent->state_dict();
+      size_t differing = 0;
+      for (const auto& [name, t] : a) differing += t.to_vector() != b.at(name).to_vector();
+      CHECK(differing == 0);
     }
   }
 }

@@ -50,7 +50,7 @@ Tensor Agent::memory(const Tensor& observations) const {
   return backbone->hidden_states(embeds.transpose(0, 1).contiguous()).transpose(0, 1);
 }
 
-SacLosses Agent::update(const EpisodeBatch& batch) {
+nn::AdamW& Agent::optimizer() {
   if (!optimizer_) {
     // Everything but the targets, without weight decay (the reference's Adam).
     std::vector<nn::NamedTensor> trained;
@@ -61,6 +61,11 @@ SacLosses Agent::update(const EpisodeBatch& batch) {
     options.weight_decay = 0;
     optimizer_ = std::make_unique<nn::AdamW>(std::vector<nn::ParamGroup>{{trained, 0.0}}, options);
   }
+  return *optimizer_;
+}
+
+SacLosses Agent::update(const EpisodeBatch& batch) {
+  nn::AdamW& adam = optimizer();
   const DType dt = actor->parameters().front().dtype();
   const Tensor h = memory(batch.observations);
   Tensor q1_next, q2_next;
@@ -71,9 +76,9 @@ SacLosses Agent::update(const EpisodeBatch& batch) {
   SacLosses losses = sac_discrete_losses(actor->forward(h), q1->forward(h), q2->forward(h), q1_next, q2_next,
                                          batch.actions, batch.rewards.to(dt), batch.dones.to(dt), batch.mask.to(dt),
                                          config_.sac);
-  optimizer_->zero_grad();
+  adam.zero_grad();
   losses.total.backward();
-  optimizer_->step();
+  adam.step();
   soft_update(*q1_target, *q1, config_.tau);
   soft_update(*q2_target, *q2, config_.tau);
   return losses;

@@ -50,6 +50,8 @@ class Agent : public nn::Module {
 
   Tensor memory(const Tensor& observations) const;
   SacLosses update(const EpisodeBatch& batch);
+  // The optimiser of everything but the targets (made on first use: after any to()).
+  nn::AdamW& optimizer();
   // π(· | o_0 .. o_t) for the newest observation o_t; `state` starts empty per episode.
   std::vector<double> policy_step(const Observation& observation, models::DecodeState& state) const;
   // An action from policy_step: the most probable (greedy) or a draw from π.

@@ -12,11 +12,19 @@
 //
 // An evaluation plays `eval_episodes` greedy episodes of the validation split (the same
 // ones every time) and reports their mean return and success rate.
+//
+// AgentTrainer runs it in pieces that can be saved and continued: between two pieces its
+// whole state is the agent (with its optimiser), the replay, a few counters and the offset
+// of its one random generator, so a run stopped after any episode and continued computes
+// the bits of the unbroken run.
 #include <cstdint>
 #include <functional>
+#include <string>
 
+#include "engine/rng.h"
 #include "train/rl/agent.h"
 #include "train/rl/env.h"
+#include "train/rl/replay.h"
 
 namespace hqlt::train::rl {
 
@@ -40,7 +48,39 @@ struct Evaluation {
   double critic_loss = 0, actor_loss = 0, entropy = 0;  // of the last update (0 before any)
 };
 
-// Runs the loop; `on_evaluation` sees every evaluation as it happens. Returns the last one.
+class AgentTrainer {
+ public:
+  AgentTrainer(Env& env, Agent& agent, const LoopOptions& options);
+
+  // Plays on until the run's end or until `stop_after` episodes have been played (−1: no
+  // limit), or until `keep_going` says no between two episodes; every evaluation goes to
+  // `on_evaluation`. True when the run has ended.
+  bool run(const std::function<void(const Evaluation&)>& on_evaluation, int64_t stop_after = -1,
+           const std::function<bool()>& keep_going = {});
+  bool finished() const { return finished_; }
+  const Evaluation& progress() const { return progress_; }
+  int64_t total_episodes() const { return options_.warmup_episodes + options_.train_episodes; }
+
+  // The trainer's own state (replay, counters, generator) and the agent's weights and
+  // optimiser, as files in `dir` (which must exist); load() restores them into a trainer
+  // made with the same environment, agent configuration and options.
+  void save(const std::string& dir);
+  void load(const std::string& dir);
+
+ private:
+  void evaluate(const std::function<void(const Evaluation&)>& on_evaluation);
+  void update(int64_t n);
+
+  Env& env_;
+  Agent& agent_;
+  LoopOptions options_;
+  Generator gen_;
+  ReplayBuffer replay_;
+  Evaluation progress_;
+  bool warmed_up_ = false, finished_ = false;
+};
+
+// The whole loop in one call; returns the last evaluation.
 Evaluation train_agent(Env& env, Agent& agent, const LoopOptions& options,
                        const std::function<void(const Evaluation&)>& on_evaluation = {});
 
