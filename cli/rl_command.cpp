@@ -11,13 +11,115 @@
 #include "engine/error.h"
 #include "engine/rng.h"
 #include "train/plot.h"
+#include "train/run_dir.h"
+#include "engine/parallel.h"
 #include "train/rl/env.h"
+#include "train/rl/run.h"
 
 namespace hqlt::cli {
 namespace {
 
 namespace envs = train::rl;  // (hqlt::cli::rl is the command below)
 using envs::Observation;
+
+constexpr const char* kTrainUsage =
+    "usage: hqlt rl train [--preset P] [--env NAME] [--model M] [options]\n"
+    "       hqlt rl train --resume DIR [--stop-at N] [--threads N] [--quiet]\n"
+    "  trains a SAC-Discrete agent with a memory model (docs/math/rl.md §2) and writes a run\n"
+    "  folder: rl_options.json, metrics.jsonl (one line per greedy evaluation), checkpoint/,\n"
+    "  return.png, success.png. Ctrl-C or --stop-at saves a checkpoint; --resume continues\n"
+    "  the run bit for bit.\n"
+    "  --preset P             tmaze-short (default: passive T-Maze of corridor 3, width 16, one\n"
+    "                         layer, 200 episodes; every memory system learns it) or paper\n"
+    "                         (Visual Match 750, width 100, 3 layers (Transformer 2), window 64,\n"
+    "                         heads 256 wide, batch 64, 0.25 updates per action, 2565 episodes)\n"
+    "  --env NAME --length N  the environment (rl show --help)\n"
+    "  --model M              transformer | delta_net | sync_hqlt (or any hqlt train --model)\n"
+    "  --width N --layers N --heads N --window N --head-hidden N   the agent's shape\n"
+    "  --lr X --seed S --warmup N --episodes N --updates-per-step X --batch N\n"
+    "  --eval-interval N --eval-episodes N --checkpoint-interval N (episodes)\n"
+    "  --run-dir DIR          the run folder (default runs/rl-<env>-<model>-<time>)\n"
+    "  --stop-at N            stop with a checkpoint once N episodes are played\n"
+    "  --threads N            CPU threads (default: all cores)\n"
+    "  --quiet                no line per evaluation\n";
+
+train::rl::RlRunOptions preset(const std::string& name) {
+  train::rl::RlRunOptions o;
+  if (name == "tmaze-short") {
+    o.env = {"passive_tmaze", 3, 1};
+    o.agent.model = "sync_hqlt", o.agent.width = 16, o.agent.layers = 1, o.agent.heads = 2, o.agent.window = 4;
+    o.agent.head_hidden = 32, o.agent.lr = 1e-3;
+    o.loop.warmup_episodes = 10, o.loop.train_episodes = 200, o.loop.updates_per_step = 1.0, o.loop.batch = 16;
+    o.loop.eval_interval = 25, o.loop.eval_episodes = 20;
+    o.checkpoint_interval = 25;
+  } else if (name == "paper") {
+    o.env = {"visual_match", 750, 1};
+    o.agent.model = "sync_hqlt", o.agent.width = 100, o.agent.layers = 3, o.agent.heads = 2, o.agent.window = 64;
+    o.agent.head_hidden = 256, o.agent.lr = 3e-4;
+    o.loop.warmup_episodes = 10, o.loop.train_episodes = 2565, o.loop.updates_per_step = 0.25, o.loop.batch = 64;
+    o.loop.eval_interval = 10, o.loop.eval_episodes = 20;
+  } else {
+    fail("rl train: unknown --preset '", name, "' (known: tmaze-short, paper)");
+  }
+  return o;
+}
+
+int train_command(const Args& args) {
+  std::string preset_name = "tmaze-short", resume, run_dir;
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--preset") preset_name = args[i + 1];
+  train::rl::RlRunOptions o = preset(preset_name);
+  train::rl::RlRunControl control;
+  int threads = 0;
+  bool layers_given = false;
+  ArgReader r("rl train", args);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
+      std::fputs(kTrainUsage, stdout);
+      return 0;
+    } else if (r.is("--preset")) r.value();
+    else if (r.is("--resume")) resume = r.value();
+    else if (r.is("--run-dir")) run_dir = r.value();
+    else if (r.is("--stop-at")) control.stop_at = r.positive_int();
+    else if (r.is("--quiet")) control.quiet = true;
+    else if (r.is("--threads")) threads = int(r.positive_int());
+    else if (r.is("--env")) o.env.name = r.value();
+    else if (r.is("--length")) o.env.length = r.positive_int();
+    else if (r.is("--model")) o.agent.model = r.value();
+    else if (r.is("--width")) o.agent.width = r.positive_int();
+    else if (r.is("--layers")) o.agent.layers = r.positive_int(), layers_given = true;
+    else if (r.is("--heads")) o.agent.heads = r.positive_int();
+    else if (r.is("--window")) o.agent.window = r.positive_int();
+    else if (r.is("--head-hidden")) o.agent.head_hidden = r.positive_int();
+    else if (r.is("--lr")) o.agent.lr = r.positive_double();
+    else if (r.is("--seed")) {
+      const uint64_t seed = uint64_t(r.non_negative_int());
+      o.env.seed = o.agent.seed = o.loop.seed = seed;
+    } else if (r.is("--warmup")) o.loop.warmup_episodes = r.positive_int();
+    else if (r.is("--episodes")) o.loop.train_episodes = r.non_negative_int();
+    else if (r.is("--updates-per-step")) o.loop.updates_per_step = r.non_negative_double();
+    else if (r.is("--batch")) o.loop.batch = r.positive_int();
+    else if (r.is("--eval-interval")) o.loop.eval_interval = r.positive_int();
+    else if (r.is("--eval-episodes")) o.loop.eval_episodes = r.positive_int();
+    else if (r.is("--checkpoint-interval")) o.checkpoint_interval = r.positive_int();
+    else r.unknown();
+  }
+  set_num_threads(threads);
+  if (!resume.empty()) {
+    for (const std::string& a : args)
+      HQLT_CHECK(a.rfind("--", 0) != 0 || a == "--resume" || a == "--stop-at" || a == "--threads" || a == "--quiet",
+                 "rl train: --resume continues a run with its saved options; only --stop-at, --threads and --quiet "
+                 "may be given with it, got ", a);
+    train::rl::rl_train_resume(resume, control);
+    return 0;
+  }
+  // The paper's Transformer has 2 layers where the recurrent models have 3.
+  if (preset_name == "paper" && o.agent.model == "transformer" && !layers_given) o.agent.layers = 2;
+  envs::make_env(o.env);  // a bad name or length fails here, before anything is written
+  if (run_dir.empty()) run_dir = train::new_run_path("rl-" + o.env.name, o.agent.model);
+  train::rl::rl_train_new(o, run_dir, control);
+  return 0;
+}
 
 constexpr const char* kUsage =
     "usage: hqlt rl show --env NAME [--length N] [--seed S] [--episode I] [--policy expert|random]\n"
@@ -30,7 +132,8 @@ constexpr const char* kUsage =
     "  --episode I       which training episode (default 0): its random draws depend on it\n"
     "  --policy P        expert (solves the task; default) or random\n"
     "  --png FILE        grid worlds: a strip of every frame's 5x5 view, 8 pixels a cell\n"
-    "  --quiet           only the summary line\n";
+    "  --quiet           only the summary line\n"
+    "usage: hqlt rl train ...   (hqlt rl train --help)\n";
 
 // The grid worlds' colours as letters: what each cell of the view shows.
 char glyph(const Observation& o, int row, int col) {
@@ -150,7 +253,8 @@ int rl(const Args& args) {
   }
   const Args rest(args.begin() + 1, args.end());
   if (args[0] == "show") return show(rest);
-  fail("rl: unknown subcommand '", args[0], "' (known: show)");
+  if (args[0] == "train") return train_command(rest);
+  fail("rl: unknown subcommand '", args[0], "' (known: show, train)");
 }
 
 }  // namespace hqlt::cli

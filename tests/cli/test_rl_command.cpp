@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "engine/error.h"
 #include "models/model_fixtures.h"
+#include "train/metrics_log.h"
 
 using namespace hqlt;
 using namespace hqlt::cli;
@@ -26,6 +27,48 @@ TEST_SUITE("unit") {
     CHECK(head == std::string("\x89PNG\r\n\x1a\n", 8));
   }
 
+  TEST_CASE("rl train stopped and resumed writes the unbroken run's agent and log") {
+    const hqlt::testing::TempDir dir("rl_train");
+    const std::vector<std::string> recipe = {"--model", "delta_net", "--width", "8", "--episodes", "6", "--warmup", "2",
+                                             "--eval-interval", "2", "--eval-episodes", "2", "--batch", "2",
+                                             "--checkpoint-interval", "2", "--threads", "1", "--quiet"};
+    const auto with = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), "train");
+      args.insert(args.end(), recipe.begin(), recipe.end());
+      return args;
+    };
+    CHECK(rl(with({"--run-dir", dir.file("a")})) == 0);
+    CHECK(rl(with({"--run-dir", dir.file("b"), "--stop-at", "5"})) == 0);
+    CHECK_FALSE(std::filesystem::exists(dir.file("b") + "/success.png"));  // not finished
+    CHECK(rl({"train", "--resume", dir.file("b"), "--threads", "2", "--quiet"}) == 0);
+    const auto bytes = [](const std::string& path) {
+      std::ifstream in(path, std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    CHECK(bytes(dir.file("a") + "/checkpoint/agent.safetensors") == bytes(dir.file("b") + "/checkpoint/agent.safetensors"));
+    const auto records = [](const std::string& path) {
+      std::vector<std::string> out;
+      for (const hqlt::io::Json& r : hqlt::train::read_metrics(path)) {
+        std::string kept;  // every field but the clock
+        for (const char* key : {"episodes", "env_steps", "updates", "return", "success", "critic_loss", "actor_loss",
+                                "entropy"})
+          kept += r.at(key).dump() + " ";
+        out.push_back(kept);
+      }
+      return out;
+    };
+    const std::vector<std::string> a = records(dir.file("a") + "/metrics.jsonl");
+    CHECK(a.size() == 5);  // at 0, 2 (after the warm-up), 4, 6 and the end (8)
+    CHECK(a == records(dir.file("b") + "/metrics.jsonl"));
+    CHECK(std::filesystem::exists(dir.file("b") + "/success.png"));
+    CHECK_THROWS_WITH_AS(rl(with({"--run-dir", dir.file("a")})), doctest::Contains("already holds a run"), Error);
+    CHECK_THROWS_WITH_AS(rl({"train", "--resume", dir.file("a"), "--batch", "3"}), doctest::Contains("only --stop-at"),
+                         Error);
+    CHECK_THROWS_WITH_AS(rl({"train", "--resume", dir.file("nothing")}), doctest::Contains("not an RL run"), Error);
+    CHECK_THROWS_WITH_AS(rl({"train", "--preset", "atari"}), doctest::Contains("unknown --preset 'atari'"), Error);
+    CHECK_THROWS_WITH_AS(rl({"train", "--model", "lstm", "--run-dir", dir.file("c")}), doctest::Contains("lstm"), Error);
+  }
+
   TEST_CASE("rl show refuses bad invocations by name") {
     CHECK_THROWS_WITH_AS(rl({"show"}), doctest::Contains("--env is required"), Error);
     CHECK_THROWS_WITH_AS(rl({"show", "--env", "maze"}), doctest::Contains("unknown environment 'maze'"), Error);
@@ -34,6 +77,6 @@ TEST_SUITE("unit") {
                          Error);
     CHECK_THROWS_WITH_AS(rl({"show", "--env", "passive_tmaze", "--png", "x.png"}),
                          doctest::Contains("observes two numbers"), Error);
-    CHECK_THROWS_WITH_AS(rl({"train"}), doctest::Contains("unknown subcommand 'train'"), Error);
+    CHECK_THROWS_WITH_AS(rl({"play"}), doctest::Contains("unknown subcommand 'play'"), Error);
   }
 }
