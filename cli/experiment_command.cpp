@@ -126,12 +126,13 @@ int experiment(const Args& args) {
     return 0;
   }
   HQLT_CHECK(!args.empty() && args[0].rfind("--", 0) != 0,
-             "experiment: name the task first: hqlt experiment parity|modular_arithmetic|mqar|text [options]");
+             "experiment: name the task first: hqlt experiment parity|modular_arithmetic|mqar|text|rl [options]");
   const std::string task = args[0];
   if (task == "mqar") return experiment_mqar(Args(args.begin() + 1, args.end()));
   if (task == "text") return experiment_text(Args(args.begin() + 1, args.end()));
+  if (task == "rl") return experiment_rl(Args(args.begin() + 1, args.end()));
   HQLT_CHECK(task == "parity" || task == "modular_arithmetic", "experiment: unknown task '", task,
-             "' (known: parity, modular_arithmetic, mqar, text)");
+             "' (known: parity, modular_arithmetic, mqar, text, rl)");
   ExperimentArgs e{train::default_recipe(task), "runs/experiment-" + task, "", 3};
   bool full_budget = false;
   read_experiment_args(Args(args.begin() + 1, args.end()), kExperimentUsage, e, [&](ArgReader& r) {

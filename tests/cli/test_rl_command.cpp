@@ -80,3 +80,19 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(rl({"play"}), doctest::Contains("unknown subcommand 'play'"), Error);
   }
 }
+
+TEST_SUITE("unit") {
+  TEST_CASE("experiment rl trains every cell once and reads finished runs back") {
+    const hqlt::testing::TempDir dir("experiment_rl");
+    const std::vector<std::string> args = {"--out", dir.file("x"), "--models", "delta_net,transformer", "--lengths",
+                                           "2,3", "--seeds", "1", "--episodes", "2", "--threads", "1"};
+    CHECK(experiment_rl(args) == 0);
+    CHECK(std::filesystem::exists(dir.file("x") + "/table.md"));
+    CHECK(std::filesystem::exists(dir.file("x") + "/success_L3.png"));
+    const auto modified = std::filesystem::last_write_time(dir.file("x") + "/delta_net/L2/seed1/metrics.jsonl");
+    CHECK(experiment_rl(args) == 0);  // everything finished: nothing is trained again
+    CHECK(std::filesystem::last_write_time(dir.file("x") + "/delta_net/L2/seed1/metrics.jsonl") == modified);
+    CHECK_THROWS_WITH_AS(experiment_rl({"--lengths", "3,x"}), doctest::Contains("--lengths"), Error);
+    CHECK_THROWS_WITH_AS(experiment_rl({"--seeds", "0"}), doctest::Contains("--seeds"), Error);
+  }
+}
