@@ -140,7 +140,7 @@ int experiment_rl(const Args& args) {
   io::write_file_atomically(out + "/table.md", [&](io::FileSink& sink) { sink.write(table); });
   for (const int64_t length : corridor) {
     train::PlotSpec spec;
-    spec.title = "passive T-Maze, corridor " + std::to_string(length) + ": greedy success (mean over seeds)";
+    spec.title = "T-Maze, corridor " + std::to_string(length) + ": mean success";
     spec.x_label = "episodes", spec.y_label = "success rate";
     for (const std::string& model : model_names) {
       train::Series s{model, {}, {}};
