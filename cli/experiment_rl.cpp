@@ -12,6 +12,7 @@
 
 #include "cli/arg_reader.h"
 #include "cli/commands.h"
+#include "cli/experiment_runs.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "io/atomic_file.h"
@@ -35,18 +36,6 @@ constexpr const char* kUsage =
     "  --lengths LIST   corridor lengths (default 3,5,8)\n"
     "  --seeds N        seeds 1..N per cell (default 2)\n"
     "  --episodes N     training episodes after the warm-up (default 400)\n";
-
-std::vector<std::string> split_names(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = list.find(',', start);
-    out.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 struct Cell {
   std::vector<double> final_success;
@@ -73,13 +62,8 @@ int experiment_rl(const Args& args) {
     else if (r.is("--threads")) threads = int(r.positive_int());
     else r.unknown();
   }
-  const std::vector<std::string> model_names = split_names(models);
-  std::vector<int64_t> corridor;
-  for (const std::string& s : split_names(lengths)) {
-    HQLT_CHECK(!s.empty() && s.find_first_not_of("0123456789") == std::string::npos,
-               "experiment rl: --lengths: expected positive integers, got '", s, "'");
-    corridor.push_back(std::stoll(s));
-  }
+  const std::vector<std::string> model_names = split_commas(models);
+  const std::vector<int64_t> corridor = parse_int_list(lengths, "--lengths");
   set_num_threads(threads);
 
   std::map<std::pair<std::string, int64_t>, Cell> cells;

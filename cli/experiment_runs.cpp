@@ -13,10 +13,6 @@
 
 namespace hqlt::cli {
 
-namespace {
-
-namespace fs = std::filesystem;
-
 std::vector<std::string> split_commas(const std::string& list) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -27,6 +23,10 @@ std::vector<std::string> split_commas(const std::string& list) {
   }
   return out;
 }
+
+namespace {
+
+namespace fs = std::filesystem;
 
 train::EvalResult read_test_json(const io::Json& j) {
   train::EvalResult r;

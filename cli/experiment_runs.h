@@ -29,6 +29,9 @@ struct Row {
 // known ones.
 std::vector<Row> select_rows(const std::vector<Row>& rows, const std::string& list);
 
+// "a,b,c" -> {"a", "b", "c"} (empty items kept: "" -> {""}).
+std::vector<std::string> split_commas(const std::string& list);
+
 // A comma-separated list of positive integers ("4,8,16"), for `what` in error messages.
 std::vector<int64_t> parse_int_list(const std::string& list, const std::string& what);
 
