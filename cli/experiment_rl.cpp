@@ -29,13 +29,13 @@ namespace fs = std::filesystem;
 constexpr const char* kUsage =
     "usage: hqlt experiment rl [--out DIR] [--models LIST] [--lengths LIST] [--seeds N] [--episodes N]\n"
     "                          [--threads N]\n"
-    "  the tmaze-short recipe of hqlt rl train (width 16, one layer, batch 16, one update per\n"
-    "  action) on the passive T-Maze, for every model, corridor and seed; a table and plots\n"
+    "  the tmaze-short recipe of hqlt rl train (width 16, one layer, batch 16) with two updates\n"
+    "  per action, on the passive T-Maze, for every model, corridor and seed; a table and plots\n"
     "  --out DIR        the experiment folder (default runs/experiment-rl)\n"
     "  --models LIST    default transformer,delta_net,sync_hqlt\n"
     "  --lengths LIST   corridor lengths (default 3,5,8)\n"
     "  --seeds N        seeds 1..N per cell (default 2)\n"
-    "  --episodes N     training episodes after the warm-up (default 400)\n";
+    "  --episodes N     training episodes after the warm-up (default 600)\n";
 
 struct Cell {
   std::vector<double> final_success;
@@ -47,7 +47,7 @@ struct Cell {
 
 int experiment_rl(const Args& args) {
   std::string out = "runs/experiment-rl", models = "transformer,delta_net,sync_hqlt", lengths = "3,5,8";
-  int64_t seeds = 2, episodes = 400;
+  int64_t seeds = 2, episodes = 600;
   int threads = 0;
   ArgReader r("experiment rl", args);
   while (r.next()) {
@@ -77,11 +77,11 @@ int experiment_rl(const Args& args) {
           finished = io::read_json_file(dir + "/checkpoint/state.json").at("finished").as_bool() ||
                      train::rl::rl_train_resume(dir, control);
         } else {
-          train::rl::RlRunOptions o;  // the tmaze-short preset
+          train::rl::RlRunOptions o;  // the tmaze-short preset, two updates per action
           o.env = {"passive_tmaze", length, uint64_t(seed)};
           o.agent.model = model, o.agent.width = 16, o.agent.layers = 1, o.agent.heads = 2, o.agent.window = 4;
           o.agent.head_hidden = 32, o.agent.lr = 1e-3, o.agent.seed = uint64_t(seed);
-          o.loop.warmup_episodes = 10, o.loop.train_episodes = episodes, o.loop.updates_per_step = 1.0;
+          o.loop.warmup_episodes = 10, o.loop.train_episodes = episodes, o.loop.updates_per_step = 2.0;
           o.loop.batch = 16, o.loop.eval_interval = 50, o.loop.eval_episodes = 20, o.loop.seed = uint64_t(seed);
           o.checkpoint_interval = 50;
           finished = train::rl::rl_train_new(o, dir, control);
