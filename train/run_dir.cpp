@@ -11,26 +11,38 @@ namespace hqlt::train {
 
 namespace fs = std::filesystem;
 
-void save_checkpoint(const RunDir& run, const models::CausalLM& model, const nn::AdamW& optimizer,
-                     const models::TrainingState& state, const models::CausalLM* average) {
-  const fs::path live = run.checkpoint(), fresh = run.checkpoint() + ".new", old = run.checkpoint() + ".old";
+void replace_folder(const std::string& live, const std::function<void(const std::string& fresh)>& fill) {
+  const fs::path fresh = live + ".new", old = live + ".old";
   std::error_code ec;
   fs::remove_all(fresh, ec);
-  models::save_pretrained(model, fresh.string());
-  models::save_training_state(fresh.string(), optimizer, state);
-  if (average) models::save_pretrained(*average, (fresh / "average").string());
+  fs::create_directories(fresh);
+  fill(fresh.string());
   fs::remove_all(old, ec);
   if (fs::exists(live)) fs::rename(live, old);
   fs::rename(fresh, live);
   fs::remove_all(old, ec);
 }
 
-std::string open_checkpoint(const RunDir& run) {
-  const fs::path live = run.checkpoint(), old = run.checkpoint() + ".old";
+std::string repair_folder(const std::string& live) {
+  const fs::path old = live + ".old";
   if (!fs::exists(live) && fs::exists(old)) fs::rename(old, live);  // the swap stopped half-way
+  return live;
+}
+
+void save_checkpoint(const RunDir& run, const models::CausalLM& model, const nn::AdamW& optimizer,
+                     const models::TrainingState& state, const models::CausalLM* average) {
+  replace_folder(run.checkpoint(), [&](const std::string& fresh) {
+    models::save_pretrained(model, fresh);
+    models::save_training_state(fresh, optimizer, state);
+    if (average) models::save_pretrained(*average, fresh + "/average");
+  });
+}
+
+std::string open_checkpoint(const RunDir& run) {
+  const std::string live = repair_folder(run.checkpoint());
   HQLT_CHECK(fs::exists(fs::path(live) / "model.safetensors"), "no checkpoint in '", run.path,
-             "' (expected ", live.string(), "/model.safetensors)");
-  return live.string();
+             "' (expected ", live, "/model.safetensors)");
+  return live;
 }
 
 TrainOptions read_run_options(const RunDir& run) {
@@ -81,12 +93,18 @@ std::string new_run_path(const std::string& task, const std::string& model) {
   return path;
 }
 
-void truncate_metrics(const std::string& path, int64_t step) {
+void filter_metrics(const std::string& path, const std::function<bool(const io::Json&)>& keep) {
   if (!fs::exists(path)) return;
   std::string kept;
   for (const io::Json& record : read_metrics(path))
-    if (record.value("step", int64_t(0)) <= step && record.value("split", "") != "test") kept += record.dump() + "\n";
+    if (keep(record)) kept += record.dump() + "\n";
   io::write_file_atomically(path, [&](io::FileSink& sink) { sink.write(kept); });
+}
+
+void truncate_metrics(const std::string& path, int64_t step) {
+  filter_metrics(path, [step](const io::Json& record) {
+    return record.value("step", int64_t(0)) <= step && record.value("split", "") != "test";
+  });
 }
 
 }  // namespace hqlt::train

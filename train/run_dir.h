@@ -17,8 +17,10 @@
 // leaves a complete checkpoint/ or a complete checkpoint.old/, and open_checkpoint() puts
 // the old one back in the second case.
 #include <cstdint>
+#include <functional>
 #include <string>
 
+#include "io/json.h"
 #include "models/causal_lm.h"
 #include "models/checkpoint.h"
 #include "nn/adamw.h"
@@ -36,6 +38,12 @@ struct RunDir {
   std::string best() const { return path + "/best"; }  // --test-on best: the weights tested
   std::string file(const std::string& name) const { return path + "/" + name; }
 };
+
+// The swap above, for any folder: `fill` writes the new contents into `<live>.new/` (made
+// empty first), which then replaces `live` by renames. repair_folder puts `<live>.old` back
+// when such a swap stopped half-way, and returns `live`.
+void replace_folder(const std::string& live, const std::function<void(const std::string& fresh)>& fill);
+std::string repair_folder(const std::string& live);
 
 // Writes model + optimiser + state (+ the averaged weights, when the run keeps them) as the
 // run's checkpoint (atomically, see above).
@@ -68,5 +76,7 @@ std::string new_run_path(const std::string& task, const std::string& model);
 // record goes too: it is written after the last checkpoint, so a run killed after writing
 // it writes it again when resumed.
 void truncate_metrics(const std::string& path, int64_t step);
+// Keeps only the metrics records `keep` accepts (rewriting the file atomically; no file, no-op).
+void filter_metrics(const std::string& path, const std::function<bool(const io::Json&)>& keep);
 
 }  // namespace hqlt::train
