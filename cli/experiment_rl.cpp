@@ -74,15 +74,13 @@ int experiment_rl(const Args& args) {
         const train::rl::RlRunControl control{-1, true};
         bool finished;
         if (fs::exists(dir + "/rl_options.json")) {
-          finished = io::read_json_file(dir + "/checkpoint/state.json").at("finished").as_bool() ||
-                     train::rl::rl_train_resume(dir, control);
+          finished = train::rl::rl_run_finished(dir) || train::rl::rl_train_resume(dir, control);
         } else {
-          train::rl::RlRunOptions o;  // the tmaze-short preset, two updates per action
-          o.env = {"passive_tmaze", length, uint64_t(seed)};
-          o.agent.model = model, o.agent.width = 16, o.agent.layers = 1, o.agent.heads = 2, o.agent.window = 4;
-          o.agent.head_hidden = 32, o.agent.lr = 1e-3, o.agent.seed = uint64_t(seed);
-          o.loop.warmup_episodes = 10, o.loop.train_episodes = episodes, o.loop.updates_per_step = 2.0;
-          o.loop.batch = 16, o.loop.eval_interval = 50, o.loop.eval_episodes = 20, o.loop.seed = uint64_t(seed);
+          // The tmaze-short preset with two updates per action, evaluated every 50 episodes.
+          train::rl::RlRunOptions o = train::rl::rl_preset("tmaze-short");
+          o.env.length = length, o.agent.model = model;
+          train::rl::set_seed(o, uint64_t(seed));
+          o.loop.train_episodes = episodes, o.loop.updates_per_step = 2.0, o.loop.eval_interval = 50;
           o.checkpoint_interval = 50;
           finished = train::rl::rl_train_new(o, dir, control);
         }

@@ -14,6 +14,8 @@
 #include "train/run_dir.h"
 #include "engine/parallel.h"
 #include "train/rl/env.h"
+#include "train/rl/grid_world.h"
+#include "train/rl/replay.h"
 #include "train/rl/run.h"
 
 namespace hqlt::cli {
@@ -43,32 +45,11 @@ constexpr const char* kTrainUsage =
     "  --threads N            CPU threads (default: all cores)\n"
     "  --quiet                no line per evaluation\n";
 
-train::rl::RlRunOptions preset(const std::string& name) {
-  train::rl::RlRunOptions o;
-  if (name == "tmaze-short") {
-    o.env = {"passive_tmaze", 3, 1};
-    o.agent.model = "sync_hqlt", o.agent.width = 16, o.agent.layers = 1, o.agent.heads = 2, o.agent.window = 4;
-    o.agent.head_hidden = 32, o.agent.lr = 1e-3;
-    o.loop.warmup_episodes = 10, o.loop.train_episodes = 200, o.loop.updates_per_step = 1.0, o.loop.batch = 16;
-    o.loop.eval_interval = 25, o.loop.eval_episodes = 20;
-    o.checkpoint_interval = 25;
-  } else if (name == "paper") {
-    o.env = {"visual_match", 750, 1};
-    o.agent.model = "sync_hqlt", o.agent.width = 100, o.agent.layers = 3, o.agent.heads = 2, o.agent.window = 64;
-    o.agent.head_hidden = 256, o.agent.lr = 3e-4;
-    o.loop.warmup_episodes = 10, o.loop.train_episodes = 2565, o.loop.updates_per_step = 0.25, o.loop.batch = 64;
-    o.loop.eval_interval = 10, o.loop.eval_episodes = 20;
-  } else {
-    fail("rl train: unknown --preset '", name, "' (known: tmaze-short, paper)");
-  }
-  return o;
-}
-
 int train_command(const Args& args) {
   std::string preset_name = "tmaze-short", resume, run_dir;
   for (size_t i = 0; i + 1 < args.size(); ++i)
     if (args[i] == "--preset") preset_name = args[i + 1];
-  train::rl::RlRunOptions o = preset(preset_name);
+  train::rl::RlRunOptions o = train::rl::rl_preset(preset_name);
   train::rl::RlRunControl control;
   int threads = 0;
   bool layers_given = false;
@@ -92,10 +73,8 @@ int train_command(const Args& args) {
     else if (r.is("--window")) o.agent.window = r.positive_int();
     else if (r.is("--head-hidden")) o.agent.head_hidden = r.positive_int();
     else if (r.is("--lr")) o.agent.lr = r.positive_double();
-    else if (r.is("--seed")) {
-      const uint64_t seed = uint64_t(r.non_negative_int());
-      o.env.seed = o.agent.seed = o.loop.seed = seed;
-    } else if (r.is("--warmup")) o.loop.warmup_episodes = r.positive_int();
+    else if (r.is("--seed")) train::rl::set_seed(o, uint64_t(r.non_negative_int()));
+    else if (r.is("--warmup")) o.loop.warmup_episodes = r.positive_int();
     else if (r.is("--episodes")) o.loop.train_episodes = r.non_negative_int();
     else if (r.is("--updates-per-step")) o.loop.updates_per_step = r.non_negative_double();
     else if (r.is("--batch")) o.loop.batch = r.positive_int();
@@ -135,23 +114,6 @@ constexpr const char* kUsage =
     "  --quiet           only the summary line\n"
     "usage: hqlt rl train ...   (hqlt rl train --help)\n";
 
-// The grid worlds' colours as letters: what each cell of the view shows.
-char glyph(const Observation& o, int row, int col) {
-  const int r = int(o[size_t(row * 5 + col)]), g = int(o[size_t(25 + row * 5 + col)]),
-            b = int(o[size_t(50 + row * 5 + col)]);
-  struct Named {
-    int r, g, b;
-    char c;
-  };
-  static const Named kNames[] = {{204, 204, 204, '.'}, {25, 25, 25, '#'},    {228, 148, 109, '@'},
-                                 {140, 178, 0, 'a'},   {159, 81, 44, 'k'},   {134, 206, 235, 'D'},
-                                 {255, 255, 255, 'i'}, {255, 0, 0, 'R'},     {0, 255, 0, 'G'},
-                                 {0, 0, 255, 'B'}};
-  for (const Named& n : kNames)
-    if (n.r == r && n.g == g && n.b == b) return n.c;
-  return '?';
-}
-
 std::string describe(const envs::Env& env, const Observation& o) {
   if (!env.is_image()) {
     char text[64];
@@ -161,7 +123,7 @@ std::string describe(const envs::Env& env, const Observation& o) {
   std::string rows;
   for (int r = 0; r < 5; ++r) {
     if (r) rows += ' ';
-    for (int c = 0; c < 5; ++c) rows += glyph(o, r, c);
+    for (int c = 0; c < 5; ++c) rows += envs::view_glyph(o, r, c);
   }
   return rows;
 }
@@ -218,28 +180,23 @@ int show(const Args& args) {
              " observes two numbers");
 
   Generator gen{options.seed * 7919 + episode, 0};
-  Observation o = env->reset(train::Split::train, episode);
-  std::vector<Observation> frames{o};
-  if (!quiet) std::printf("%s, episode %llu: %lld actions\n  t   action  reward  observation\n  0                  %s\n",
-                          env->name().c_str(), (unsigned long long)episode, (long long)env->episode_length(),
-                          describe(*env, o).c_str());
-  double total = 0;
-  for (int64_t t = 1;; ++t) {
-    const int action = policy == "expert" ? env->expert_action()
-                                          : int(randint(0, envs::kActions, {1}, DType::i64, gen).to_vector()[0]);
-    const envs::Step s = env->step(action);
-    total += s.reward;
-    frames.push_back(s.observation);
-    if (!quiet) std::printf("%3lld   %d      %7.3f  %s\n", (long long)t, action, s.reward, describe(*env, s.observation).c_str());
-    if (s.done) {
-      std::printf("%s, episode %llu, %s policy: return %.3f, %s\n", env->name().c_str(), (unsigned long long)episode,
-                  policy.c_str(), total, s.success ? "success" : "no success");
-      break;
-    }
+  const envs::Episode e = envs::play_episode(*env, train::Split::train, episode, [&](const Observation&) {
+    return policy == "expert" ? env->expert_action()
+                              : int(randint(0, envs::kActions, {1}, DType::i64, gen).to_vector()[0]);
+  });
+  if (!quiet) {
+    std::printf("%s, episode %llu: %lld actions\n  t   action  reward  observation\n  0                  %s\n",
+                env->name().c_str(), (unsigned long long)episode, (long long)env->episode_length(),
+                describe(*env, e.observations[0]).c_str());
+    for (int64_t t = 0; t < e.length(); ++t)
+      std::printf("%3lld   %d      %7.3f  %s\n", (long long)t + 1, e.actions[size_t(t)], e.rewards[size_t(t)],
+                  describe(*env, e.observations[size_t(t + 1)]).c_str());
   }
+  std::printf("%s, episode %llu, %s policy: return %.3f, %s\n", env->name().c_str(), (unsigned long long)episode,
+              policy.c_str(), e.total_reward(), e.success ? "success" : "no success");
   if (!png.empty()) {
-    write_strip(frames, png);
-    std::printf("frames: %s (%zu views, reset first)\n", png.c_str(), frames.size());
+    write_strip(e.observations, png);
+    std::printf("frames: %s (%zu views, reset first)\n", png.c_str(), e.observations.size());
   }
   return 0;
 }

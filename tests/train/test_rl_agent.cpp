@@ -18,17 +18,10 @@ using namespace hqlt::train::rl;
 
 namespace {
 
-// One episode with random actions, stored as the replay stores it.
+// One episode with random actions.
 Episode play(Env& env, uint64_t episode, Generator& gen) {
-  Episode e;
-  e.observations.push_back(env.reset(Split::train, episode));
-  for (;;) {
-    const int a = int(randint(0, kActions, {1}, DType::i64, gen).to_vector()[0]);
-    const Step s = env.step(a);
-    e.observations.push_back(s.observation), e.actions.push_back(a), e.rewards.push_back(s.reward);
-    e.dones.push_back(s.done);
-    if (s.done) return e;
-  }
+  return play_episode(env, Split::train, episode,
+                      [&](const Observation&) { return int(randint(0, kActions, {1}, DType::i64, gen).to_vector()[0]); });
 }
 
 AgentConfig small(const std::string& model) {

@@ -11,6 +11,7 @@
 #include "engine/error.h"
 #include "train/rl/env.h"
 #include "train/rl/key_to_door.h"
+#include "train/rl/replay.h"
 #include "train/rl/tmaze.h"
 #include "train/rl/visual_match.h"
 
@@ -29,25 +30,6 @@ uint64_t first_episode_where(E& env, Pick pick) {
   }
   FAIL("no episode in 5000 has the wanted draw");
   return 0;
-}
-
-struct Totals {
-  double reward = 0;
-  bool success = false;
-  int64_t actions = 0;
-};
-
-// Plays one episode with the expert from the current state to its end.
-Totals play_expert(Env& env) {
-  Totals t;
-  for (;;) {
-    const Step s = env.step(env.expert_action());
-    t.reward += s.reward, t.actions += 1;
-    if (s.done) {
-      t.success = s.success;
-      return t;
-    }
-  }
 }
 
 // R, G, B of crop cell (row, col) of a grid observation.
@@ -116,13 +98,12 @@ TEST_SUITE("unit") {
       CAPTURE(name);
       auto env = make_env({name, name.find("tmaze") != std::string::npos ? 7 : 20, 3});
       for (uint64_t e = 0; e < 20; ++e) {
-        env->reset(Split::validation, e);
-        const Totals t = play_expert(*env);
+        const Episode t = play_episode(*env, Split::validation, e, [&](const Observation&) { return env->expert_action(); });
         CHECK(t.success);
-        CHECK(t.actions == env->episode_length());
-        if (name.find("tmaze") != std::string::npos) CHECK(t.reward == 1.0);
-        if (name == "visual_match") CHECK(t.reward >= 100.0);
-        if (name == "key_to_door") CHECK(t.reward >= 5.0);
+        CHECK(t.length() == env->episode_length());
+        if (name.find("tmaze") != std::string::npos) CHECK(t.total_reward() == 1.0);
+        if (name == "visual_match") CHECK(t.total_reward() >= 100.0);
+        if (name == "key_to_door") CHECK(t.total_reward() >= 5.0);
       }
     }
   }

@@ -51,6 +51,17 @@ Palette base_palette() {
   return p;
 }
 
+char view_glyph(const Observation& view, int row, int col) {
+  const Rgb rgb = {uint8_t(view[size_t(row * kCrop + col)]), uint8_t(view[size_t(kCrop * kCrop + row * kCrop + col)]),
+                   uint8_t(view[size_t(2 * kCrop * kCrop + row * kCrop + col)])};
+  static const Palette palette = base_palette();
+  for (const auto [ch, letter] : {std::pair{' ', '.'}, {'#', '#'}, {'+', '@'}, {'a', 'a'}, {'k', 'k'}, {'d', 'D'}, {'i', 'i'}})
+    if (palette[size_t(ch)] == rgb) return letter;
+  for (size_t i = 0; i < kPrimaryColours.size(); ++i)
+    if (kPrimaryColours[i] == rgb) return "RGB"[i];
+  return '?';
+}
+
 Observation crop_observation(const Board& board, Cell player, const Palette& palette) {
   Observation obs(size_t(3 * kCrop * kCrop));
   for (int r = 0; r < kCrop; ++r)

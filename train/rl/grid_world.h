@@ -48,6 +48,13 @@ using Rgb = std::array<uint8_t, 3>;
 // rounded down. `palette` maps every character a game draws.
 using Palette = std::array<Rgb, 128>;
 Palette base_palette();
+// The three colours of Visual Match's door symbols (§1.3): red, green, blue.
+inline constexpr std::array<Rgb, 3> kPrimaryColours = {Rgb{255, 0, 0}, Rgb{0, 255, 0}, Rgb{0, 0, 255}};
+
+// The letter for cell (row, col) of a view, read back from its colour through the palette:
+// '.' floor or background, '#' wall, '@' player, 'a' apple, 'k' key, 'D' door, 'i' the
+// key-pickup indicator, 'R' 'G' 'B' the primary colours, '?' anything else.
+char view_glyph(const Observation& view, int row, int col);
 
 // The 5x5 window centred on `player`, cells off the board drawn as background, as 75
 // numbers: channel-major, then row, then column (obs[ch·25 + row·5 + col]), 0..255.
@@ -114,7 +121,7 @@ class GridEnv : public Env {
   bool is_image() const override { return true; }
   int expert_action() const override;
 
-  // For tests and `hqlt rl show`: the chapter now playing (0-based) and its board.
+  // The chapter now playing: its index (0-based, for tests) and the chapter itself.
   int chapter_index() const { return chapter_; }
   const Chapter& chapter() const { return *chapters_.at(size_t(chapter_)); }
 

@@ -11,17 +11,11 @@ namespace {
 
 // One training episode: random actions during the warm-up, the policy's draws after it.
 Episode collect(Env& env, const Agent& agent, uint64_t index, bool random_actions, Generator& gen) {
-  Episode e;
   models::DecodeState state;
-  e.observations.push_back(env.reset(Split::train, index));
-  for (;;) {
-    const int a = random_actions ? int(randint(0, kActions, {1}, DType::i64, gen).to_vector()[0])
-                                 : agent.act(e.observations.back(), state, false, gen);
-    const Step s = env.step(a);
-    e.observations.push_back(s.observation), e.actions.push_back(a), e.rewards.push_back(s.reward);
-    e.dones.push_back(s.done);
-    if (s.done) return e;
-  }
+  return play_episode(env, Split::train, index, [&](const Observation& o) {
+    return random_actions ? int(randint(0, kActions, {1}, DType::i64, gen).to_vector()[0])
+                          : agent.act(o, state, false, gen);
+  });
 }
 
 // The replay's episodes as five flat tensors, and back.
@@ -67,19 +61,13 @@ void restore_replay(ReplayBuffer& replay, const nn::StateDict& t) {
 
 std::pair<double, double> evaluate_agent(Env& env, const Agent& agent, int64_t episodes) {
   double total = 0, successes = 0;
-  Generator unused{0, 0};
+  Generator unused{0, 0};  // greedy actions draw nothing
   for (int64_t i = 0; i < episodes; ++i) {
     models::DecodeState state;
-    Observation o = env.reset(Split::validation, uint64_t(i));
-    for (;;) {
-      const Step s = env.step(agent.act(o, state, true, unused));
-      total += s.reward;
-      o = s.observation;
-      if (s.done) {
-        successes += s.success ? 1 : 0;
-        break;
-      }
-    }
+    const Episode e = play_episode(env, Split::validation, uint64_t(i),
+                                   [&](const Observation& o) { return agent.act(o, state, true, unused); });
+    for (double r : e.rewards) total += r;  // one running sum over every episode's rewards
+    successes += e.success ? 1 : 0;
   }
   return {total / double(episodes), successes / double(episodes)};
 }

@@ -6,6 +6,27 @@
 
 namespace hqlt::train::rl {
 
+double Episode::total_reward() const {
+  double total = 0;
+  for (double r : rewards) total += r;
+  return total;
+}
+
+Episode play_episode(Env& env, Split split, uint64_t index, const std::function<int(const Observation&)>& policy) {
+  Episode e;
+  e.observations.push_back(env.reset(split, index));
+  for (;;) {
+    const int a = policy(e.observations.back());
+    const Step s = env.step(a);
+    e.observations.push_back(s.observation), e.actions.push_back(a), e.rewards.push_back(s.reward);
+    e.dones.push_back(s.done);
+    if (s.done) {
+      e.success = s.success;
+      return e;
+    }
+  }
+}
+
 ReplayBuffer::ReplayBuffer(int64_t capacity_transitions) : capacity_(capacity_transitions) {
   HQLT_CHECK(capacity_transitions >= 1, "replay: capacity must be at least 1 transition, got ", capacity_transitions);
 }

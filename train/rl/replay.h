@@ -5,6 +5,7 @@
 // transitions pass the capacity, the oldest episodes go first.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "engine/rng.h"
@@ -20,8 +21,14 @@ struct Episode {
   std::vector<int> actions;               // a_0 .. a_{T−1}
   std::vector<double> rewards;            // r_1 .. r_T
   std::vector<bool> dones;                // d_1 .. d_T (true at the end)
+  bool success = false;                   // what the last step said
   int64_t length() const { return int64_t(actions.size()); }
+  double total_reward() const;
 };
+
+// Plays episode `index` of `split` from its reset to its end, each action `policy`'s answer
+// to the newest observation.
+Episode play_episode(Env& env, Split split, uint64_t index, const std::function<int(const Observation&)>& policy);
 
 // B episodes, time-major, padded to the longest with mask 0 (zeros in the padding).
 struct EpisodeBatch {

@@ -5,14 +5,37 @@
 #include <filesystem>
 
 #include "engine/error.h"
-#include "io/atomic_file.h"
 #include "io/json.h"
 #include "train/interrupt.h"
 #include "train/metrics_log.h"
 #include "train/plot.h"
+#include "train/run_dir.h"
 
 namespace hqlt::train::rl {
 namespace fs = std::filesystem;
+
+RlRunOptions rl_preset(const std::string& name) {
+  RlRunOptions o;
+  if (name == "tmaze-short") {
+    o.env = {"passive_tmaze", 3, 1};
+    o.agent.model = "sync_hqlt", o.agent.width = 16, o.agent.layers = 1, o.agent.heads = 2, o.agent.window = 4;
+    o.agent.head_hidden = 32, o.agent.lr = 1e-3;
+    o.loop.warmup_episodes = 10, o.loop.train_episodes = 200, o.loop.updates_per_step = 1.0, o.loop.batch = 16;
+    o.loop.eval_interval = 25, o.loop.eval_episodes = 20;
+    o.checkpoint_interval = 25;
+  } else if (name == "paper") {
+    o.env = {"visual_match", 750, 1};
+    o.agent.model = "sync_hqlt", o.agent.width = 100, o.agent.layers = 3, o.agent.heads = 2, o.agent.window = 64;
+    o.agent.head_hidden = 256, o.agent.lr = 3e-4;
+    o.loop.warmup_episodes = 10, o.loop.train_episodes = 2565, o.loop.updates_per_step = 0.25, o.loop.batch = 64;
+    o.loop.eval_interval = 10, o.loop.eval_episodes = 20;
+  } else {
+    fail("rl train: unknown --preset '", name, "' (known: tmaze-short, paper)");
+  }
+  return o;
+}
+
+void set_seed(RlRunOptions& o, uint64_t seed) { o.env.seed = o.agent.seed = o.loop.seed = seed; }
 
 io::Json rl_options_to_json(const RlRunOptions& o) {
   io::Json j = io::Json::object();
@@ -66,25 +89,15 @@ namespace {
 std::string options_path(const std::string& dir) { return dir + "/rl_options.json"; }
 std::string metrics_path(const std::string& dir) { return dir + "/metrics.jsonl"; }
 
-// The trainer's files, written whole into checkpoint.new/ and swapped in by renames.
+// The trainer's files, written whole into checkpoint.new/ and swapped in (train/run_dir.h).
 void save_checkpoint(AgentTrainer& trainer, const std::string& dir) {
-  const fs::path live = dir + "/checkpoint", fresh = dir + "/checkpoint.new", old = dir + "/checkpoint.old";
-  std::error_code ec;
-  fs::remove_all(fresh, ec);
-  fs::create_directories(fresh);
-  trainer.save(fresh.string());
-  fs::remove_all(old, ec);
-  if (fs::exists(live)) fs::rename(live, old);
-  fs::rename(fresh, live);
-  fs::remove_all(old, ec);
+  replace_folder(dir + "/checkpoint", [&](const std::string& fresh) { trainer.save(fresh); });
 }
 
 std::string open_checkpoint(const std::string& dir) {
-  const fs::path live = dir + "/checkpoint", old = dir + "/checkpoint.old";
-  if (!fs::exists(live) && fs::exists(old)) fs::rename(old, live);  // the swap stopped half-way
-  HQLT_CHECK(fs::exists(live / "state.json"), "no RL checkpoint in '", dir, "' (expected ", live.string(),
-             "/state.json)");
-  return live.string();
+  const std::string live = repair_folder(dir + "/checkpoint");
+  HQLT_CHECK(fs::exists(live + "/state.json"), "no RL checkpoint in '", dir, "' (expected ", live, "/state.json)");
+  return live;
 }
 
 void write_plots(const std::string& dir) {
@@ -152,12 +165,16 @@ bool rl_train_new(const RlRunOptions& o, const std::string& dir, const RlRunCont
   Agent agent(*env, o.agent);
   AgentTrainer trainer(*env, agent, o.loop);
   fs::create_directories(dir);
-  io::write_file_atomically(options_path(dir), [&](io::FileSink& sink) { sink.write(rl_options_to_json(o).dump(2) + "\n"); });
+  io::write_json_file(options_path(dir), rl_options_to_json(o));
   save_checkpoint(trainer, dir);  // a run has a checkpoint from its start
   std::printf("training a %s agent on %s: %lld + %lld episodes of %lld actions; run folder %s\n",
               o.agent.model.c_str(), env->name().c_str(), (long long)o.loop.warmup_episodes,
               (long long)o.loop.train_episodes, (long long)env->episode_length(), dir.c_str());
   return drive(trainer, o, dir, control, env->name() + " " + o.agent.model);
+}
+
+bool rl_run_finished(const std::string& dir) {
+  return io::read_json_file(open_checkpoint(dir) + "/state.json").at("finished").as_bool();
 }
 
 bool rl_train_resume(const std::string& dir, const RlRunControl& control) {
@@ -169,10 +186,8 @@ bool rl_train_resume(const std::string& dir, const RlRunControl& control) {
   trainer.load(open_checkpoint(dir));
   if (!trainer.finished()) {
     // The records from the checkpoint's episode on are written again by the continued run.
-    std::string kept;
-    for (const io::Json& r : read_metrics(metrics_path(dir)))
-      if (r.at("episodes").as_int() < trainer.progress().episodes) kept += r.dump() + "\n";
-    io::write_file_atomically(metrics_path(dir), [&](io::FileSink& sink) { sink.write(kept); });
+    const int64_t episodes = trainer.progress().episodes;
+    filter_metrics(metrics_path(dir), [episodes](const io::Json& r) { return r.at("episodes").as_int() < episodes; });
   }
   std::printf("resuming %s after %lld episodes\n", dir.c_str(), (long long)trainer.progress().episodes);
   return drive(trainer, o, dir, control, env->name() + " " + o.agent.model);

@@ -34,10 +34,19 @@ struct RlRunControl {
   bool quiet = false;    // no line per evaluation
 };
 
+// The named recipes of `hqlt rl train --preset`: "tmaze-short" (passive T-Maze of corridor 3,
+// width 16, one layer, 200 episodes; every memory system learns it) and "paper" (Visual
+// Match 750 and the paper's agent); an unknown name throws naming the known ones.
+RlRunOptions rl_preset(const std::string& name);
+// One seed for the environment, the agent's initialisation and the loop.
+void set_seed(RlRunOptions& options, uint64_t seed);
+
 // Starts a run in `dir` (which must not hold one) / continues the run in `dir`. Return true
 // when the run has ended (false: stopped by --stop-at or Ctrl-C, resumable).
 bool rl_train_new(const RlRunOptions& options, const std::string& dir, const RlRunControl& control);
 bool rl_train_resume(const std::string& dir, const RlRunControl& control);
+// Whether the run in `dir` has ended (from its checkpoint, after repairing a broken swap).
+bool rl_run_finished(const std::string& dir);
 
 // rl_options.json, both ways.
 io::Json rl_options_to_json(const RlRunOptions& options);

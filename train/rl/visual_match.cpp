@@ -110,7 +110,7 @@ VisualMatch::VisualMatch(int64_t distractor_length, uint64_t seed)
   // evaluation episodes the validation split). So training and evaluation see the same
   // colours for the same symbols.
   ExampleRng rng(seed, Split::test, 0);
-  std::array<Rgb, 3> colours = {Rgb{255, 0, 0}, Rgb{0, 255, 0}, Rgb{0, 0, 255}};
+  std::array<Rgb, 3> colours = kPrimaryColours;
   for (int i = 0; i < 2; ++i) std::swap(colours[size_t(i)], colours[size_t(rng.integer(i, 2))]);
   for (int i = 0; i < 3; ++i) palette_[size_t(kSymbols[i])] = colours[size_t(i)];
 }
