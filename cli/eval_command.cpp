@@ -1,5 +1,7 @@
 // hqlt eval: a run's checkpoint on its task, accuracy by length bucket.
 #include <cstdio>
+#include <exception>
+#include <string>
 
 #include "cli/arg_reader.h"
 #include "cli/commands.h"
@@ -14,12 +16,30 @@ namespace {
 
 constexpr const char* kEvalUsage =
     "usage: hqlt eval --run DIR [--weights latest|best] [--split test|validation] [--examples N]\n"
-    "                 [--batch-size N] [--threads N] [--device cpu|cuda] [--json]\n"
+    "                 [--lengths MIN-MAX] [--batch-size N] [--threads N] [--device cpu|cuda] [--json]\n"
     "  evaluates the run's latest checkpoint (or with --weights best the weights its test\n"
     "  scored, kept in best/ by --test-on best) on the run's task (its test split by default),\n"
     "  on the CPU unless --device cuda\n"
+    "  --lengths MIN-MAX: parity and modular arithmetic at lengths L of your choice instead of\n"
+    "  the split's (for example 13-21: between the training and the test lengths)\n"
     "  and prints the accuracy by length bucket; with --json one JSON object per bucket:\n"
     "  {\"task\":..,\"length_min\":..,\"length_max\":..,\"accuracy\":..,\"count\":..}\n";
+
+// "MIN-MAX" → {MIN, MAX}; the range itself is checked by make_task.
+train::LengthRange parse_lengths(const std::string& text) {
+  const size_t dash = text.find('-');
+  train::LengthRange range;
+  try {
+    HQLT_CHECK(dash != std::string::npos, "");
+    size_t used_min = 0, used_max = 0;
+    range.min = std::stoll(text.substr(0, dash), &used_min);
+    range.max = std::stoll(text.substr(dash + 1), &used_max);
+    HQLT_CHECK(used_min == dash && used_max == text.size() - dash - 1, "");
+  } catch (const std::exception&) {
+    fail("eval: --lengths expects MIN-MAX (for example 13-21), got '", text, "'");
+  }
+  return range;
+}
 
 }  // namespace
 
@@ -28,6 +48,7 @@ int eval(const Args& args) {
   int64_t examples = 0, batch_size = 0;
   int threads = 0;
   bool json = false;
+  train::LengthRange lengths;
   Device device = Device::cpu;
   ArgReader r("eval", args);
   while (r.next()) {
@@ -42,6 +63,7 @@ int eval(const Args& args) {
     else if (r.is("--batch-size")) batch_size = r.positive_int();
     else if (r.is("--threads")) threads = int(r.positive_int());
     else if (r.is("--json")) json = true;
+    else if (r.is("--lengths")) lengths = parse_lengths(r.value());
     else if (r.is("--device")) device = train::parse_device(r.value(), "eval");
     else r.unknown();
   }
@@ -53,7 +75,7 @@ int eval(const Args& args) {
   train::require_device(device, "eval");
   set_num_threads(threads);
   const train::TrainOptions options = train::read_run_options(run);
-  const std::unique_ptr<train::Task> task = train::make_task(options);
+  const std::unique_ptr<train::Task> task = train::make_task(options, lengths);
   const std::shared_ptr<models::CausalLM> model =
       weights == "best" ? train::load_run_best(run, *task) : train::load_run_model(run, *task);
   model->to(device);

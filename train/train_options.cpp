@@ -203,8 +203,9 @@ TrainOptions options_from_json(const io::Json& j) {
   return o;
 }
 
-std::unique_ptr<Task> make_task(const TrainOptions& o) {
+std::unique_ptr<Task> make_task(const TrainOptions& o, LengthRange eval_lengths) {
   TaskOptions t;
+  t.eval_lengths = eval_lengths;
   t.seed = o.seed;
   t.data_path = o.data_path;
   t.seq_len = o.seq_len;

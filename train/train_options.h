@@ -93,8 +93,9 @@ bool parse_test_on(const std::string& value);
 io::Json options_to_json(const TrainOptions& options);
 TrainOptions options_from_json(const io::Json& json);
 
-// The task these options describe (reads the data file for text/tokens).
-std::unique_ptr<Task> make_task(const TrainOptions& options);
+// The task these options describe (reads the data file for text/tokens); `eval_lengths`,
+// when set, replaces the validation/test lengths of parity and modular arithmetic.
+std::unique_ptr<Task> make_task(const TrainOptions& options, LengthRange eval_lengths = {});
 // The model config these options describe, for a task of this vocabulary: a named model or
 // --model-config, then --set overrides; a vocabulary mismatch with the task is an error.
 models::ModelConfig make_model_config(const TrainOptions& options, int64_t task_vocab);

@@ -91,6 +91,8 @@ TEST_SUITE("unit") {
     CHECK_THROWS_WITH_AS(eval({"--run", "x", "--split", "train"}), doctest::Contains("--split must be test or validation"), Error);
     CHECK_THROWS_WITH_AS(eval({"--run", "x", "--weights", "first"}), doctest::Contains("--weights must be latest or best"),
                          Error);
+    for (const char* bad : {"13", "13-", "-21", "a-b", "13-21x"})
+      CHECK_THROWS_WITH_AS(eval({"--run", "x", "--lengths", bad}), doctest::Contains("--lengths expects MIN-MAX"), Error);
     CHECK_THROWS_WITH_AS(experiment({"sorting"}), doctest::Contains("unknown task 'sorting'"), Error);
     CHECK_THROWS_WITH_AS(experiment({"--steps", "3"}), doctest::Contains("name the task first"), Error);
     CHECK_THROWS_WITH_AS(experiment({"parity", "--rows", "transformer,lstm"}), doctest::Contains("unknown row 'lstm'"), Error);

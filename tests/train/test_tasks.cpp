@@ -403,6 +403,28 @@ TEST_CASE("tasks make_task builds every known task") {
   CHECK(known_tasks().size() == 5);
 }
 
+TEST_CASE("tasks evaluation lengths of your choice for parity and modular arithmetic") {
+  TaskOptions o;
+  o.eval_lengths = LengthRange{13, 21};
+  for (const std::string& name : {"parity", "modular_arithmetic"}) {
+    CAPTURE(name);
+    const auto task = make_task(name, o);
+    std::set<int64_t> lengths;
+    for (uint64_t i = 0; i < 2000; ++i) lengths.insert(task->length_of(task->example(Split::validation, i)));
+    CHECK(*lengths.begin() == 13);
+    CHECK(*lengths.rbegin() == 21);
+    // The training split keeps its own lengths.
+    CHECK(task->length_of(task->example(Split::train, 0)) <= 40);
+  }
+  o.eval_lengths = LengthRange{2, 21};
+  CHECK_THROWS_WITH_AS(make_task("parity", o), doctest::Contains("3 <= MIN <= MAX, got 2-21"), Error);
+  o.eval_lengths = LengthRange{30, 21};
+  CHECK_THROWS_WITH_AS(make_task("modular_arithmetic", o), doctest::Contains("got 30-21"), Error);
+  o.eval_lengths = LengthRange{13, 21};
+  CHECK_THROWS_WITH_AS(make_task("mqar", o), doctest::Contains("parity and modular_arithmetic only, not for 'mqar'"),
+                       Error);
+}
+
 TEST_CASE("tasks bad inputs") {
   ScratchDir dir;
   TaskOptions o;

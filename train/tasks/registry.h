@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "train/tasks/mqar.h"
+#include "train/tasks/parity.h"
 #include "train/tasks/task.h"
 #include "train/tasks/tokens.h"
 
@@ -19,6 +20,7 @@ struct TaskOptions {
   int64_t vocab_size = 0;               // tokens (from the model config)
   uint64_t curriculum_examples = 0;     // parity, modular_arithmetic: see curriculum_range
   int64_t curriculum_start = 0;
+  LengthRange eval_lengths;             // parity, modular_arithmetic: validation/test L (0: the task's)
   MqarOptions mqar;                     // mqar (its seed is replaced by `seed`)
 };
 
