@@ -227,7 +227,7 @@ std::string op_names() {
 
 std::string usage() {
   return "usage: hqlt bench ops [--device cpu|cuda] [--threads N] [--json] [--T LIST] [--d LIST] [--op NAME]\n"
-         "                      [--budget S]\n"
+         "                      [--B N] [--H N] [--budget S]\n"
          "  times each fused op (forward, forward+backward) against its plain reference;\n"
          "  the reference runs only up to T=1024 (it is O(T^2) or per-token)\n"
          "  --device D    cpu (default: B=8, H=4, d=64, T=256,1024,4096, 1 then 2 threads) or\n"
@@ -236,6 +236,7 @@ std::string usage() {
          "  --json        one JSON object per line\n"
          "  --T LIST      sequence lengths\n"
          "  --d LIST      head dims (d_k = d_v)\n"
+         "  --B N --H N   batch and heads (the PyTorch anchor column needs the default B=8, H=4)\n"
          "  --op NAME     only this op (" + op_names() + ")\n"
          "  --budget S    seconds of timed runs per case (default 1.0; at least 3 runs)\n";
 }
@@ -249,6 +250,7 @@ int bench_ops(const Args& args) {
   Device device = Device::cpu;
   bool json = false;
   double budget = 1.0;
+  int64_t batch = 0, heads = 0;
   ArgReader r("bench ops", args);
   while (r.next()) {
     if (r.is("--help") || r.is("-h")) {
@@ -264,6 +266,10 @@ int bench_ops(const Args& args) {
       threads = {int(r.positive_int())};
     } else if (r.is("--T")) {
       lengths = r.positive_int_list();
+    } else if (r.is("--B")) {
+      batch = r.positive_int();
+    } else if (r.is("--H")) {
+      heads = r.positive_int();
     } else if (r.is("--op")) {
       only = r.value();
     } else if (r.is("--budget")) {
@@ -277,7 +283,9 @@ int bench_ops(const Args& args) {
   HQLT_CHECK(any, "bench ops: unknown op '", only, "' (known: ", op_names(), ")");
   train::require_device(device, "bench ops");
   const bool gpu = device == Device::cuda;
-  const int64_t heads = gpu ? 16 : 4;
+  if (batch == 0) batch = 8;
+  if (heads == 0) heads = gpu ? 16 : 4;
+  const bool anchor_shape = !gpu && batch == 8 && heads == 4;
   if (lengths.empty()) lengths = gpu ? std::vector<int64_t>{1024, 4096, 16384} : std::vector<int64_t>{256, 1024, 4096};
   if (dims.empty()) dims = gpu ? std::vector<int64_t>{64, 128} : std::vector<int64_t>{64};
   if (threads.empty()) threads = gpu ? std::vector<int>{num_threads()} : std::vector<int>{1, 2};
@@ -292,7 +300,7 @@ int bench_ops(const Args& args) {
       if (!only.empty() && only != c.op) continue;
       for (int64_t d : dims)
       for (int64_t T : lengths) {
-        Shape4 s{8, heads, T, d};
+        Shape4 s{batch, heads, T, d};
         const Flops flops = c.flops(s);
         double fused_ms = 0;
         for (bool fused : {true, false}) {
@@ -313,7 +321,7 @@ int bench_ops(const Args& args) {
                 (long long)c.chunk, (long long)c.window, t, tm.ms_fwd, tm.ms_fwd_bwd, gflops_fwd, gflops_fwd_bwd,
                 tm.peak_bytes);
           } else {
-            double anchor = fused && !gpu && d == 64 ? torch_anchor_ms(c.op, c.window, T, t) : 0;
+            double anchor = fused && anchor_shape && d == 64 ? torch_anchor_ms(c.op, c.window, T, t) : 0;
             char torch_col[32] = "-", ratio_col[32] = "-", ref_col[32] = "-";
             if (anchor > 0) {
               std::snprintf(torch_col, sizeof torch_col, "%.1f", anchor);

@@ -8,8 +8,10 @@
 // Forward: one work item per (b, h, query tile), in parallel. Backward: one work item per
 // (b, kv head), running its query heads in turn; each walks the key tiles J (outer) and the
 // query tiles I that see J (inner), accumulating dK_J, dV_J and dQ_I straight into the
-// output tensors, which no other thread touches. Every sum runs in an order fixed by the tile sizes alone, so a given
-// thread count gives the same bits every run. Idea and measurements: NOTES.md.
+// output tensors, which no other thread touches. With fewer such items than threads, key
+// tiles and query tiles become the work items instead (two passes). Every sum runs in an
+// order fixed by the tile sizes alone, so any thread count gives the same bits. Idea and
+// measurements: NOTES.md.
 #include <omp.h>
 
 #include <algorithm>
@@ -197,83 +199,161 @@ void probabilities(const Problem& p, const TileSpan& t, const T* lse, T* s) {
   }
 }
 
+// Dl_i = Σ_d dO_{i,d} O_{i,d} for the rows of one (b, h).
+template <typename T>
+void row_deltas(const Problem& p, const HeadView<T>& h, T* delta) {
+  for (int64_t i = 0; i < p.q_len; ++i) {
+    const T* g = h.dout + i * h.ld_o;
+    const T* o = h.o + i * h.ld_o;
+    T acc = 0;
+    for (int64_t d = 0; d < p.d_v; ++d) acc += g[d] * o[d];
+    delta[i] = acc;
+  }
+}
+
+// Whether query tile `it` sees any key of the key tile at j0 (the pairs §3.3 keeps).
+bool tile_pair_needed(const Problem& p, int64_t it, int64_t j0, int64_t cols) {
+  const int64_t first_row = p.first_query(j0), last_row = p.last_query(j0 + cols - 1);
+  return first_row <= last_row && first_row / p.tiles.query_rows <= it && it <= last_row / p.tiles.query_rows;
+}
+
+// What one tile pair adds to the gradients: dK_J and dV_J, dQ_I, or all three.
+enum class PairGrads { all, keys_and_values, queries };
+
+// One tile pair of §3.2: P and dS recomputed, then the asked-for accumulations.
+template <typename T>
+void tile_pair(const Problem& p, const HeadView<T>& h, const TileSpan& t, const T* delta, PairGrads which,
+               Scratch<T>& ws) {
+  const int64_t bc = p.tiles.key_rows, dk = p.d_k, dv = p.d_v;
+  T* s = ws.scores.data();
+  T* ds = ws.dprob.data();
+  const T* q_tile = h.q + t.i0 * h.ld_q;
+  const T* do_tile = h.dout + t.i0 * h.ld_o;
+  const T* k_tile = h.k + t.j0 * h.ld_k;
+  const T* v_tile = h.v + t.j0 * h.ld_v;
+  const bool keys = which != PairGrads::queries, queries = which != PairGrads::keys_and_values;
+  // P = exp(s · Q_I K_Jᵀ − LSE_I)
+  gemm::gemm<T>(false, true, t.rows, t.cols, dk, T(p.scale), q_tile, h.ld_q, k_tile, h.ld_k, T(0), s, bc);
+  probabilities(p, t, h.lse, s);
+  // dV_J += Pᵀ dO_I
+  if (keys)
+    gemm::gemm<T>(true, false, t.cols, dv, t.rows, T(1), s, bc, do_tile, h.ld_o, T(1), h.dv + t.j0 * h.ld_v, h.ld_v);
+  // dP = dO_I V_Jᵀ, then dS = P ⊙ (dP − Dl_I)
+  gemm::gemm<T>(false, true, t.rows, t.cols, dv, T(1), do_tile, h.ld_o, v_tile, h.ld_v, T(0), ds, bc);
+  for (int64_t r = 0; r < t.rows; ++r) {
+    const T* prow = s + r * bc;
+    T* row = ds + r * bc;
+    const T dl = delta[t.i0 + r];
+#pragma omp simd
+    for (int64_t j = 0; j < t.cols; ++j) row[j] = prow[j] * (row[j] - dl);
+  }
+  // dQ_I += s · dS K_J ;  dK_J += s · dSᵀ Q_I
+  if (queries)
+    gemm::gemm<T>(false, false, t.rows, dk, t.cols, T(p.scale), ds, bc, k_tile, h.ld_k, T(1), h.dq + t.i0 * h.ld_q,
+                  h.ld_q);
+  if (keys)
+    gemm::gemm<T>(true, false, t.cols, dk, t.rows, T(p.scale), ds, bc, q_tile, h.ld_q, T(1), h.dk + t.j0 * h.ld_k,
+                  h.ld_k);
+}
+
+template <typename T>
+void zero_rows(T* x, int64_t rows, int64_t ld, int64_t width) {
+  for (int64_t r = 0; r < rows; ++r) std::fill(x + r * ld, x + r * ld + width, T(0));
+}
+
 // All gradients of one (b, h) (§3.2): key tiles outer, the query tiles that see them inner.
 // dK and dV of the head's kv head start at zero for the first query head of its group and
 // accumulate over the others (grouped-query attention).
 template <typename T>
 void backward_head(const Problem& p, const HeadView<T>& h, bool first_in_group, Scratch<T>& ws) {
-  const int64_t br = p.tiles.query_rows, bc = p.tiles.key_rows, dk = p.d_k, dv = p.d_v;
-  T* s = ws.scores.data();
-  T* ds = ws.dprob.data();
+  const int64_t br = p.tiles.query_rows, bc = p.tiles.key_rows;
   T* delta = ws.delta.data();
-  for (int64_t i = 0; i < p.q_len; ++i) {  // Dl_i = Σ_d dO_{i,d} O_{i,d}; dQ starts at 0
-    const T* g = h.dout + i * h.ld_o;
-    const T* o = h.o + i * h.ld_o;
-    T acc = 0;
-    for (int64_t d = 0; d < dv; ++d) acc += g[d] * o[d];
-    delta[i] = acc;
-    std::fill(h.dq + i * h.ld_q, h.dq + i * h.ld_q + dk, T(0));
-  }
+  row_deltas(p, h, delta);
+  zero_rows(h.dq, p.q_len, h.ld_q, p.d_k);
   for (int64_t j0 = 0; j0 < p.k_len; j0 += bc) {
     const int64_t cols = std::min(bc, p.k_len - j0);
-    T* dk_tile = h.dk + j0 * h.ld_k;
-    T* dv_tile = h.dv + j0 * h.ld_v;
-    if (first_in_group)
-      for (int64_t c = 0; c < cols; ++c) {
-        std::fill(dk_tile + c * h.ld_k, dk_tile + c * h.ld_k + dk, T(0));
-        std::fill(dv_tile + c * h.ld_v, dv_tile + c * h.ld_v + dv, T(0));
-      }
-    // The query tiles that see any key of this tile (§3.3); the rest are skipped.
-    const int64_t first_row = p.first_query(j0), last_row = p.last_query(j0 + cols - 1);
-    if (first_row > last_row) continue;
-    const T* k_tile = h.k + j0 * h.ld_k;
-    const T* v_tile = h.v + j0 * h.ld_v;
-    for (int64_t it = first_row / br; it <= last_row / br; ++it) {
-      const TileSpan t{it * br, std::min(br, p.q_len - it * br), j0, cols};
-      const T* q_tile = h.q + t.i0 * h.ld_q;
-      const T* do_tile = h.dout + t.i0 * h.ld_o;
-      // P = exp(s · Q_I K_Jᵀ − LSE_I)
-      gemm::gemm<T>(false, true, t.rows, cols, dk, T(p.scale), q_tile, h.ld_q, k_tile, h.ld_k, T(0), s, bc);
-      probabilities(p, t, h.lse, s);
-      // dV_J += Pᵀ dO_I
-      gemm::gemm<T>(true, false, cols, dv, t.rows, T(1), s, bc, do_tile, h.ld_o, T(1), dv_tile, h.ld_v);
-      // dP = dO_I V_Jᵀ, then dS = P ⊙ (dP − Dl_I)
-      gemm::gemm<T>(false, true, t.rows, cols, dv, T(1), do_tile, h.ld_o, v_tile, h.ld_v, T(0), ds, bc);
-      for (int64_t r = 0; r < t.rows; ++r) {
-        const T* prow = s + r * bc;
-        T* row = ds + r * bc;
-        const T dl = delta[t.i0 + r];
-#pragma omp simd
-        for (int64_t j = 0; j < cols; ++j) row[j] = prow[j] * (row[j] - dl);
-      }
-      // dQ_I += s · dS K_J ;  dK_J += s · dSᵀ Q_I
-      gemm::gemm<T>(false, false, t.rows, dk, cols, T(p.scale), ds, bc, k_tile, h.ld_k, T(1),
-                    h.dq + t.i0 * h.ld_q, h.ld_q);
-      gemm::gemm<T>(true, false, cols, dk, t.rows, T(p.scale), ds, bc, q_tile, h.ld_q, T(1), dk_tile, h.ld_k);
+    if (first_in_group) {
+      zero_rows(h.dk + j0 * h.ld_k, cols, h.ld_k, p.d_k);
+      zero_rows(h.dv + j0 * h.ld_v, cols, h.ld_v, p.d_v);
     }
+    for (int64_t it = 0; it * br < p.q_len; ++it)
+      if (tile_pair_needed(p, it, j0, cols))
+        tile_pair(p, h, TileSpan{it * br, std::min(br, p.q_len - it * br), j0, cols}, delta, PairGrads::all, ws);
   }
+}
+
+// Pointers of one (b, h) for the backward: its rows of q, k, v, o, dO, LSE and of the
+// three gradients (k, v, dk, dv at its kv head).
+template <typename T>
+HeadView<T> backward_view(const Problem& p, int64_t bh, const T* q, const T* k, const T* v, const T* out,
+                          const T* lse, const T* dout, T* dq, T* dk, T* dv) {
+  HeadView<T> h = head_view(p, bh, q, k, v);
+  const int64_t b = bh / p.heads, hd = bh % p.heads, hkv = p.kv_head_count();
+  const int64_t q_row0 = b * p.q_len * p.heads + hd, k_row0 = b * p.k_len * hkv + hd / p.groups();
+  h.o = out + q_row0 * p.d_v;
+  h.dout = dout + q_row0 * p.d_v;
+  h.lse = lse + bh * p.q_len;
+  h.dq = dq + q_row0 * p.d_k;
+  h.dk = dk + k_row0 * p.d_k;
+  h.dv = dv + k_row0 * p.d_v;
+  return h;
 }
 
 template <typename T>
 void backward(const Problem& p, const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout,
               T* dq, T* dk, T* dv) {
-  // One work item per (b, kv head): its G query heads run in order, so dK and dV of a kv head
-  // are summed by one thread in a fixed order (and with G = 1 it is one item per (b, h)).
-  const int64_t hkv = p.kv_head_count(), groups = p.groups();
-#pragma omp parallel for schedule(dynamic, 1) if (should_parallelize(work_estimate(p)))
-  for (int64_t bg = 0; bg < p.batch * hkv; ++bg) {
+  const int64_t hkv = p.kv_head_count(), groups = p.groups(), kv_items = p.batch * hkv;
+  const bool parallel = should_parallelize(work_estimate(p));
+  const auto view = [&](int64_t bh) { return backward_view(p, bh, q, k, v, out, lse, dout, dq, dk, dv); };
+  if (!parallel || kv_items >= omp_get_max_threads()) {
+    // One work item per (b, kv head): its G query heads run in order, so dK and dV of a kv
+    // head are summed by one thread in a fixed order (with G = 1, one item per (b, h)).
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int64_t bg = 0; bg < kv_items; ++bg) {
+      const int64_t b = bg / hkv, g = bg % hkv;
+      for (int64_t hd = g * groups; hd < (g + 1) * groups; ++hd)
+        backward_head(p, view(b * p.heads + hd), /*first_in_group=*/hd == g * groups, scratch<T>(p));
+    }
+    return;
+  }
+  // Fewer (b, kv head) items than threads (a single head, say): dK, dV by key tile and dQ by
+  // query tile, in parallel. Each sums in backward_head's order — dK_J, dV_J over the group's
+  // heads, then over I increasing; dQ_I over J increasing — so the bits are the same; P and
+  // dS are recomputed in both passes (about 7 tile GEMMs per pair instead of 5).
+  const int64_t br = p.tiles.query_rows, bc = p.tiles.key_rows;
+  const int64_t q_tiles = (p.q_len + br - 1) / br, k_tiles = (p.k_len + bc - 1) / bc;
+  const int64_t heads_total = p.batch * p.heads;
+  std::vector<T> deltas(size_t(heads_total * p.q_len));
+#pragma omp parallel for schedule(static)
+  for (int64_t bh = 0; bh < heads_total; ++bh) row_deltas(p, view(bh), deltas.data() + bh * p.q_len);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t item = 0; item < kv_items * k_tiles; ++item) {
+    const int64_t bg = item / k_tiles, j0 = (item % k_tiles) * bc, cols = std::min(bc, p.k_len - j0);
     const int64_t b = bg / hkv, g = bg % hkv;
     for (int64_t hd = g * groups; hd < (g + 1) * groups; ++hd) {
       const int64_t bh = b * p.heads + hd;
-      HeadView<T> h = head_view(p, bh, q, k, v);
-      const int64_t q_row0 = b * p.q_len * p.heads + hd, k_row0 = b * p.k_len * hkv + g;
-      h.o = out + q_row0 * p.d_v;
-      h.dout = dout + q_row0 * p.d_v;
-      h.lse = lse + bh * p.q_len;
-      h.dq = dq + q_row0 * p.d_k;
-      h.dk = dk + k_row0 * p.d_k;
-      h.dv = dv + k_row0 * p.d_v;
-      backward_head(p, h, /*first_in_group=*/hd == g * groups, scratch<T>(p));
+      const HeadView<T> h = view(bh);
+      if (hd == g * groups) {
+        zero_rows(h.dk + j0 * h.ld_k, cols, h.ld_k, p.d_k);
+        zero_rows(h.dv + j0 * h.ld_v, cols, h.ld_v, p.d_v);
+      }
+      for (int64_t it = 0; it < q_tiles; ++it)
+        if (tile_pair_needed(p, it, j0, cols))
+          tile_pair(p, h, TileSpan{it * br, std::min(br, p.q_len - it * br), j0, cols},
+                    deltas.data() + bh * p.q_len, PairGrads::keys_and_values, scratch<T>(p));
+    }
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t item = 0; item < heads_total * q_tiles; ++item) {
+    const int64_t bh = item / q_tiles, it = q_tiles - 1 - item % q_tiles;  // heavier (later) tiles first
+    const HeadView<T> h = view(bh);
+    const int64_t i0 = it * br, rows = std::min(br, p.q_len - i0);
+    zero_rows(h.dq + i0 * h.ld_q, rows, h.ld_q, p.d_k);
+    for (int64_t jt = 0; jt < k_tiles; ++jt) {
+      const int64_t j0 = jt * bc, cols = std::min(bc, p.k_len - j0);
+      if (tile_pair_needed(p, it, j0, cols))
+        tile_pair(p, h, TileSpan{i0, rows, j0, cols}, deltas.data() + bh * p.q_len, PairGrads::queries,
+                  scratch<T>(p));
     }
   }
 }

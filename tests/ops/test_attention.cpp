@@ -430,6 +430,43 @@ TEST_SUITE("unit") {
     CHECK(!q2.grad().defined());
   }
 
+  TEST_CASE("attention backward with fewer kv heads than threads splits by tiles and keeps the bits") {
+    // One (b, kv head) item for several threads: the backward then hands out key tiles and
+    // query tiles instead, and must sum in the one-item order (same bits for 1, 2, 4 threads).
+    struct Split {
+      int64_t heads, kv_heads, time;
+      bool causal;
+      int64_t window, offset;
+    };
+    for (const Split c : {Split{1, 1, 300, true, -1, 0}, Split{4, 1, 200, true, 40, 0}, Split{2, 1, 150, false, -1, 0},
+                          Split{1, 1, 170, true, 33, 30}}) {
+      CAPTURE(c.heads);
+      CAPTURE(c.window);
+      CAPTURE(c.offset);
+      Tensor q = random_leaf({1, c.time, c.heads, 16}, DType::f32);
+      Tensor k = random_leaf({1, c.time + c.offset, c.kv_heads, 16}, DType::f32);
+      Tensor v = random_leaf({1, c.time + c.offset, c.kv_heads, 12}, DType::f32);
+      Tensor g = randn({1, c.time, c.heads, 12});
+      auto fused = [&](const Tensor& a, const Tensor& b, const Tensor& d) {
+        return attention_detail::attention_tiled(a, b, d, c.causal, c.window, 0.25, c.offset, Tiles{32, 48});
+      };
+      const Outputs one = hqlt::testing::with_threads(1, [&] { return run(fused, q, k, v, g); });
+      for (int threads : {2, 4}) {
+        CAPTURE(threads);
+        const Outputs many = hqlt::testing::with_threads(threads, [&] { return run(fused, q, k, v, g); });
+        CHECK(one.dq.to_vector() == many.dq.to_vector());
+        CHECK(one.dk.to_vector() == many.dk.to_vector());
+        CHECK(one.dv.to_vector() == many.dv.to_vector());
+      }
+      const Outputs ref = run([&](const Tensor& a, const Tensor& b, const Tensor& d) {
+        return attention_reference(a, b, d, c.causal, c.window, 0.25, c.offset);
+      }, q, k, v, g);
+      CHECK(max_error(one.dq, ref.dq) < 1e-4);
+      CHECK(max_error(one.dk, ref.dk) < 1e-4);
+      CHECK(max_error(one.dv, ref.dv) < 1e-4);
+    }
+  }
+
   TEST_CASE("attention rejects bad arguments") {
     Tensor q = randn({2, 6, 3, 4}), k = randn({2, 6, 3, 4}), v = randn({2, 6, 3, 5});
     auto throws = [](auto&& call, const char* text) {
