@@ -272,6 +272,24 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 }
 
 template <typename T>
+void gemm_columns(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t j0, int64_t width, int64_t k, T alpha,
+                  const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m <= 0 || width <= 0) return;
+  const T* b_cols = trans_b ? b + j0 * ldb : b + j0;
+  T* c_cols = c + j0;
+  if (k <= 0 || alpha == T(0)) {
+    scale_c(m, width, beta, c_cols, ldc);
+    return;
+  }
+  // gemm's choice for the whole product (its thread splits and the one-row path give the
+  // blocked path's bits, so only the direct path differs).
+  if (m * n * k < kDirectLimit)
+    gemm_direct(trans_a, trans_b, m, width, k, alpha, a, lda, b_cols, ldb, beta, c_cols, ldc);
+  else
+    gemm_blocked(trans_a, trans_b, m, width, k, alpha, a, lda, b_cols, ldb, beta, c_cols, ldc);
+}
+
+template <typename T>
 void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                           T alpha, const T* a, int64_t lda, int64_t stride_a, const T* b,
                           int64_t ldb, int64_t stride_b, T beta, T* c, int64_t ldc,
@@ -301,6 +319,10 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
                           const float*, int64_t, float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
                            int64_t, const double*, int64_t, double, double*, int64_t);
+template void gemm_columns<float>(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, float, const float*,
+                                  int64_t, const float*, int64_t, float, float*, int64_t);
+template void gemm_columns<double>(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, double, const double*,
+                                   int64_t, const double*, int64_t, double, double*, int64_t);
 template void gemm_strided_batched<float>(bool, bool, int64_t, int64_t, int64_t, float,
                                           const float*, int64_t, int64_t, const float*,
                                           int64_t, int64_t, float, float*, int64_t, int64_t,

@@ -17,6 +17,14 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
           const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
+// Columns [j0, j0 + width) of the m × n product above, to the bit as gemm computes them for
+// all n columns (it takes the path gemm would take for the whole product; every path's
+// element is a sum whose order does not depend on the other columns). On the calling thread
+// only. For kernels that share one product's columns among threads (ops/delta_rule).
+template <typename T>
+void gemm_columns(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t j0, int64_t width, int64_t k, T alpha,
+                  const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
 // `batch` independent products; matrix i of A starts at a + i * stride_a (same for B, C).
 // A stride of 0 broadcasts one matrix over the batch (never for C).
 template <typename T>

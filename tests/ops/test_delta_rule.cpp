@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "chunked_grid.h"
@@ -319,6 +320,35 @@ TEST_SUITE("unit") {
     const DeltaRuleOutput all = delta_rule(in.q, in.k, in.v, in.beta, in.s0, c.chunk, true);
     CHECK(one.o.to_vector() == all.o.to_vector());
     CHECK(one.final_state.to_vector() == all.final_state.to_vector());
+  }
+
+  TEST_CASE("delta_rule with fewer pairs than threads splits by chunks and columns and keeps the bits") {
+    // One or two (batch, head) pairs for 2 or 4 threads: the op then runs its chunk-local
+    // parts per chunk and its recurrences per block of d_v columns. Forward and every
+    // gradient must keep the one-thread bits (f32, where any other order would show), and
+    // agree with the reference.
+    for (const auto [B, H, T, dv, chunk, l2] : {std::tuple{1, 1, 300, 40, 64, true}, std::tuple{1, 2, 130, 20, 32, false},
+                                                std::tuple{1, 1, 200, 64, 16, true}, std::tuple{1, 1, 70, 9, 64, false}}) {
+      Case c;
+      c.B = B, c.H = H, c.T = T, c.dk = 16, c.dv = dv, c.chunk = chunk, c.l2 = l2;
+      CAPTURE(c);
+      const Inputs in = draw(c);
+      const Tensor w_o = randn({c.B, c.T, c.H, c.dv}, DType::f64), w_s = randn({c.B, c.H, c.dk, c.dv}, DType::f64);
+      const auto fused = [&] { return run(delta_rule, c, in, DType::f32, w_o, w_s); };
+      const Result one = hqlt::testing::with_threads(1, fused);
+      for (int threads : {2, 4}) {
+        CAPTURE(threads);
+        const Result many = hqlt::testing::with_threads(threads, fused);
+        CHECK(one.o.to_vector() == many.o.to_vector());
+        CHECK(one.final_state.to_vector() == many.final_state.to_vector());
+        REQUIRE(one.grads.size() == many.grads.size());
+        for (size_t i = 0; i < one.grads.size(); ++i) {
+          CAPTURE(i);
+          CHECK(one.grads[i].to_vector() == many.grads[i].to_vector());
+        }
+      }
+      check_against_reference(c, DType::f64, Device::cpu);  // on all threads: the split path
+    }
   }
 
   TEST_CASE("delta_rule bad input") {

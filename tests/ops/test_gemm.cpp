@@ -243,6 +243,27 @@ TEST_SUITE("unit") {
         }
   }
 
+  TEST_CASE_TEMPLATE("gemm_columns gives gemm's bits for any column slices with real values", T, float, double) {
+    // A product's columns cut into slices of every width, each slice computed alone, must
+    // give gemm's whole product to the bit: on both sides of the direct path's limit, off
+    // the micro-tile width, every transpose, beta 0 and not.
+    using hqlt::gemm::gemm_columns;
+    for (const Transposes t : kAllTransposes)
+      for (const Shape s : {Shape{64, 64, 64}, Shape{8, 64, 64}, Shape{4, 40, 64}, Shape{1, 64, 64}, Shape{30, 77, 500},
+                            Shape{64, 48, 7}})
+        for (const Scalars sc : {Scalars{1, 0}, Scalars{-1, 1}, Scalars{0.125, 1}})
+          for (const int64_t width : {1, 5, 16, 20, 32}) {
+            INFO(describe(t, s, sc) << ", slice width " << width);
+            const Problem<T> p(t, s, 3, Fill::reals, false, 5 + s.m + s.n);
+            const T alpha = static_cast<T>(sc.alpha), beta = static_cast<T>(sc.beta);
+            std::vector<T> sliced = p.c;
+            for (int64_t j0 = 0; j0 < p.n; j0 += width)
+              gemm_columns<T>(p.trans_a, p.trans_b, p.m, p.n, j0, std::min(width, p.n - j0), p.k, alpha, p.a.data(),
+                              p.lda, p.b.data(), p.ldb, beta, sliced.data(), p.ldc);
+            expect_equal("column slices vs gemm", with_threads(1, [&] { return p.fast(alpha, beta); }), sliced);
+          }
+  }
+
   TEST_CASE("gemm called inside an OpenMP parallel region runs on each calling thread") {
     const ThreadCount two(2);
     const Shape shapes[2] = {{90, 70, 300}, {33, 130, 65}};
