@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/omp_spin.h"
 #include "engine/error.h"
 
 namespace {
@@ -15,7 +16,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  train         train a model on a task (hqlt train --help; --resume DIR continues a run)\n"
     "  eval          a run's checkpoint on its task, accuracy by length (--run DIR [--json])\n"
-    "  experiment    the paper's Table 2 on parity or modular_arithmetic, every model, one table\n"
+    "  experiment    every model on one task, one table and plot (parity, modular_arithmetic, mqar,\n"
+    "                text, rl; hqlt experiment TASK --help)\n"
     "  demo          train a tiny model on a toy task and print its loss falling\n"
     "  bench gemm    GFLOP/s of our GEMM on the anchor shapes (--threads N, --json)\n"
     "  bench ops     fused ops vs their references, fwd and fwd+bwd ms (--threads N, --json)\n"
@@ -24,6 +26,7 @@ constexpr const char* kUsage =
     "  logits        logits of a checkpoint for token ids (--model DIR --input IDS --out OUT)\n"
     "  generate      sample text from a checkpoint, printed as it goes (--run DIR | --model DIR)\n"
     "  rl show       play one episode of an RL environment and show it (--env NAME, --png FILE)\n"
+    "  rl train      train an RL agent with a memory model (hqlt rl train --help)\n"
     "\n"
     "options:\n"
     "  --help        this text (every command takes --help too)\n"
@@ -32,6 +35,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  hqlt::cli::restart_with_short_omp_spin(argv);
   hqlt::cli::Args args(argv + 1, argv + argc);
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -21,6 +21,7 @@ namespace hqlt::testing {
 struct ChildLimits {
   long max_file_bytes = -1;  // RLIMIT_FSIZE; a write past it fails with EFBIG, as on a full disk
   bool as_nobody = false;    // when root: run as uid/gid 65534, so permission bits apply
+  bool user_omp_env = false; // keep OMP_WAIT_POLICY and GOMP_SPINCOUNT unset, as in a user's shell
 };
 
 // Starts `hqlt <args>`; its stderr goes to stderr_path ("" discards it). Returns the pid.
@@ -35,7 +36,12 @@ inline pid_t spawn_hqlt(const std::vector<std::string>& args, const std::string&
   if (pid != 0) return pid;
   std::freopen("/dev/null", "w", stdout);
   std::freopen(stderr_path.empty() ? "/dev/null" : stderr_path.c_str(), "w", stderr);
-  ::setenv("OMP_WAIT_POLICY", "passive", 1);
+  if (limits.user_omp_env) {
+    ::unsetenv("OMP_WAIT_POLICY");
+    ::unsetenv("GOMP_SPINCOUNT");
+  } else {
+    ::setenv("OMP_WAIT_POLICY", "passive", 1);
+  }
   if (limits.max_file_bytes >= 0) {
     ::signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG instead of killing the process
     const rlimit limit{rlim_t(limits.max_file_bytes), rlim_t(limits.max_file_bytes)};
