@@ -85,14 +85,17 @@ int64_t sample_token(const float* logits, int64_t vocab, const SamplingOptions& 
     check_logits(logits, vocab);
     return argmax(logits, vocab);
   }
-  const std::vector<double> p = sampling_probabilities(logits, vocab, options);
+  return draw_categorical(sampling_probabilities(logits, vocab, options), u);
+}
+
+int64_t draw_categorical(const std::vector<double>& p, double u) {
   double cumulative = 0;
   int64_t last = -1;
-  for (int64_t i = 0; i < vocab; ++i) {
-    if (p[size_t(i)] == 0) continue;
-    cumulative += p[size_t(i)];
-    last = i;
-    if (u < cumulative) return i;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == 0) continue;
+    cumulative += p[i];
+    last = int64_t(i);
+    if (u < cumulative) return last;
   }
   // Rounding can leave the sum a few ulps under 1 and u above it: the last possible id.
   return last;

@@ -37,6 +37,11 @@ void check_sampling_options(const SamplingOptions& options, int64_t vocab);
 // The next token for one row of logits [vocab]; see the header comment.
 int64_t sample_token(const float* logits, int64_t vocab, const SamplingOptions& options, Generator& gen);
 
+// The categorical draw of sample_token (and of the RL agent's actions): the first id, in
+// increasing order, whose cumulative probability exceeds u ∈ [0, 1); when rounding leaves
+// the sum of p a few ulps under u, the last id of non-zero probability.
+int64_t draw_categorical(const std::vector<double>& p, double u);
+
 // The probabilities sample_token draws from (T > 0), as doubles, zero outside the top-k
 // set; for T = 0, one-hot at the argmax. Shared by sample_token and its tests.
 std::vector<double> sampling_probabilities(const float* logits, int64_t vocab, const SamplingOptions& options);

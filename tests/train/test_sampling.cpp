@@ -84,6 +84,19 @@ std::vector<models::ModelConfig> byte_configs_of_every_family() {
 }  // namespace
 
 TEST_SUITE("unit") {
+  TEST_CASE("draw_categorical picks the first id whose cumulative probability exceeds the draw") {
+    using hqlt::train::draw_categorical;
+    const std::vector<double> p = {0.25, 0, 0.5, 0.25};  // cumulative 0.25, 0.25, 0.75, 1 (exact in binary)
+    CHECK(draw_categorical(p, 0.0) == 0);
+    CHECK(draw_categorical(p, 0.2499) == 0);
+    CHECK(draw_categorical(p, 0.25) == 2);  // not id 1: it has probability 0
+    CHECK(draw_categorical(p, 0.7499) == 2);
+    CHECK(draw_categorical(p, 0.75) == 3);
+    CHECK(draw_categorical(p, 0.9999) == 3);
+    // A sum a little under 1 and a draw above it: the last id of non-zero probability.
+    CHECK(draw_categorical({0.5, 0.4999, 0.0}, 0.99995) == 1);
+  }
+
   TEST_CASE("sample_token at temperature 0 is the argmax with ties to the lower id") {
     Generator gen{7, 0};
     const std::vector<float> logits{0.5f, 2.0f, -1.0f, 2.0f, 1.9f};

@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "ops/softmax/softmax.h"
 #include "train/model_names.h"
+#include "train/sampling.h"
 
 namespace hqlt::train::rl {
 namespace {
@@ -95,11 +96,7 @@ std::vector<double> Agent::policy_step(const Observation& observation, models::D
 int Agent::act(const Observation& observation, models::DecodeState& state, bool greedy, Generator& gen) const {
   const std::vector<double> p = policy_step(observation, state);
   if (greedy) return int(std::max_element(p.begin(), p.end()) - p.begin());
-  const double u = rand({1}, DType::f64, Device::cpu, 0.0, 1.0, gen).item();
-  double acc = 0;
-  for (int a = 0; a < kActions; ++a)
-    if (u < (acc += p[size_t(a)])) return a;
-  return kActions - 1;
+  return int(draw_categorical(p, rand({1}, DType::f64, Device::cpu, 0.0, 1.0, gen).item()));
 }
 
 }  // namespace hqlt::train::rl
