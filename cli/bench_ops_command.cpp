@@ -28,6 +28,7 @@
 #include "ops/elementwise/elementwise.h"
 #include "ops/hybrid_chunk/hybrid_chunk.h"
 #include "ops/linear_attention/linear_attention.h"
+#include "ops/matmul/fma_peak.h"
 #include "ops/norm/norm.h"
 #include "ops/reduce/reduce.h"
 #include "train/device_option.h"
@@ -291,11 +292,18 @@ int bench_ops(const Args& args) {
   if (threads.empty()) threads = gpu ? std::vector<int>{num_threads()} : std::vector<int>{1, 2};
 
   if (!json)
-    std::printf("%-17s %6s %5s %4s %7s %3s  %10s %10s %9s %10s  %10s %10s %7s\n", "op", "window", "T", "d", "impl",
-                "thr", "fwd ms", "fwd+bwd ms", gpu ? "TFLOP/s" : "GFLOP/s", "peak MiB", "torch ms", "vs torch",
-                "vs ref");
+    std::printf("%-17s %6s %5s %4s %7s %3s  %10s %10s %9s %6s %10s  %10s %10s %7s\n", "op", "window", "T", "d", "impl",
+                "thr", "fwd ms", "fwd+bwd ms", gpu ? "TFLOP/s" : "GFLOP/s", "%peak", "peak MiB", "torch ms",
+                "vs torch", "vs ref");
   for (int t : threads) {
-    if (!gpu) set_num_threads(t);
+    // The CPU's f32 FMA ceiling on these threads, measured now: each rate's fraction of it.
+    double peak_gflops = 0;
+    if (!gpu) {
+      set_num_threads(t);
+      peak_gflops = gemm::measure_fma_peak_gflops(t);
+      if (!json)
+        std::printf("# f32 FMA peak, measured: %.1f GFLOP/s on %d thread%s\n", peak_gflops, t, t == 1 ? "" : "s");
+    }
     for (const OpCase& c : op_cases()) {
       if (!only.empty() && only != c.op) continue;
       for (int64_t d : dims)
@@ -316,10 +324,10 @@ int bench_ops(const Args& args) {
             std::printf(
                 "{\"op\":\"%s\",\"impl\":\"%s\",\"device\":\"%s\",\"B\":%lld,\"H\":%lld,\"T\":%lld,"
                 "\"d\":%lld,\"chunk\":%lld,\"window\":%lld,\"threads\":%d,\"ms_fwd\":%.3f,\"ms_fwd_bwd\":%.3f,"
-                "\"gflops_fwd\":%.3f,\"gflops_fwd_bwd\":%.3f,\"peak_bytes\":%zu}\n",
+                "\"gflops_fwd\":%.3f,\"gflops_fwd_bwd\":%.3f,\"fma_peak_gflops\":%.3f,\"fraction_of_peak\":%.4f,\"peak_bytes\":%zu}\n",
                 c.op, impl, device_name(device), (long long)s.B, (long long)s.H, (long long)T, (long long)s.d,
                 (long long)c.chunk, (long long)c.window, t, tm.ms_fwd, tm.ms_fwd_bwd, gflops_fwd, gflops_fwd_bwd,
-                tm.peak_bytes);
+                peak_gflops, peak_gflops > 0 ? gflops_fwd_bwd / peak_gflops : 0.0, tm.peak_bytes);
           } else {
             double anchor = fused && anchor_shape && d == 64 ? torch_anchor_ms(c.op, c.window, T, t) : 0;
             char torch_col[32] = "-", ratio_col[32] = "-", ref_col[32] = "-";
@@ -328,10 +336,12 @@ int bench_ops(const Args& args) {
               std::snprintf(ratio_col, sizeof ratio_col, "%.2fx", anchor / tm.ms_fwd_bwd);
             }
             if (!fused && fused_ms > 0) std::snprintf(ref_col, sizeof ref_col, "%.1fx", tm.ms_fwd_bwd / fused_ms);
-            std::printf("%-17s %6lld %5lld %4lld %7s %3d  %10.2f %10.2f %9.2f %10.1f  %10s %10s %7s\n", c.op,
+            char peak_col[16] = "-";
+            if (peak_gflops > 0) std::snprintf(peak_col, sizeof peak_col, "%.0f%%", 100 * gflops_fwd_bwd / peak_gflops);
+            std::printf("%-17s %6lld %5lld %4lld %7s %3d  %10.2f %10.2f %9.2f %6s %10.1f  %10s %10s %7s\n", c.op,
                         (long long)c.window, (long long)T, (long long)d, fused ? "fused" : "ref", t, tm.ms_fwd,
-                        tm.ms_fwd_bwd, gpu ? gflops_fwd_bwd / 1e3 : gflops_fwd_bwd, double(tm.peak_bytes) / (1 << 20),
-                        torch_col, ratio_col, ref_col);
+                        tm.ms_fwd_bwd, gpu ? gflops_fwd_bwd / 1e3 : gflops_fwd_bwd, peak_col,
+                        double(tm.peak_bytes) / (1 << 20), torch_col, ratio_col, ref_col);
           }
           std::fflush(stdout);
         }
@@ -340,6 +350,7 @@ int bench_ops(const Args& args) {
   }
   if (!json)
     std::printf("%s: the fused algorithm's FLOPs (docs/math/kernels.md §8) per second of forward+backward;\n"
+                "%%peak: that rate over the measured f32 FMA peak of the same threads (CPU);\n"
                 "vs torch: PyTorch fwd+bwd time / ours (>1 means faster); vs ref: reference time / fused\n",
                 gpu ? "TFLOP/s" : "GFLOP/s");
   return 0;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/matmul/fma_peak.h"
 #include "ops/matmul/gemm.h"
 #include "ops/matmul/gemm_blocked.h"
 #include "threads.h"
@@ -336,6 +337,15 @@ TEST_SUITE("unit") {
                                     first.ldc, int64_t(first.c.size()), batch);
             expect_equal("batched vs reference", want, c);
           }
+  }
+
+  TEST_CASE("the measured FMA peak of one thread is a rate one core can reach") {
+    // At most two FMA ports × the vector width × 2 FLOPs × 6 GHz: a miscounted rate (FLOPs
+    // per iteration, threads) lands far outside; at least 1 GFLOP/s on any machine we run.
+    const int width = std::string(hqlt::gemm::kernel_name()) == "avx512" ? 16 : 8;
+    const double peak = hqlt::gemm::measure_fma_peak_gflops(1, 0.02);
+    CHECK(peak > 1.0);
+    CHECK(peak < 2.0 * width * 2.0 * 6.0);
   }
 
   TEST_CASE("gemm kernel name is one of the three builds") {
