@@ -37,7 +37,7 @@ struct TrainOptions {
   int64_t mqar_eval_pairs = 16, mqar_eval_length = 128;
   int64_t curriculum_steps = 0;           // parity, modular_arithmetic: the longest training length
                                           // grows from the shortest to the longest over these
-                                          // steps (0: off; -1: 9/10 of the steps, resolved by validate)
+                                          // steps (0: off; -1: 4/5 of the steps, resolved by validate)
   int64_t curriculum_start = 0;           // the longest training length at step 0 (0: the shortest)
 
   // Optimisation.

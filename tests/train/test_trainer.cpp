@@ -479,11 +479,24 @@ TEST_SUITE("unit") {
     CHECK(recipe.restart_below == 0.995);
     CHECK(recipe.average_decay == 0.99);
     CHECK(recipe.confirm_examples == 4096);
-    // A curriculum of -1 (the API's "nine tenths of the steps") is resolved before it is saved.
+    // A curriculum of -1 (the API's "four fifths of the steps") is resolved before it is saved.
     recipe.curriculum_steps = -1;
     validate(recipe);
-    CHECK(recipe.curriculum_steps == recipe.steps * 9 / 10);
-    CHECK(default_recipe("modular_arithmetic").curriculum_steps == 0);
+    CHECK(recipe.curriculum_steps == recipe.steps * 4 / 5);
+    // Modular arithmetic's recipe: the paper's 3 layers and lr, clipping, and a curriculum
+    // from L = 11 over 4/5 of the steps, which follows --steps.
+    TrainOptions modular = default_recipe("modular_arithmetic");
+    CHECK(modular.shape.num_layers == 3);
+    CHECK(modular.lr == 1e-3);
+    CHECK(modular.clip == 1.0);
+    CHECK(modular.curriculum_start == 11);
+    validate(modular);
+    CHECK(modular.steps == 20000);
+    CHECK(modular.curriculum_steps == 16000);
+    modular = default_recipe("modular_arithmetic");
+    modular.steps = 100;
+    validate(modular);
+    CHECK(modular.curriculum_steps == 80);
   }
 
   TEST_CASE("mqar's training distribution and vocabulary come from the options") {
