@@ -1,6 +1,6 @@
 // hqlt chooses a short OpenMP spin for itself (cli/omp_spin.h): started from a shell that
 // sets neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT, the running program has
-// GOMP_SPINCOUNT=10000 in its environment; a user's own choice is left alone.
+// GOMP_SPINCOUNT=1000 in its environment; a user's own choice is left alone.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -59,7 +59,7 @@ TEST_SUITE("unit") {
   TEST_CASE("hqlt runs with a short OpenMP spin unless the user chose a wait policy") {
     const std::vector<std::string> default_env = environment_of_training(/*user_omp_env=*/true);
     REQUIRE(!default_env.empty());
-    CHECK(has(default_env, "GOMP_SPINCOUNT=10000"));
+    CHECK(has(default_env, "GOMP_SPINCOUNT=1000"));
     const std::vector<std::string> chosen_env = environment_of_training(/*user_omp_env=*/false);
     REQUIRE(!chosen_env.empty());
     CHECK(has(chosen_env, "OMP_WAIT_POLICY=passive"));
