@@ -211,10 +211,22 @@ void row_deltas(const Problem& p, const HeadView<T>& h, T* delta) {
   }
 }
 
-// Whether query tile `it` sees any key of the key tile at j0 (the pairs §3.3 keeps).
-bool tile_pair_needed(const Problem& p, int64_t it, int64_t j0, int64_t cols) {
+// The query tiles [first, last] that see any key of the key tile at j0 (§3.3; empty when
+// first > last): the only tile pairs the backward computes.
+struct TileRange {
+  int64_t first, last;
+  bool contains(int64_t it) const { return first <= it && it <= last; }
+};
+TileRange query_tiles_seeing(const Problem& p, int64_t j0, int64_t cols) {
   const int64_t first_row = p.first_query(j0), last_row = p.last_query(j0 + cols - 1);
-  return first_row <= last_row && first_row / p.tiles.query_rows <= it && it <= last_row / p.tiles.query_rows;
+  if (first_row > last_row) return {0, -1};
+  return {first_row / p.tiles.query_rows, last_row / p.tiles.query_rows};
+}
+
+// Query tile `it` against the key tile of `cols` keys at j0.
+TileSpan pair_span(const Problem& p, int64_t it, int64_t j0, int64_t cols) {
+  const int64_t i0 = it * p.tiles.query_rows;
+  return {i0, std::min(p.tiles.query_rows, p.q_len - i0), j0, cols};
 }
 
 // What one tile pair adds to the gradients: dK_J and dV_J, dQ_I, or all three.
@@ -266,7 +278,7 @@ void zero_rows(T* x, int64_t rows, int64_t ld, int64_t width) {
 // accumulate over the others (grouped-query attention).
 template <typename T>
 void backward_head(const Problem& p, const HeadView<T>& h, bool first_in_group, Scratch<T>& ws) {
-  const int64_t br = p.tiles.query_rows, bc = p.tiles.key_rows;
+  const int64_t bc = p.tiles.key_rows;
   T* delta = ws.delta.data();
   row_deltas(p, h, delta);
   zero_rows(h.dq, p.q_len, h.ld_q, p.d_k);
@@ -276,9 +288,9 @@ void backward_head(const Problem& p, const HeadView<T>& h, bool first_in_group, 
       zero_rows(h.dk + j0 * h.ld_k, cols, h.ld_k, p.d_k);
       zero_rows(h.dv + j0 * h.ld_v, cols, h.ld_v, p.d_v);
     }
-    for (int64_t it = 0; it * br < p.q_len; ++it)
-      if (tile_pair_needed(p, it, j0, cols))
-        tile_pair(p, h, TileSpan{it * br, std::min(br, p.q_len - it * br), j0, cols}, delta, PairGrads::all, ws);
+    const TileRange seeing = query_tiles_seeing(p, j0, cols);
+    for (int64_t it = seeing.first; it <= seeing.last; ++it)
+      tile_pair(p, h, pair_span(p, it, j0, cols), delta, PairGrads::all, ws);
   }
 }
 
@@ -337,23 +349,22 @@ void backward(const Problem& p, const T* q, const T* k, const T* v, const T* out
         zero_rows(h.dk + j0 * h.ld_k, cols, h.ld_k, p.d_k);
         zero_rows(h.dv + j0 * h.ld_v, cols, h.ld_v, p.d_v);
       }
-      for (int64_t it = 0; it < q_tiles; ++it)
-        if (tile_pair_needed(p, it, j0, cols))
-          tile_pair(p, h, TileSpan{it * br, std::min(br, p.q_len - it * br), j0, cols},
-                    deltas.data() + bh * p.q_len, PairGrads::keys_and_values, scratch<T>(p));
+      const TileRange seeing = query_tiles_seeing(p, j0, cols);
+      for (int64_t it = seeing.first; it <= seeing.last; ++it)
+        tile_pair(p, h, pair_span(p, it, j0, cols), deltas.data() + bh * p.q_len, PairGrads::keys_and_values,
+                  scratch<T>(p));
     }
   }
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t item = 0; item < heads_total * q_tiles; ++item) {
     const int64_t bh = item / q_tiles, it = q_tiles - 1 - item % q_tiles;  // heavier (later) tiles first
     const HeadView<T> h = view(bh);
-    const int64_t i0 = it * br, rows = std::min(br, p.q_len - i0);
-    zero_rows(h.dq + i0 * h.ld_q, rows, h.ld_q, p.d_k);
+    const int64_t i0 = it * br;
+    zero_rows(h.dq + i0 * h.ld_q, std::min(br, p.q_len - i0), h.ld_q, p.d_k);
     for (int64_t jt = 0; jt < k_tiles; ++jt) {
       const int64_t j0 = jt * bc, cols = std::min(bc, p.k_len - j0);
-      if (tile_pair_needed(p, it, j0, cols))
-        tile_pair(p, h, TileSpan{i0, rows, j0, cols}, deltas.data() + bh * p.q_len, PairGrads::queries,
-                  scratch<T>(p));
+      if (query_tiles_seeing(p, j0, cols).contains(it))
+        tile_pair(p, h, pair_span(p, it, j0, cols), deltas.data() + bh * p.q_len, PairGrads::queries, scratch<T>(p));
     }
   }
 }

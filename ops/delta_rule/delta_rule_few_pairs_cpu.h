@@ -41,7 +41,6 @@ template <typename T>
 struct SplitScratch {
   ChunkRows<T> rows;
   GradTiles<T> tiles;
-  T *G;                  // [C, C] (the forward's unused G)
   T *R, *D, *dO, *dD;    // [C, d_v]
   T *S;                  // [d_k, d_v] running state or ∂L/∂S
 
@@ -49,7 +48,6 @@ struct SplitScratch {
     SplitScratch w;
     w.rows = ChunkRows<T>::carve(a, g);
     w.tiles = GradTiles<T>::carve(a, g);
-    w.G = a.take(g.C * g.C);
     w.R = a.take(g.C * g.dv), w.D = a.take(g.C * g.dv), w.dO = a.take(g.C * g.dv), w.dD = a.take(g.C * g.dv);
     w.S = a.take(g.dk * g.dv);
     return w;
@@ -60,14 +58,13 @@ struct SplitScratch {
 template <typename T>
 struct PairStore {
   T *G, *Tw, *P;    // [N, C, C] per pair
-  T *S, *dS_next;   // [N, d_k, d_v] per pair
-  T *D, *X;         // [N·C, d_v] per pair
+  T *S, *dS_next;   // [N, d_k, d_v] per pair (backward only)
+  T *D, *X;         // [N·C, d_v] per pair (backward only)
 
   static PairStore carve(Arena<T>& a, const Problem& g, bool backward) {
     const int64_t pairs = g.heads(), N = g.chunks, C = g.C, dk = g.dk, dv = g.dv;
     PairStore p{};
-    p.G = backward ? a.take(pairs * N * C * C) : nullptr;
-    p.Tw = a.take(pairs * N * C * C), p.P = a.take(pairs * N * C * C);
+    p.G = a.take(pairs * N * C * C), p.Tw = a.take(pairs * N * C * C), p.P = a.take(pairs * N * C * C);
     if (backward) {
       p.S = a.take(pairs * N * dk * dv), p.dS_next = a.take(pairs * N * dk * dv);
       p.D = a.take(pairs * N * C * dv), p.X = a.take(pairs * N * C * dv);
@@ -109,16 +106,24 @@ struct SplitWorkspace {
   }
 };
 
+// Every chunk's G, Tw and P, one (pair, chunk) per item.
+template <typename T, typename InputsOf>
+void all_chunk_locals(const Problem& g, const SplitWorkspace<T>& ws, InputsOf inputs_of) {
+  const PairStore<T>& st = ws.store;
+  const int64_t N = g.chunks;
+  split_loop<T>(g.heads() * N, ws.scratch, ws.per_thread, g, [&](int64_t item, const SplitScratch<T>& w) {
+    const int64_t pair = item / N, n = item % N, c = g.chunk_rows(n);
+    load_chunk(w.rows, inputs_of(pair), g, n * g.C, c);
+    chunk_local(w.rows, c, g, st.G + st.cc(g, pair, n), st.Tw + st.cc(g, pair, n), st.P + st.cc(g, pair, n));
+  });
+}
+
 template <typename T, typename InputsOf>
 void forward_few_pairs(const Problem& g, DType dtype, InputsOf inputs_of, const T* s0, T* o, T* s_fin) {
   SplitWorkspace<T> ws(g, dtype, /*backward=*/false);
   const PairStore<T>& st = ws.store;
   const int64_t pairs = g.heads(), N = g.chunks, state = g.dk * g.dv;
-  split_loop<T>(pairs * N, ws.scratch, ws.per_thread, g, [&](int64_t item, const SplitScratch<T>& w) {
-    const int64_t pair = item / N, n = item % N, c = g.chunk_rows(n);
-    load_chunk(w.rows, inputs_of(pair), g, n * g.C, c);
-    chunk_local(w.rows, c, g, w.G, st.Tw + st.cc(g, pair, n), st.P + st.cc(g, pair, n));
-  });
+  all_chunk_locals(g, ws, inputs_of);
   const ColumnBlocks blocks = column_blocks(g);
   split_loop<T>(pairs * blocks.count, ws.scratch, ws.per_thread, g, [&](int64_t item, const SplitScratch<T>& w) {
     const int64_t pair = item / blocks.count, b = pair / g.H, h = pair % g.H;
@@ -144,12 +149,7 @@ void backward_few_pairs(const Problem& g, DType dtype, InputsOf inputs_of, Grads
   const auto d_o_of = [&](int64_t pair) -> const T* {
     return d_o ? d_o + ((pair / g.H) * g.T * g.H + pair % g.H) * g.dv : nullptr;
   };
-  // Chunk-local matrices.
-  split_loop<T>(pairs * N, ws.scratch, ws.per_thread, g, [&](int64_t item, const SplitScratch<T>& w) {
-    const int64_t pair = item / N, n = item % N, c = g.chunk_rows(n);
-    load_chunk(w.rows, inputs_of(pair), g, n * g.C, c);
-    chunk_local(w.rows, c, g, st.G + st.cc(g, pair, n), st.Tw + st.cc(g, pair, n), st.P + st.cc(g, pair, n));
-  });
+  all_chunk_locals(g, ws, inputs_of);
   // The recurrences, by column block: states and Δ forward, then ∂L/∂S, X and dv backward.
   const ColumnBlocks blocks = column_blocks(g);
   split_loop<T>(pairs * blocks.count, ws.scratch, ws.per_thread, g, [&](int64_t item, const SplitScratch<T>& w) {
