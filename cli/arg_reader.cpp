@@ -62,6 +62,16 @@ int64_t ArgReader::non_negative_int() {
   return n;
 }
 
+std::pair<int64_t, int64_t> ArgReader::int_range() {
+  const std::string v = value();
+  const size_t dash = v.find('-');
+  std::pair<int64_t, int64_t> range;
+  HQLT_CHECK(dash != std::string::npos && parse_integer(v.substr(0, dash), range.first) &&
+                 parse_integer(v.substr(dash + 1), range.second),
+             command_, ": option ", current_, " expects MIN-MAX (for example 13-21), got '", v, "'");
+  return range;
+}
+
 double ArgReader::positive_double() {
   std::string v = value();
   double x = 0;

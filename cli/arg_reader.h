@@ -10,6 +10,7 @@
 //   }
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
@@ -33,6 +34,7 @@ class ArgReader {
   double non_negative_double();
   std::vector<int64_t> positive_int_list();      // "256,1024,4096"
   std::vector<int64_t> non_negative_int_list();  // "0,5,2"
+  std::pair<int64_t, int64_t> int_range();       // "13-21": two integers, checked by the caller
   [[noreturn]] void unknown() const;
 
  private:

@@ -251,7 +251,7 @@ int bench_ops(const Args& args) {
   Device device = Device::cpu;
   bool json = false;
   double budget = 1.0;
-  int64_t batch = 0, heads = 0;
+  int64_t batch = 8, heads = 0;  // heads 0: the device's default
   ArgReader r("bench ops", args);
   while (r.next()) {
     if (r.is("--help") || r.is("-h")) {
@@ -284,7 +284,6 @@ int bench_ops(const Args& args) {
   HQLT_CHECK(any, "bench ops: unknown op '", only, "' (known: ", op_names(), ")");
   train::require_device(device, "bench ops");
   const bool gpu = device == Device::cuda;
-  if (batch == 0) batch = 8;
   if (heads == 0) heads = gpu ? 16 : 4;
   const bool anchor_shape = !gpu && batch == 8 && heads == 4;
   if (lengths.empty()) lengths = gpu ? std::vector<int64_t>{1024, 4096, 16384} : std::vector<int64_t>{256, 1024, 4096};

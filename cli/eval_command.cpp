@@ -1,7 +1,6 @@
 // hqlt eval: a run's checkpoint on its task, accuracy by length bucket.
 #include <cstdio>
-#include <exception>
-#include <string>
+#include <tuple>
 
 #include "cli/arg_reader.h"
 #include "cli/commands.h"
@@ -20,26 +19,10 @@ constexpr const char* kEvalUsage =
     "  evaluates the run's latest checkpoint (or with --weights best the weights its test\n"
     "  scored, kept in best/ by --test-on best) on the run's task (its test split by default),\n"
     "  on the CPU unless --device cuda\n"
-    "  --lengths MIN-MAX: parity and modular arithmetic at lengths L of your choice instead of\n"
-    "  the split's (for example 13-21: between the training and the test lengths)\n"
     "  and prints the accuracy by length bucket; with --json one JSON object per bucket:\n"
-    "  {\"task\":..,\"length_min\":..,\"length_max\":..,\"accuracy\":..,\"count\":..}\n";
-
-// "MIN-MAX" → {MIN, MAX}; the range itself is checked by make_task.
-train::LengthRange parse_lengths(const std::string& text) {
-  const size_t dash = text.find('-');
-  train::LengthRange range;
-  try {
-    HQLT_CHECK(dash != std::string::npos, "");
-    size_t used_min = 0, used_max = 0;
-    range.min = std::stoll(text.substr(0, dash), &used_min);
-    range.max = std::stoll(text.substr(dash + 1), &used_max);
-    HQLT_CHECK(used_min == dash && used_max == text.size() - dash - 1, "");
-  } catch (const std::exception&) {
-    fail("eval: --lengths expects MIN-MAX (for example 13-21), got '", text, "'");
-  }
-  return range;
-}
+    "  {\"task\":..,\"length_min\":..,\"length_max\":..,\"accuracy\":..,\"count\":..}\n"
+    "  --lengths MIN-MAX: parity and modular arithmetic at lengths L of your choice instead of\n"
+    "  the split's (for example 13-21: between the training and the test lengths)\n";
 
 }  // namespace
 
@@ -63,7 +46,7 @@ int eval(const Args& args) {
     else if (r.is("--batch-size")) batch_size = r.positive_int();
     else if (r.is("--threads")) threads = int(r.positive_int());
     else if (r.is("--json")) json = true;
-    else if (r.is("--lengths")) lengths = parse_lengths(r.value());
+    else if (r.is("--lengths")) std::tie(lengths.min, lengths.max) = r.int_range();  // checked by make_task
     else if (r.is("--device")) device = train::parse_device(r.value(), "eval");
     else r.unknown();
   }
