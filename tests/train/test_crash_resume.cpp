@@ -77,6 +77,19 @@ KillCount kill_until_finished(const std::string& run, ArgsFor args_for, int max_
   return count;
 }
 
+// Runs `args_for(run)` to the end, uninterrupted; returns its wall time in ms.
+template <typename ArgsFor>
+double unbroken_run_ms(const std::string& run, ArgsFor args_for) {
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(finished_cleanly(testing::spawn_hqlt(args_for(run))));
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void report(const KillCount& count, double run_ms) {
+  MESSAGE("survived ", count.kills, " kills, ", count.kills_in_checkpoint_writes,
+          " of them inside a checkpoint write (an unbroken run: ", int(run_ms), " ms)");
+}
+
 // The records of a metrics log without their clock fields.
 std::vector<io::Json> records_without_clock(const std::string& path, std::initializer_list<const char*> clock_keys) {
   std::vector<io::Json> records = train::read_metrics(path);
@@ -100,18 +113,14 @@ TEST_SUITE("crash") {
   TEST_CASE("hqlt train killed at random moments and resumed ends bit-identical to an unbroken run") {
     const std::string unbroken = testing::fresh_run_dir("crash-unbroken");
     const std::string broken = testing::fresh_run_dir("crash-broken");
-
-    const auto start = std::chrono::steady_clock::now();
-    REQUIRE(finished_cleanly(testing::spawn_hqlt(train_args(unbroken))));
-    const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double run_ms = unbroken_run_ms(unbroken, train_args);
 
     // Up to 60 attempts killed after a delay uniform over 0.2 s (an unbroken run takes a few
     // seconds, start-up a tenth of one), so the kills fall everywhere: start-up, steps,
     // validations, checkpoint and best/ writes, the final test and plots. Then one attempt
     // runs to the end.
     const KillCount count = kill_until_finished(broken, train_args, 60, 200.0);
-    MESSAGE("survived ", count.kills, " kills, ", count.kills_in_checkpoint_writes,
-            " of them inside a checkpoint write (an unbroken run: ", int(run_ms), " ms)");
+    report(count, run_ms);
     REQUIRE(count.finished);
     CHECK(count.kills >= 20);
 
@@ -132,14 +141,11 @@ TEST_SUITE("crash") {
   TEST_CASE("hqlt rl train killed at random moments and resumed ends bit-identical to an unbroken run") {
     const std::string unbroken = testing::fresh_run_dir("rl-crash-unbroken");
     const std::string broken = testing::fresh_run_dir("rl-crash-broken");
-    const auto start = std::chrono::steady_clock::now();
-    REQUIRE(finished_cleanly(testing::spawn_hqlt(rl_train_args(unbroken))));
-    const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double run_ms = unbroken_run_ms(unbroken, rl_train_args);
 
     // The run checkpoints after every episode; the kills fall over its whole length.
     const KillCount count = kill_until_finished(broken, rl_train_args, 60, std::max(run_ms / 12, 50.0));
-    MESSAGE("survived ", count.kills, " kills, ", count.kills_in_checkpoint_writes,
-            " of them inside a checkpoint write (an unbroken run: ", int(run_ms), " ms)");
+    report(count, run_ms);
     REQUIRE(count.finished);
     CHECK(count.kills >= 10);
     CHECK(testing::file_text(broken + "/checkpoint/agent.safetensors") ==
